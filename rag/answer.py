@@ -1,0 +1,252 @@
+"""Extractive answers: score the candidates (sentences, list items, table rows) of the retrieved
+passages, pick the one that answers, cut it down to the answer, or abstain.
+
+No language model: a candidate is scored from its embedding similarity to the question, the share
+of the question's content terms (IDF-weighted) it and its passage contain, the passage's rank and
+whether it holds the kind of thing the question asks for (a number for "how many", a date for
+"when", a name for "who"). The same features give the confidence that decides abstention.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.store import Index
+from rag.text import STOPWORDS, question_terms, terms, words
+from rag.types import Answer, Candidate, Citation, Hit, Span
+
+MAX_ANSWER_CHARS = 300
+
+_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|million|millions|billion|dozen|dozens|several|half)\b", re.I)
+_MONTHS = r"(january|february|march|april|may|june|july|august|september|october|november|december)"
+_DATE = re.compile(rf"\b(1[89]\d\d|20\d\d)s?\b|\b{_MONTHS}\b|\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|week|weeks|month|months|year|years|days|decade|century)\b", re.I)
+_PERCENT = re.compile(r"\d\s*(%|percent|per cent)", re.I)
+_MONEY = re.compile(r"[$€£]\s*\d|\b\d[\d,.]*\s*(dollars|euros|billion|million)\b", re.I)
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    min_confidence: float = 0.5  # abstain below this
+    candidate_passages: int = 5  # passages whose candidates compete
+
+
+def expected_type(question: str) -> str:
+    q = question.lower().strip()
+    if re.search(r"\bhow (many|much)\b|\bwhat (number|amount)\b|\bhow large\b", q):
+        return "money" if re.search(r"\bhow much\b.*\b(cost|spend|budget|pay|fund|worth)|\bbudget\b", q) else "number"
+    if re.search(r"\bwhat (percentage|percent|share|proportion)\b", q):
+        return "percent"
+    if re.search(r"^when\b|\bwhat (year|date|day|month)\b|\bin which year\b|\bwhen (did|will|was|is|does)\b|\bhow long\b", q):
+        return "date"
+    if re.search(r"^(who|whom|whose)\b|\b(who|whom) (is|was|are|were|will|has|had|did)\b|\bwhich (person|official|leader|minister|general|officer)\b", q):
+        return "person"
+    return "other"
+
+
+def type_match(kind: str, text: str) -> float:
+    if kind == "number":
+        return 1.0 if _NUMBER.search(text) else 0.0
+    if kind == "percent":
+        return 1.0 if _PERCENT.search(text) else 0.0
+    if kind == "money":
+        return 1.0 if _MONEY.search(text) else 0.0
+    if kind == "date":
+        return 1.0 if _DATE.search(text) else 0.0
+    if kind == "person":
+        # A capitalised name that does not start the sentence.
+        return 1.0 if re.search(r"(?<=[a-z,;] )[A-Z][a-z]+(?: [A-Z][a-z]+)+", text) else 0.0
+    return 1.0
+
+
+class Scorer:
+    """Question-side features against one index: IDF weights come from the BM25 vocabulary."""
+
+    def __init__(self, index: Index):
+        self.index = index
+        n = max(len(index.chunks), 1)
+        self.idf: dict[str, float] = {}
+        vocab = getattr(index.bm25, "vocab_dict", None) or {}
+        indptr = getattr(index.bm25, "scores", {}).get("indptr") if isinstance(getattr(index.bm25, "scores", None), dict) else None
+        if vocab and indptr is not None:
+            df = np.diff(indptr)
+            for tok, tid in vocab.items():
+                if tid >= len(df):
+                    continue
+                self.idf[tok] = math.log(1 + (n - df[tid] + 0.5) / (df[tid] + 0.5))
+        self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
+        self._cand_terms: dict[int, frozenset[str]] = {}
+        self._chunk_terms: dict[int, frozenset[str]] = {}
+
+    def weight(self, term: str) -> float:
+        return self.idf.get(term, self.unseen_idf)
+
+    def cand_terms(self, j: int) -> frozenset[str]:
+        t = self._cand_terms.get(j)
+        if t is None:
+            t = self._cand_terms[j] = frozenset(terms(self.index.candidates[j].render))
+        return t
+
+    def chunk_terms(self, row: int) -> frozenset[str]:
+        t = self._chunk_terms.get(row)
+        if t is None:
+            t = self._chunk_terms[row] = frozenset(terms(self.index.chunks[row].index_text))
+        return t
+
+
+@dataclass
+class _Scored:
+    j: int
+    hit: Hit
+    score: float
+    features: dict[str, float]
+
+
+def _coverage(qterms: list[str], have: frozenset[str], weight) -> float:
+    total = sum(weight(t) for t in qterms)
+    return sum(weight(t) for t in qterms if t in have) / total if total else 0.0
+
+
+def score_candidates(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hit]) -> list[_Scored]:
+    index = scorer.index
+    qterms = list(dict.fromkeys(question_terms(question)))
+    kind = expected_type(question)
+    out: list[_Scored] = []
+    rows = [index.chunk_row[h.chunk.id] for h in hits]
+    js = [j for r in rows for j in index.candidates_of[r]]
+    sims = index.candidate_vectors[js] @ qvec if (qvec is not None and js) else np.zeros(len(js))
+    k = 0
+    for h, r in zip(hits, rows):
+        ctx = scorer.chunk_terms(r)
+        for j in index.candidates_of[r]:
+            cand = index.candidates[j]
+            own = scorer.cand_terms(j)
+            f = {
+                "sim": float(sims[k]),
+                "lex": _coverage(qterms, own, scorer.weight),
+                "ctx": _coverage(qterms, own | ctx, scorer.weight),
+                "rank": 1.0 / h.rank,
+                "type": type_match(kind, _answer_part(cand, question)),
+                "dense": h.dense_score or 0.0,
+            }
+            k += 1
+            s = 1.0 * f["sim"] + 0.6 * f["lex"] + 0.5 * f["ctx"] + 0.15 * f["rank"] + 0.35 * f["type"]
+            out.append(_Scored(j, h, s, f))
+    out.sort(key=lambda c: -c.score)
+    return out
+
+
+def confidence(f: dict[str, float], kind: str) -> float:
+    """Probability-like support for "the corpus answers this"; thresholded by AnswerConfig."""
+    z = -6.0 + 5.0 * f["sim"] + 3.0 * f["ctx"] + 1.5 * f["lex"] + (1.2 * f["type"] - 1.2 if kind != "other" else 0.0)
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+# -- turning the chosen candidate into a short answer ----------------------------------------
+def _header_match(question: str, header: str) -> float:
+    q = set(terms(question))
+    h = terms(header)
+    return sum(t in q for t in h) / len(h) if h else 0.0
+
+
+def pick_cell(cand: Candidate, question: str):
+    """For a table row: the cell under the column the question asks about (never the row key)."""
+    if not cand.cells:
+        return None
+    if len(cand.cells) == 1:
+        return cand.cells[0]
+    qwords = set(terms(question))
+    scored = [(_header_match(question, c.header), -i, c) for i, c in enumerate(cand.cells)]
+    # The row key (first column) is what the question names, not what it asks for.
+    key_named = any(t in qwords for t in terms(cand.cells[0].value))
+    options = scored[1:] if key_named else scored
+    best = max(options, key=lambda x: (x[0], x[1]))
+    if best[0] > 0:
+        return best[2]
+    # No header named: a value column the question's words do not already contain.
+    for _, _, c in options:
+        if not (set(terms(c.value)) <= qwords):
+            return c
+    return options[0][2]
+
+
+def _answer_part(cand: Candidate, question: str) -> str:
+    if cand.kind == "row":
+        cell = pick_cell(cand, question)
+        return cell.value if cell else cand.text
+    return cand.text
+
+
+def shorten(text: str, question: str, limit: int = MAX_ANSWER_CHARS) -> tuple[int, int]:
+    """The span of ``text`` to return: all of it if short, else the best clause window under ``limit``."""
+    if len(text) <= limit:
+        return 0, len(text)
+    q = set(terms(question))
+    parts = [(m.start(), m.end()) for m in re.finditer(r"[^,;:—–()]+[,;:—–()]?", text)]
+    best, best_span = -1.0, (0, limit)
+    for a in range(len(parts)):
+        for b in range(a, len(parts)):
+            s, e = parts[a][0], parts[b][1]
+            if e - s > limit:
+                break
+            seg = text[s:e]
+            score = len(q & set(terms(seg))) - 0.001 * (e - s)
+            if score > best:
+                best, best_span = score, (s, e)
+    s, e = best_span
+    while s < e and text[s] in " ,;:": s += 1  # noqa: E701
+    while e > s and text[e - 1] in " ,;:": e -= 1  # noqa: E701
+    return s, e
+
+
+def _wants_list(question: str) -> bool:
+    q = question.lower()
+    return bool(re.match(r"^(what|which) (are|were)\b|^(list|name)\b|\bwhat (key )?\w+s (are|were|include|does|do)\b", q)) or " include" in q
+
+
+def compose(scorer: Scorer, best: _Scored, question: str) -> tuple[str, int, int]:
+    """The answer text and its span in the document."""
+    index = scorer.index
+    cand = index.candidates[best.j]
+    if cand.kind == "row":
+        cell = pick_cell(cand, question)
+        if cell is not None:
+            return cell.value, cell.start, cell.end
+    if cand.kind == "item" and _wants_list(question):
+        row = index.chunk_row[cand.chunk_id]
+        items = [index.candidates[j] for j in index.candidates_of[row]]
+        heads = [re.split(r":\s", it.text, maxsplit=1)[0] for it in items]
+        joined = "; ".join(heads)
+        if len(joined) <= MAX_ANSWER_CHARS:
+            return joined, items[0].start, items[-1].end
+    s, e = shorten(cand.text, question)
+    return cand.text[s:e], cand.start + s, cand.start + e
+
+
+def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hit], config: AnswerConfig = AnswerConfig()) -> Answer:
+    """Pick an answer from ``hits`` (best first) or abstain; citations list the supporting passage first."""
+    citations = [_citation(h) for h in hits]
+    if not hits:
+        return Answer(question, None, tuple(citations), 0.0)
+    scored = score_candidates(scorer, question, qvec, hits[: config.candidate_passages])
+    if not scored:
+        return Answer(question, None, tuple(citations), 0.0)
+    best = scored[0]
+    conf = confidence(best.features, expected_type(question))
+    if conf < config.min_confidence:
+        return Answer(question, None, tuple(citations), conf)
+    text, s, e = compose(scorer, best, question)
+    support = [c for c in citations if c.doc_id == best.hit.chunk.doc_id and c.start == best.hit.chunk.start]
+    rest = [c for c in citations if c not in support]
+    return Answer(question, text, tuple(support + rest), conf, Span(best.hit.chunk.doc_id, s, e))
+
+
+def _citation(h: Hit) -> Citation:
+    c = h.chunk
+    return Citation(c.doc_id, c.title, c.section, c.start, c.end, c.text, h.score)
+
+
+__all__ = ["AnswerConfig", "Scorer", "answer", "expected_type", "pick_cell", "shorten", "STOPWORDS", "words"]

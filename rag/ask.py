@@ -1,0 +1,58 @@
+"""The question-answering entry points: ``search`` (passages) and ``ask`` (answer + citations)."""
+
+from __future__ import annotations
+
+import time
+import weakref
+from dataclasses import replace
+
+from rag.answer import AnswerConfig, Scorer, answer
+from rag.embedding import Embedder
+from rag.errors import EmptyQueryError, InvalidInputError
+from rag.retrieval import RetrievalConfig, retrieve
+from rag.store import Index
+from rag.types import Answer, Hit
+
+MAX_QUESTION_CHARS = 2000
+MAX_K = 50
+
+_scorers: weakref.WeakKeyDictionary[Index, Scorer] = weakref.WeakKeyDictionary()
+
+
+def _scorer(index: Index) -> Scorer:
+    s = _scorers.get(index)
+    if s is None:
+        s = _scorers[index] = Scorer(index)
+    return s
+
+
+def validate_question(question: str, k: int) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise EmptyQueryError("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InvalidInputError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
+    if not 1 <= k <= MAX_K:
+        raise InvalidInputError(f"k must be between 1 and {MAX_K}, not {k}")
+    return question.strip()
+
+
+def search(index: Index, embedder: Embedder | None, question: str, k: int = 5, retrieval: RetrievalConfig = RetrievalConfig()) -> list[Hit]:
+    """Top-k passages for ``question``; ``embedder`` may be None in bm25 mode."""
+    question = validate_question(question, k)
+    qvec = embedder.embed_query(question) if embedder is not None and retrieval.mode != "bm25" else None
+    return retrieve(index, qvec, question, k, retrieval)
+
+
+def ask(index: Index, embedder: Embedder, question: str, k: int = 5, retrieval: RetrievalConfig = RetrievalConfig(),
+        answering: AnswerConfig = AnswerConfig()) -> Answer:
+    """Answer ``question`` from the index with citations, or abstain when the corpus does not say."""
+    question = validate_question(question, k)
+    t0 = time.perf_counter()
+    qvec = embedder.embed_query(question)
+    t1 = time.perf_counter()
+    hits = retrieve(index, qvec if retrieval.mode != "bm25" else None, question, max(k, answering.candidate_passages), retrieval)
+    t2 = time.perf_counter()
+    result = answer(_scorer(index), question, qvec, hits, answering)
+    t3 = time.perf_counter()
+    timings = {"embed": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "answer": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
+    return replace(result, citations=result.citations[:k], timings_ms={k_: round(v, 3) for k_, v in timings.items()})

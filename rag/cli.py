@@ -1,0 +1,224 @@
+"""The ``rag`` command: parse, call the library, print. Errors become one line on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from rag.errors import RagError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Ask questions of a folder of articles; get short answers with exact citations.")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+def _settings(**overrides):
+    from rag.settings import Settings
+
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _progress_bar():
+    """A rich progress callback for index builds (on stderr, so stdout stays parseable)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
+    tasks: dict[str, int] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        if stage not in tasks:
+            tasks[stage] = bar.add_task({"chunk": "chunking", "embed": "embedding", "write": "writing"}.get(stage, stage), total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return bar, update
+
+
+def _load(settings, rebuild: bool = False, quiet: bool = False):
+    from rag.embedding import load_embedder
+    from rag.session import open_index
+
+    embedder = load_embedder(settings.model, backend=settings.backend, query_prefix=settings.query_prefix, query_threads=settings.threads)
+    bar, update = _progress_bar()
+    try:
+        index, report = open_index(settings.corpus, settings.index, embedder, settings.chunker(), rebuild=rebuild, progress=update)
+    finally:
+        if bar.live.is_started:
+            bar.stop()
+    if report is not None and not quiet:
+        _print_report(report, settings.index)
+    return index, embedder
+
+
+def _print_report(report, index_dir) -> None:
+    err.print(
+        f"indexed into {index_dir}: {len(report.added)} new, {len(report.changed)} changed, {len(report.removed)} removed, "
+        f"{len(report.unchanged)} unchanged documents; {report.chunks} chunks, {report.candidates} answer candidates, "
+        f"{report.embedded_texts} texts embedded in {report.seconds:.1f}s"
+    )
+
+
+@app.command()
+def index(
+    corpus: Optional[Path] = typer.Option(None, "--corpus", help="folder of .txt/.md files or a .jsonl file [env RAG_CORPUS]"),
+    index_dir: Optional[Path] = typer.Option(None, "--index", help="index folder [env RAG_INDEX]"),
+    rebuild: bool = typer.Option(False, "--rebuild", help="re-embed everything"),
+    tables: Optional[bool] = typer.Option(None, "--tables/--no-tables", help="table-aware chunking [env RAG_TABLES]"),
+) -> None:
+    """Build or update the index (only changed documents are re-embedded)."""
+    settings = _settings(corpus=corpus, index=index_dir, tables=tables)
+    idx, _ = _load(settings, rebuild=rebuild, quiet=False)
+    m = idx.manifest
+    err.print(f"index {settings.index} is current: {m['counts']['documents']} documents, {m['counts']['chunks']} chunks, model {m['embedding_model']}")
+
+
+def _answer_dict(ans) -> dict:
+    return ans.to_dict()
+
+
+def _print_answer(ans) -> None:
+    if ans.answer is None:
+        out.print("[bold yellow]The corpus does not say.[/] Closest passages:")
+    else:
+        out.print(f"[bold green]{escape(ans.answer)}[/]")
+    for i, c in enumerate(ans.citations, 1):
+        snippet = c.text
+        if ans.answer_span and ans.answer_span.doc_id == c.doc_id and c.start <= ans.answer_span.start and ans.answer_span.end <= c.end:
+            a, b = ans.answer_span.start - c.start, ans.answer_span.end - c.start
+            snippet = f"{escape(snippet[:a])}[reverse]{escape(snippet[a:b])}[/reverse]{escape(snippet[b:])}"
+        else:
+            snippet = escape(snippet)
+        if len(c.text) > 600 and "[reverse]" not in snippet:
+            snippet = escape(c.text[:600]) + "…"
+        out.print(f"\n[bold][{i}][/] {escape(c.title)} — {escape(c.section or '(top)')}  [dim]{c.doc_id}:{c.start}-{c.end} score {c.score:.4f}[/]")
+        out.print(snippet)
+
+
+def _read_batch(path: str) -> list[str]:
+    from rag.errors import InvalidInputError
+
+    fh = sys.stdin if path == "-" else open(path, encoding="utf-8")
+    questions = []
+    with fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                q = rec["question"] if isinstance(rec, dict) else None
+            except json.JSONDecodeError as exc:
+                raise InvalidInputError(f"{path}:{n}: not JSON ({exc.msg})") from None
+            if not isinstance(q, str):
+                raise InvalidInputError(f"{path}:{n}: expected an object with a string 'question' field")
+            questions.append(q)
+    return questions
+
+
+@app.command()
+def ask(
+    question: Optional[str] = typer.Argument(None, help="the question (omit with --batch)"),
+    k: int = typer.Option(5, "-k", "--top-k", help="number of citations (1-50)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    batch: Optional[str] = typer.Option(None, "--batch", help="JSONL file with a 'question' field per line, or - for stdin; prints JSON lines"),
+    corpus: Optional[Path] = typer.Option(None, "--corpus"),
+    index_dir: Optional[Path] = typer.Option(None, "--index"),
+    mode: Optional[str] = typer.Option(None, "--mode", help="hybrid | dense | bm25"),
+) -> None:
+    """Answer a question with citations (or say the corpus does not say)."""
+    from rag.ask import ask as rag_ask
+    from rag.ask import validate_question
+    from rag.errors import InvalidInputError
+
+    if (question is None) == (batch is None):
+        raise InvalidInputError("give a question or --batch FILE (not both)")
+    questions = _read_batch(batch) if batch is not None else [question]
+    for q in questions:
+        validate_question(q, k)  # fail before loading the model
+    settings = _settings(corpus=corpus, index=index_dir, mode=mode)
+    idx, embedder = _load(settings)
+    for q in questions:
+        ans = rag_ask(idx, embedder, q, k=k, retrieval=settings.retrieval(), answering=settings.answering())
+        if as_json or batch is not None:
+            sys.stdout.write(json.dumps(_answer_dict(ans), ensure_ascii=False) + "\n")
+        else:
+            _print_answer(ans)
+
+
+@app.command()
+def search(
+    query: str = typer.Argument(..., help="the search text"),
+    k: int = typer.Option(5, "-k", "--top-k"),
+    as_json: bool = typer.Option(False, "--json"),
+    corpus: Optional[Path] = typer.Option(None, "--corpus"),
+    index_dir: Optional[Path] = typer.Option(None, "--index"),
+    mode: Optional[str] = typer.Option(None, "--mode", help="hybrid | dense | bm25"),
+) -> None:
+    """Ranked passages only."""
+    from rag.ask import search as rag_search
+    from rag.ask import validate_question
+
+    validate_question(query, k)
+    settings = _settings(corpus=corpus, index=index_dir, mode=mode)
+    idx, embedder = _load(settings)
+    hits = rag_search(idx, embedder, query, k=k, retrieval=settings.retrieval())
+    if as_json:
+        rows = [{"rank": h.rank, "doc_id": h.chunk.doc_id, "title": h.chunk.title, "section": h.chunk.section,
+                 "start": h.chunk.start, "end": h.chunk.end, "text": h.chunk.text, "score": round(h.score, 6)} for h in hits]
+        sys.stdout.write(json.dumps({"query": query, "results": rows}, ensure_ascii=False) + "\n")
+        return
+    for h in hits:
+        out.print(f"[bold][{h.rank}][/] {escape(h.chunk.title)} — {escape(h.chunk.section or '(top)')}  [dim]{h.chunk.doc_id}:{h.chunk.start}-{h.chunk.end} score {h.score:.4f}[/]")
+        out.print(escape(h.chunk.text[:400]) + ("…" if len(h.chunk.text) > 400 else "") + "\n")
+
+
+@app.command()
+def serve(
+    host: Optional[str] = typer.Option(None, "--host", help="[env RAG_HOST]"),
+    port: Optional[int] = typer.Option(None, "--port", help="[env RAG_PORT]"),
+    corpus: Optional[Path] = typer.Option(None, "--corpus"),
+    index_dir: Optional[Path] = typer.Option(None, "--index"),
+) -> None:
+    """Run the HTTP service (chat page at /, API docs at /docs)."""
+    try:
+        import uvicorn
+
+        from api.app import create_app
+    except ImportError:
+        raise RagError("the HTTP service needs the api extra: pip install -e '.[api]'") from None
+    settings = _settings(host=host, port=port, corpus=corpus, index=index_dir)
+    err.print(f"serving on http://{settings.host}:{settings.port} (index {settings.index})")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+def _register_optional() -> None:
+    """Commands whose modules live elsewhere register themselves here (kept out of import time)."""
+    from rag import eval_cli  # noqa: F401
+
+
+def main() -> None:
+    _register_optional()
+    try:
+        app(standalone_mode=False)
+    except RagError as exc:
+        err.print(f"error: {escape(str(exc))}", soft_wrap=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        err.print(f"error: {escape(exc.format_message())}", soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except (ValueError, OSError) as exc:
+        err.print(f"error: {escape(str(exc))}", soft_wrap=True)
+        sys.exit(1)

@@ -1,0 +1,123 @@
+"""Load a corpus folder (``.txt``/``.md`` files) or a JSONL file into ``Document`` records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from rag.errors import CorpusNotFoundError, EmptyCorpusError, InvalidInputError
+from rag.types import Document
+
+TEXT_SUFFIXES = (".txt", ".md")
+
+# Navigation residue of scraped web pages: whole lines that carry no content.
+_BOILERPLATE = re.compile(
+    r"^(skip to (main )?content|read (also|more)|latest( news)?|related( articles| posts)?|"
+    r"share( this)?( article)?|advertisement|subscribe|menu|search|home|"
+    r"previous( article)?|next( article)?)\s*:?\s*$",
+    re.IGNORECASE,
+)
+
+# A missing space after punctuation ("stability,the", "Poland.The") hurts tokenisation.
+# Digits are excluded so "1,000" and "2.5" stay intact.
+_MISSING_SPACE = re.compile(r"(?<=[a-z\u2019)])([,.;:])(?=[A-Za-z])")
+
+
+def is_boilerplate(line: str) -> bool:
+    return bool(_BOILERPLATE.match(line.strip()))
+
+
+def clean_for_index(text: str) -> str:
+    """Text fixes for embedding and BM25 only; citations always use the original text."""
+    text = _MISSING_SPACE.sub(r"\1 ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def looks_like_heading(line: str) -> bool:
+    """A short line that is not a sentence, list item or table row."""
+    s = line.strip()
+    if not s or s.startswith(("-", "*", "•")) or "|" in s or is_boilerplate(s):
+        return False
+    if s.startswith("#"):
+        return True
+    words = s.split()
+    if len(words) > 22 or len(s) > 180:
+        return False
+    if s.endswith(("...", "…")):
+        return True  # a truncated headline
+    if s.endswith("?"):
+        return len(words) <= 12
+    return not s.endswith((".", ":", ";", ",", "!"))
+
+
+def _title_of(text: str, fallback: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not is_boilerplate(ln)]
+    for ln in lines[:6]:
+        if looks_like_heading(ln):
+            return ln.lstrip("#").strip()
+    if lines:
+        first = lines[0].lstrip("#").strip()
+        return first if len(first) <= 100 else first[:97].rsplit(" ", 1)[0] + "..."
+    return fallback
+
+
+def _read_text(path: Path) -> str:
+    try:
+        # newline="" keeps "\r\n" so offsets match the bytes a client reads from the file.
+        with path.open(encoding="utf-8", newline="") as fh:
+            return fh.read()
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+
+def load_document(path: Path) -> Document:
+    text = _read_text(path)
+    return Document(id=path.stem, title=_title_of(text, path.stem), text=text, sha256=content_hash(text), source=str(path))
+
+
+def _load_jsonl(path: Path) -> list[Document]:
+    docs: list[Document] = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                doc_id, text = str(rec["id"]), rec["text"]
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise InvalidInputError(f"{path}:{lineno}: expected a JSON object with 'id' and 'text' ({exc})") from exc
+            if not isinstance(text, str):
+                raise InvalidInputError(f"{path}:{lineno}: 'text' must be a string")
+            title = str(rec.get("title") or _title_of(text, doc_id))
+            docs.append(Document(id=doc_id, title=title, text=text, sha256=content_hash(text), source=f"{path}#{lineno}"))
+    return docs
+
+
+def load_corpus(path: str | Path) -> list[Document]:
+    """Every ``.txt``/``.md`` file of a folder (sorted by name), or every record of a JSONL file."""
+    p = Path(path)
+    if not p.exists():
+        raise CorpusNotFoundError(f"corpus not found: {p}")
+    if p.is_file():
+        if p.suffix == ".jsonl":
+            docs = _load_jsonl(p)
+        elif p.suffix in TEXT_SUFFIXES:
+            docs = [load_document(p)]
+        else:
+            raise InvalidInputError(f"{p}: a corpus is a folder of .txt/.md files or a .jsonl file")
+    else:
+        docs = [load_document(f) for f in sorted(p.iterdir()) if f.suffix in TEXT_SUFFIXES and f.is_file()]
+    if not docs:
+        raise EmptyCorpusError(f"no .txt, .md or .jsonl documents in {p}")
+    seen: set[str] = set()
+    for d in docs:
+        if d.id in seen:
+            raise InvalidInputError(f"duplicate document id {d.id!r} in {p}")
+        seen.add(d.id)
+    return docs

@@ -1,0 +1,49 @@
+"""One typed settings object, read from ``RAG_*`` environment variables at the edges (CLI, API)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.embedding import DEFAULT_MODEL
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    corpus: Path = Path("corpus")
+    index: Path = Path("index")
+    model: str = Field(DEFAULT_MODEL, description="a local sentence-transformers folder or an installed model package")
+    backend: Literal["torch", "onnx"] = "torch"
+    query_prefix: str = ""
+    threads: int = Field(1, ge=1, description="intra-op threads per query (encoder and FAISS)")
+    top_k: int = Field(5, ge=1, le=50)
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    fusion: Literal["rrf", "convex"] = "rrf"
+    rrf_k: int = Field(60, ge=1)
+    dense_weight: float = Field(1.0, ge=0)
+    bm25_weight: float = Field(1.0, ge=0)
+    depth: int = Field(50, ge=1)
+    min_confidence: float = Field(0.5, ge=0, le=1)
+    tables: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    def retrieval(self):
+        from rag.retrieval import RetrievalConfig
+
+        return RetrievalConfig(mode=self.mode, fusion=self.fusion, depth=self.depth, rrf_k=self.rrf_k,
+                               dense_weight=self.dense_weight, bm25_weight=self.bm25_weight)
+
+    def answering(self):
+        from rag.answer import AnswerConfig
+
+        return AnswerConfig(min_confidence=self.min_confidence)
+
+    def chunker(self):
+        from rag.chunking import ChunkerConfig
+
+        return ChunkerConfig(tables=self.tables)

@@ -1,0 +1,352 @@
+"""The on-disk index: FAISS vectors, a BM25 index, chunks, answer candidates and a manifest.
+
+Layout of ``index/``::
+
+    manifest.json            what built it: format, model, chunker settings, per-document hashes
+    documents.jsonl          id, title, source, sha256 and the original text (citations resolve here)
+    chunks.jsonl             row i is FAISS id i
+    vectors.faiss            chunk vectors (inner product on normalised vectors = cosine)
+    candidates.jsonl         answer units (sentences, list items, table rows) with offsets
+    candidate_vectors.npy    row i is candidate i
+    bm25/                    bm25s files over the chunks' index_text
+
+A build writes a sibling temporary folder and renames it into place, so an interrupted build
+leaves the previous index untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import bm25s
+import faiss
+import numpy as np
+
+from rag import __version__
+from rag.chunking import Chunker, ChunkerConfig
+from rag.embedding import Embedder
+from rag.errors import IndexMismatchError, IndexNotFoundError
+from rag.text import terms
+from rag.types import Candidate, Cell, Chunk, Document
+
+FORMAT_VERSION = 1
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """How vectors are indexed; recorded in the manifest."""
+
+    flat_threshold: int = 100_000  # exact search below, HNSW above
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 96
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    chunks: int
+    candidates: int
+    embedded_texts: int
+    seconds: float
+    embed_seconds: float
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    pass
+
+
+class Index:
+    """A loaded index: the only stateful object besides the embedder."""
+
+    def __init__(self, path: Path, manifest: dict, documents: dict[str, Document], chunks: list[Chunk],
+                 candidates: list[Candidate], vectors: faiss.Index, candidate_vectors: np.ndarray, bm25: bm25s.BM25):
+        self.path = path
+        self.manifest = manifest
+        self.documents = documents
+        self.chunks = chunks
+        self.candidates = candidates
+        self.vectors = vectors
+        self.candidate_vectors = candidate_vectors
+        self.bm25 = bm25
+        self.chunk_row = {c.id: i for i, c in enumerate(chunks)}
+        # candidates of each chunk row, in document order
+        self.candidates_of: list[list[int]] = [[] for _ in chunks]
+        for j, cand in enumerate(candidates):
+            self.candidates_of[self.chunk_row[cand.chunk_id]].append(j)
+        self.chunk_terms: list[set[str]] | None = None
+
+    # -- loading -----------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path, *, model_id: str | None = None, fingerprint: str | None = None,
+             chunker: ChunkerConfig | None = None, mmap: bool = False) -> Index:
+        """Load ``path``; raise ``IndexMismatchError`` if it was built differently from what is expected."""
+        p = Path(path)
+        _recover(p)
+        mf = p / "manifest.json"
+        if not mf.exists():
+            raise IndexNotFoundError(f"no index at {p} (run `rag index`)")
+        manifest = json.loads(mf.read_text())
+        check_manifest(manifest, model_id=model_id, fingerprint=fingerprint, chunker=chunker)
+        documents = {d.id: d for d in (_doc_from(r) for r in _read_jsonl(p / "documents.jsonl"))}
+        chunks = [Chunk(**r) for r in _read_jsonl(p / "chunks.jsonl")]
+        candidates = [_cand_from(r) for r in _read_jsonl(p / "candidates.jsonl")]
+        vectors = faiss.read_index(str(p / "vectors.faiss"), faiss.IO_FLAG_MMAP if mmap else 0)
+        if hasattr(vectors, "hnsw"):
+            faiss.ParameterSpace().set_index_parameter(vectors, "efSearch", manifest["faiss"].get("ef_search", 96))
+        cvec = np.load(p / "candidate_vectors.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
+        bm25 = bm25s.BM25.load(str(p / "bm25"), show_progress=False, verbosity=0) if chunks else bm25s.BM25()
+        if vectors.ntotal != len(chunks) or len(cvec) != len(candidates):
+            raise IndexMismatchError(f"index at {p} is inconsistent ({vectors.ntotal} vectors for {len(chunks)} chunks); rebuild it with `rag index --rebuild`")
+        return cls(p, manifest, documents, chunks, candidates, vectors, cvec, bm25)
+
+    def stale_documents(self, docs: list[Document]) -> tuple[list[str], list[str], list[str]]:
+        """(added, changed, removed) document ids between this index and ``docs``."""
+        old = self.manifest["documents"]
+        new = {d.id: d.sha256 for d in docs}
+        added = sorted(set(new) - set(old))
+        removed = sorted(set(old) - set(new))
+        changed = sorted(k for k in set(new) & set(old) if new[k] != old[k])
+        return added, changed, removed
+
+    def check_fresh(self, docs: list[Document]) -> None:
+        added, changed, removed = self.stale_documents(docs)
+        if added or changed or removed:
+            raise IndexMismatchError(
+                f"index at {self.path} is older than the corpus ({len(added)} new, {len(changed)} changed, "
+                f"{len(removed)} deleted documents); run `rag index`"
+            )
+
+    def chunk_vectors(self, rows: list[int]) -> np.ndarray:
+        return np.vstack([self.vectors.reconstruct(int(r)) for r in rows]) if rows else np.zeros((0, self.vectors.d), np.float32)
+
+    def all_chunk_vectors(self) -> np.ndarray:
+        return self.vectors.reconstruct_n(0, self.vectors.ntotal) if self.vectors.ntotal else np.zeros((0, self.vectors.d), np.float32)
+
+
+def check_manifest(manifest: dict, *, model_id: str | None = None, fingerprint: str | None = None, chunker: ChunkerConfig | None = None) -> None:
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(f"index format {manifest.get('format_version')} is not {FORMAT_VERSION}; rebuild it with `rag index --rebuild`")
+    if model_id is not None and manifest.get("embedding_model") != model_id:
+        raise IndexMismatchError(f"index was built with model {manifest.get('embedding_model')!r}, not {model_id!r}; rebuild it with `rag index`")
+    if fingerprint is not None and manifest.get("model_fingerprint") != fingerprint:
+        raise IndexMismatchError("index was built with different weights of this model; rebuild it with `rag index`")
+    if chunker is not None and manifest.get("chunker") != chunker.to_dict():
+        raise IndexMismatchError(f"index was built with chunker settings {manifest.get('chunker')}, not {chunker.to_dict()}; rebuild it with `rag index`")
+
+
+# -- building --------------------------------------------------------------------------------
+def build_index(docs: list[Document], embedder: Embedder, path: str | Path, *, chunker: ChunkerConfig = ChunkerConfig(),
+                config: IndexConfig = IndexConfig(), previous: Index | None = None, progress: Progress = _no_progress) -> BuildReport:
+    """Chunk, embed and write an index for ``docs``; reuse vectors of unchanged documents from ``previous``."""
+    t0 = time.perf_counter()
+    path = Path(path)
+    reusable: dict[str, tuple[list[Chunk], list[Candidate], np.ndarray, np.ndarray]] = {}
+    if previous is not None:
+        try:
+            check_manifest(previous.manifest, model_id=embedder.model_id, fingerprint=getattr(embedder, "fingerprint", None), chunker=chunker)
+            reusable = _reusable(previous, docs)
+        except IndexMismatchError:
+            reusable = {}
+    old_docs = previous.manifest["documents"] if previous is not None else {}
+    cutter = Chunker(embedder.count_tokens, chunker)
+    chunks: list[Chunk] = []
+    cands: list[Candidate] = []
+    chunk_vecs: list[np.ndarray | None] = []
+    cand_vecs: list[np.ndarray | None] = []
+    for n, d in enumerate(docs):
+        if d.id in reusable:
+            cs, cds, cv, dv = reusable[d.id]
+            chunks += cs
+            cands += cds
+            chunk_vecs += list(cv)
+            cand_vecs += list(dv)
+        else:
+            cs, cds = cutter.chunk(d)
+            chunks += cs
+            cands += cds
+            chunk_vecs += [None] * len(cs)
+            cand_vecs += [None] * len(cds)
+        progress("chunk", n + 1, len(docs))
+    texts = [c.index_text for c, v in zip(chunks, chunk_vecs) if v is None] + [c.render for c, v in zip(cands, cand_vecs) if v is None]
+    t_embed = time.perf_counter()
+    fresh = _embed_with_progress(embedder, texts, progress)
+    embed_seconds = time.perf_counter() - t_embed
+    it = iter(fresh)
+    dim = embedder.dim
+    cvecs = np.vstack([v if v is not None else next(it) for v in chunk_vecs]).astype(np.float32) if chunks else np.zeros((0, dim), np.float32)
+    dvecs = np.vstack([v if v is not None else next(it) for v in cand_vecs]).astype(np.float32) if cands else np.zeros((0, dim), np.float32)
+    progress("write", 0, 1)
+    faiss_index, faiss_meta = _faiss_index(cvecs, config)
+    new_ids = {d.id for d in docs}
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "rag_version": __version__,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "embedding_model": embedder.model_id,
+        "model_fingerprint": getattr(embedder, "fingerprint", None),
+        "dim": dim,
+        "normalized": True,
+        "max_seq_length": embedder.max_seq_length,
+        "chunker": chunker.to_dict(),
+        "faiss": faiss_meta,
+        "bm25": {"k1": config.bm25_k1, "b": config.bm25_b, "tokenizer": "rag.text.terms (snowball english)"},
+        "documents": {d.id: d.sha256 for d in docs},
+        "counts": {"documents": len(docs), "chunks": len(chunks), "candidates": len(cands)},
+    }
+    _write_atomically(path, lambda tmp: _write(tmp, manifest, docs, chunks, cands, faiss_index, dvecs, config))
+    progress("write", 1, 1)
+    return BuildReport(
+        added=tuple(sorted(new_ids - set(old_docs))),
+        changed=tuple(sorted(d.id for d in docs if d.id in old_docs and old_docs[d.id] != d.sha256)),
+        removed=tuple(sorted(set(old_docs) - new_ids)),
+        unchanged=tuple(sorted(reusable)),
+        chunks=len(chunks),
+        candidates=len(cands),
+        embedded_texts=len(texts),
+        seconds=time.perf_counter() - t0,
+        embed_seconds=embed_seconds,
+    )
+
+
+def _embed_with_progress(embedder: Embedder, texts: list[str], progress: Progress, batch: int = 256) -> list[np.ndarray]:
+    out: list[np.ndarray] = []
+    # Long-to-short order keeps padding low inside each encoder batch.
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    vecs = np.zeros((len(texts), embedder.dim), np.float32)
+    for s in range(0, len(order), batch):
+        idx = order[s : s + batch]
+        vecs[idx] = embedder.embed_batch([texts[i] for i in idx])
+        progress("embed", min(s + batch, len(order)), len(order))
+    out.extend(vecs)
+    return out
+
+
+def _reusable(previous: Index, docs: list[Document]) -> dict:
+    old = previous.manifest["documents"]
+    keep = {d.id for d in docs if old.get(d.id) == d.sha256}
+    rows: dict[str, list[int]] = {k: [] for k in keep}
+    for i, c in enumerate(previous.chunks):
+        if c.doc_id in rows:
+            rows[c.doc_id].append(i)
+    crow: dict[str, list[int]] = {k: [] for k in keep}
+    for j, c in enumerate(previous.candidates):
+        if c.doc_id in crow:
+            crow[c.doc_id].append(j)
+    out = {}
+    for k in keep:
+        out[k] = (
+            [previous.chunks[i] for i in rows[k]],
+            [previous.candidates[j] for j in crow[k]],
+            previous.chunk_vectors(rows[k]),
+            np.asarray(previous.candidate_vectors[crow[k]]) if crow[k] else np.zeros((0, previous.vectors.d), np.float32),
+        )
+    return out
+
+
+def _faiss_index(vecs: np.ndarray, config: IndexConfig) -> tuple[faiss.Index, dict]:
+    n, dim = vecs.shape
+    if n <= config.flat_threshold:
+        index = faiss.IndexFlatIP(dim)
+        index.add(vecs)
+        return index, {"type": "IndexFlatIP", "ntotal": n, "recall_at_10": 1.0}
+    index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = config.hnsw_ef_construction
+    index.add(vecs)
+    index.hnsw.efSearch = config.hnsw_ef_search
+    recall = measure_recall(index, vecs)
+    return index, {"type": "IndexHNSWFlat", "ntotal": n, "m": config.hnsw_m, "ef_construction": config.hnsw_ef_construction,
+                   "ef_search": config.hnsw_ef_search, "recall_at_10": recall, "recall_sample": 200}
+
+
+def measure_recall(index: faiss.Index, vecs: np.ndarray, sample: int = 200, k: int = 10, seed: int = 0) -> float:
+    """recall@k of ``index`` against exact inner-product search, on perturbed stored vectors as queries."""
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(len(vecs), size=min(sample, len(vecs)), replace=False)
+    q = vecs[rows] + rng.normal(0, 0.05, size=(len(rows), vecs.shape[1])).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    exact = faiss.IndexFlatIP(vecs.shape[1])
+    exact.add(vecs)
+    _, truth = exact.search(q, k)
+    _, got = index.search(q, k)
+    return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(truth, got)]))
+
+
+def _write(tmp: Path, manifest: dict, docs: list[Document], chunks: list[Chunk], cands: list[Candidate],
+           faiss_index: faiss.Index, dvecs: np.ndarray, config: IndexConfig) -> None:
+    _write_jsonl(tmp / "documents.jsonl", (asdict(d) for d in docs))
+    _write_jsonl(tmp / "chunks.jsonl", (asdict(c) for c in chunks))
+    _write_jsonl(tmp / "candidates.jsonl", (asdict(c) for c in cands))
+    faiss.write_index(faiss_index, str(tmp / "vectors.faiss"))
+    np.save(tmp / "candidate_vectors.npy", dvecs, allow_pickle=False)
+    if chunks:
+        bm = bm25s.BM25(k1=config.bm25_k1, b=config.bm25_b)
+        bm.index([terms(c.index_text) or ["_empty_"] for c in chunks], show_progress=False)
+        bm.save(str(tmp / "bm25"), show_progress=False)
+    # The manifest goes last: a folder without one is never mistaken for an index.
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+
+
+def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    old = path.parent / f".{path.name}.old-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        write(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if path.exists():
+        os.rename(path, old)
+    os.rename(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover(path: Path) -> None:
+    """If a build died between its two renames, put the previous index back."""
+    if (path / "manifest.json").exists():
+        return
+    olds = sorted(path.parent.glob(f".{path.name}.old-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in olds:
+        if (old / "manifest.json").exists():
+            if path.exists():
+                shutil.rmtree(path)
+            os.rename(old, path)
+            return
+
+
+def _read_jsonl(path: Path):
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _write_jsonl(path: Path, rows) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for r in rows:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+def _doc_from(r: dict) -> Document:
+    return Document(**r)
+
+
+def _cand_from(r: dict) -> Candidate:
+    r = dict(r)
+    r["cells"] = tuple(Cell(**c) for c in r.get("cells", ()))
+    return Candidate(**r)

@@ -1,0 +1,122 @@
+"""Typed records passed between the stages of the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    """One article (or one JSONL record) of the corpus, with its original text."""
+
+    id: str
+    title: str
+    text: str
+    sha256: str
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrieval unit. ``text`` is exactly ``document.text[start:end]``;
+    ``index_text`` is what gets embedded and BM25-indexed (title/section context, cleaned)."""
+
+    id: str
+    doc_id: str
+    title: str
+    section: str
+    kind: str  # "text" | "list" | "table"
+    start: int
+    end: int
+    text: str
+    index_text: str
+
+
+@dataclass(frozen=True)
+class Cell:
+    header: str
+    value: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An answer unit inside a chunk: a sentence, a list item or a table row.
+
+    ``text`` is the original span; ``render`` is what is scored (a row rendered with its
+    header, an item with its lead-in)."""
+
+    chunk_id: str
+    doc_id: str
+    kind: str  # "sentence" | "item" | "row"
+    start: int
+    end: int
+    text: str
+    render: str
+    cells: tuple[Cell, ...] = ()
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    score: float
+    rank: int
+    dense_score: float | None = None
+    bm25_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    doc_id: str
+    title: str
+    section: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Span:
+    doc_id: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str | None
+    citations: tuple[Citation, ...]
+    confidence: float = 0.0
+    answer_span: Span | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def abstained(self) -> bool:
+        return self.answer is None
+
+    def to_dict(self) -> dict:
+        """The stable JSON shape shared by ``rag ask --json`` and the HTTP API."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "confidence": round(self.confidence, 4),
+            "answer_span": None
+            if self.answer_span is None
+            else {"doc_id": self.answer_span.doc_id, "start": self.answer_span.start, "end": self.answer_span.end},
+            "citations": [
+                {
+                    "doc_id": c.doc_id,
+                    "title": c.title,
+                    "section": c.section,
+                    "start": c.start,
+                    "end": c.end,
+                    "text": c.text,
+                    "score": round(c.score, 6),
+                }
+                for c in self.citations
+            ],
+        }
