@@ -9,9 +9,11 @@ whether it holds the kind of thing the question asks for (a number for "how many
 
 from __future__ import annotations
 
+import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -29,9 +31,41 @@ _MONEY = re.compile(r"[$€£]\s*\d|\b\d[\d,.]*\s*(dollars|euros|billion|million
 
 
 @dataclass(frozen=True)
+class AnswerModel:
+    """Trained selector and verifier (``models/answer_model.json``), with the verifier's calibration."""
+
+    selector: "LinearModel"
+    verifier: "LinearModel"
+    calibration_x: tuple[float, ...] = ()
+    calibration_y: tuple[float, ...] = ()
+    threshold: float | None = None  # chosen for a target false-abstention rate
+    info: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+def load_answer_model(path: str | Path) -> AnswerModel | None:
+    """The trained answer model at ``path``, or None when it is absent (the hand-set fallback is used)."""
+    p = Path(path)
+    if not p.exists():
+        return None
+    d = json.loads(p.read_text())
+    cal = d.get("calibration", {})
+    return AnswerModel(LinearModel.from_dict(d["selector"]), LinearModel.from_dict(d["verifier"]),
+                       tuple(cal.get("x", ())), tuple(cal.get("y", ())), d.get("threshold"), d.get("info", {}))
+
+
+@dataclass(frozen=True)
 class AnswerConfig:
-    min_confidence: float = 0.5  # abstain below this
+    min_confidence: float | None = None  # abstain below this; None: the model's own threshold, else 0.5
     candidate_passages: int = 5  # passages whose candidates compete
+    model: AnswerModel | None = None
+
+    @property
+    def threshold(self) -> float:
+        if self.min_confidence is not None:
+            return self.min_confidence
+        if self.model is not None and self.model.threshold is not None:
+            return self.model.threshold
+        return 0.5
 
 
 def expected_type(question: str) -> str:
@@ -65,8 +99,11 @@ def type_match(kind: str, text: str) -> float:
 class Scorer:
     """Question-side features against one index: IDF weights come from the BM25 vocabulary."""
 
-    def __init__(self, index: Index):
+    def __init__(self, index: Index, model: AnswerModel | None = None):
         self.index = index
+        self.model = model
+        self.selector = model.selector if model else HAND_SELECTOR
+        self.verifier = model.verifier if model else HAND_VERIFIER
         n = max(len(index.chunks), 1)
         self.idf: dict[str, float] = {}
         vocab = getattr(index.bm25, "vocab_dict", None) or {}
@@ -80,6 +117,11 @@ class Scorer:
         self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
         self._cand_terms: dict[int, frozenset[str]] = {}
         self._chunk_terms: dict[int, frozenset[str]] = {}
+
+    def calibrate(self, p: float) -> float:
+        if self.model is None or not self.model.calibration_x:
+            return p
+        return float(np.interp(p, self.model.calibration_x, self.model.calibration_y))
 
     def weight(self, term: str) -> float:
         return self.idf.get(term, self.unseen_idf)
@@ -105,44 +147,108 @@ class _Scored:
     features: dict[str, float]
 
 
+FEATURES = ("sim", "chunk_sim", "lex", "ctx", "missing", "n_missing", "ent_missing", "rank", "typed", "type_ok", "is_row", "is_item", "length", "qlen")
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """A logistic model over named features (trained by ``rag train``, stored as JSON)."""
+
+    features: tuple[str, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    mean: tuple[float, ...] = ()
+    scale: tuple[float, ...] = ()
+
+    def logit(self, f: dict[str, float]) -> float:
+        z = self.intercept
+        for i, (name, w) in enumerate(zip(self.features, self.coef)):
+            x = f.get(name, 0.0)
+            if self.mean:
+                x = (x - self.mean[i]) / (self.scale[i] or 1.0)
+            z += w * x
+        return z
+
+    def prob(self, f: dict[str, float]) -> float:
+        return 1.0 / (1.0 + math.exp(-max(min(self.logit(f), 40.0), -40.0)))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LinearModel:
+        return cls(tuple(d["features"]), tuple(d["coef"]), float(d["intercept"]), tuple(d.get("mean", ())), tuple(d.get("scale", ())))
+
+
+# Hand-set fallbacks, used when no trained model is installed.
+HAND_SELECTOR = LinearModel(FEATURES, (3.0, 1.0, 1.8, 1.5, -1.0, 0.0, -0.5, 0.5, 0.0, 1.0, 0.3, 0.3, -0.3, 0.0), -4.0)
+HAND_VERIFIER = LinearModel(
+    FEATURES + ("margin",), (5.0, 2.0, 1.5, 3.0, -2.5, -0.5, -1.5, 0.5, -1.2, 1.2, 0.0, 0.0, 0.0, 0.0, 1.0), -6.0
+)
+
+
+def _entities(question: str) -> list[str]:
+    """Capitalised words after the first: the names a question is about."""
+    toks = re.findall(r"[A-Za-z][\w'’.-]*", question)
+    return [t for t in toks[1:] if t[0].isupper() and t.lower() not in STOPWORDS]
+
+
 def _coverage(qterms: list[str], have: frozenset[str], weight) -> float:
     total = sum(weight(t) for t in qterms)
     return sum(weight(t) for t in qterms if t in have) / total if total else 0.0
 
 
-def score_candidates(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hit]) -> list[_Scored]:
+def candidate_features(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hit]) -> list[tuple[int, Hit, dict[str, float]]]:
+    """Features of every candidate of ``hits`` for ``question`` (the selector's and verifier's input)."""
     index = scorer.index
     qterms = list(dict.fromkeys(question_terms(question)))
+    ents = [t for e in _entities(question) for t in terms(e)]
     kind = expected_type(question)
-    out: list[_Scored] = []
     rows = [index.chunk_row[h.chunk.id] for h in hits]
     js = [j for r in rows for j in index.candidates_of[r]]
     sims = index.candidate_vectors[js] @ qvec if (qvec is not None and js) else np.zeros(len(js))
+    csims = index.chunk_vectors(rows) @ qvec if (qvec is not None and rows) else np.zeros(len(rows))
+    out = []
     k = 0
-    for h, r in zip(hits, rows):
+    for n, (h, r) in enumerate(zip(hits, rows)):
         ctx = scorer.chunk_terms(r)
         for j in index.candidates_of[r]:
             cand = index.candidates[j]
             own = scorer.cand_terms(j)
+            both = own | ctx
+            missing = [scorer.weight(t) for t in qterms if t not in both]
             f = {
                 "sim": float(sims[k]),
+                "chunk_sim": float(csims[n]),
                 "lex": _coverage(qterms, own, scorer.weight),
-                "ctx": _coverage(qterms, own | ctx, scorer.weight),
+                "ctx": _coverage(qterms, both, scorer.weight),
+                "missing": max(missing) / scorer.unseen_idf if missing else 0.0,
+                "n_missing": min(len(missing), 6) / 6.0,
+                "ent_missing": (sum(t not in both for t in ents) / len(ents)) if ents else 0.0,
                 "rank": 1.0 / h.rank,
-                "type": type_match(kind, _answer_part(cand, question)),
-                "dense": h.dense_score or 0.0,
+                "typed": 1.0 if kind != "other" else 0.0,
+                "type_ok": type_match(kind, _answer_part(cand, question)) if kind != "other" else 0.0,
+                "is_row": 1.0 if cand.kind == "row" else 0.0,
+                "is_item": 1.0 if cand.kind == "item" else 0.0,
+                "length": min(len(cand.text), 600) / 300.0,
+                "qlen": min(len(qterms), 12) / 12.0,
             }
             k += 1
-            s = 1.0 * f["sim"] + 0.6 * f["lex"] + 0.5 * f["ctx"] + 0.15 * f["rank"] + 0.35 * f["type"]
-            out.append(_Scored(j, h, s, f))
-    out.sort(key=lambda c: -c.score)
+            out.append((j, h, f))
     return out
 
 
-def confidence(f: dict[str, float], kind: str) -> float:
-    """Probability-like support for "the corpus answers this"; thresholded by AnswerConfig."""
-    z = -6.0 + 5.0 * f["sim"] + 3.0 * f["ctx"] + 1.5 * f["lex"] + (1.2 * f["type"] - 1.2 if kind != "other" else 0.0)
-    return 1.0 / (1.0 + math.exp(-z))
+def score_candidates(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hit]) -> list[_Scored]:
+    sel = scorer.selector
+    scored = [_Scored(j, h, sel.logit(f), f) for j, h, f in candidate_features(scorer, question, qvec, hits)]
+    scored.sort(key=lambda c: -c.score)
+    if scored:
+        runner_up = scored[1].score if len(scored) > 1 else scored[0].score - 5.0
+        scored[0].features["margin"] = min(scored[0].score - runner_up, 5.0)
+    return scored
+
+
+def confidence(scorer: Scorer, best: _Scored) -> float:
+    """Probability that ``best`` answers the question (calibrated when a trained model is installed)."""
+    p = scorer.verifier.prob(best.features)
+    return scorer.calibrate(p)
 
 
 # -- turning the chosen candidate into a short answer ----------------------------------------
@@ -207,6 +313,17 @@ def _wants_list(question: str) -> bool:
     return bool(re.match(r"^(what|which) (are|were)\b|^(list|name)\b|\bwhat (key )?\w+s (are|were|include|does|do)\b", q)) or " include" in q
 
 
+def _list_after(index: Index, cand: Candidate) -> list[Candidate] | None:
+    """The items of a list or the rows of a table introduced by ``cand`` ("... include:")."""
+    row = index.chunk_row[cand.chunk_id] + 1
+    if row < len(index.chunks):
+        nxt = index.chunks[row]
+        gap = index.documents[cand.doc_id].text[cand.end : nxt.start] if cand.doc_id in index.documents else "x"
+        if nxt.doc_id == cand.doc_id and nxt.kind in ("list", "table") and not gap.strip(" \t\r\n|-"):
+            return [index.candidates[j] for j in index.candidates_of[row]]
+    return None
+
+
 def compose(scorer: Scorer, best: _Scored, question: str) -> tuple[str, int, int]:
     """The answer text and its span in the document."""
     index = scorer.index
@@ -215,9 +332,17 @@ def compose(scorer: Scorer, best: _Scored, question: str) -> tuple[str, int, int
         cell = pick_cell(cand, question)
         if cell is not None:
             return cell.value, cell.start, cell.end
+    items = None
     if cand.kind == "item" and _wants_list(question):
         row = index.chunk_row[cand.chunk_id]
         items = [index.candidates[j] for j in index.candidates_of[row]]
+    elif cand.kind == "sentence" and (cand.text.rstrip().endswith(":") or _wants_list(question)):
+        # A lead-in ("... include:") or a paragraph followed by the list a plural question asks for.
+        last = index.candidates_of[index.chunk_row[cand.chunk_id]][-1]
+        lead = index.candidates[last]
+        if cand.text.rstrip().endswith(":") or lead.text.rstrip().endswith(":"):
+            items = _list_after(index, lead)
+    if items:
         heads = [re.split(r":\s", it.text, maxsplit=1)[0] for it in items]
         joined = "; ".join(heads)
         if len(joined) <= MAX_ANSWER_CHARS:
@@ -235,8 +360,8 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
     if not scored:
         return Answer(question, None, tuple(citations), 0.0)
     best = scored[0]
-    conf = confidence(best.features, expected_type(question))
-    if conf < config.min_confidence:
+    conf = confidence(scorer, best)
+    if conf < config.threshold:
         return Answer(question, None, tuple(citations), conf)
     text, s, e = compose(scorer, best, question)
     support = [c for c in citations if c.doc_id == best.hit.chunk.doc_id and c.start == best.hit.chunk.start]

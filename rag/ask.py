@@ -16,13 +16,16 @@ from rag.types import Answer, Hit
 MAX_QUESTION_CHARS = 2000
 MAX_K = 50
 
-_scorers: weakref.WeakKeyDictionary[Index, Scorer] = weakref.WeakKeyDictionary()
+_scorers: weakref.WeakKeyDictionary[Index, dict] = weakref.WeakKeyDictionary()
 
 
-def _scorer(index: Index) -> Scorer:
-    s = _scorers.get(index)
-    if s is None:
-        s = _scorers[index] = Scorer(index)
+def _scorer(index: Index, answering: AnswerConfig) -> Scorer:
+    """One Scorer per (index, answer model): it caches IDF weights and candidate terms."""
+    per_index = _scorers.setdefault(index, {})
+    key = id(answering.model)
+    s = per_index.get(key)
+    if s is None or s.model is not answering.model:
+        s = per_index[key] = Scorer(index, answering.model)
     return s
 
 
@@ -52,7 +55,7 @@ def ask(index: Index, embedder: Embedder, question: str, k: int = 5, retrieval: 
     t1 = time.perf_counter()
     hits = retrieve(index, qvec if retrieval.mode != "bm25" else None, question, max(k, answering.candidate_passages), retrieval)
     t2 = time.perf_counter()
-    result = answer(_scorer(index), question, qvec, hits, answering)
+    result = answer(_scorer(index, answering), question, qvec, hits, answering)
     t3 = time.perf_counter()
     timings = {"embed": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "answer": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
     return replace(result, citations=result.citations[:k], timings_ms={k_: round(v, 3) for k_, v in timings.items()})

@@ -162,3 +162,36 @@ def eval_command(
                 err.print(f"check failed: {f}")
             sys.exit(1)
         err.print("check passed")
+
+
+@app.command("train")
+def train_command(
+    questions: Path = typer.Option(Path("../shared/bench/squad2-dev/questions.jsonl"), "--questions"),
+    corpus: Path = typer.Option(Path("../shared/bench/squad2-dev/corpus.jsonl"), "--corpus"),
+    index_dir: Path = typer.Option(Path("index-squad2-dev"), "--index"),
+    split_file: Path = typer.Option(Path("eval/squad2_split.json"), "--split"),
+    out_path: Path = typer.Option(Path("models/answer_model.json"), "--out"),
+    target_false_abstention: float = typer.Option(0.05, "--target-false-abstention"),
+    max_train: int = typer.Option(4000, "--max-train"),
+) -> None:
+    """Train the answer selector and no-answer verifier on SQuAD 2.0 dev (train/calibration articles only)."""
+    from rag.train import load_split, save, train
+
+    qs = load_questions(questions)
+    split = load_split(split_file, qs)
+    settings = _settings(corpus=corpus, index=index_dir)
+    index, embedder = _load(settings)
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        model, report = train(index, embedder, qs, split, target_false_abstention, max_train, progress)
+    save(model, report, out_path)
+    err.print(json.dumps(report, indent=1))
+    err.print(f"wrote {out_path}")

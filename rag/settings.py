@@ -27,7 +27,11 @@ class Settings(BaseSettings):
     dense_weight: float = Field(1.0, ge=0)
     bm25_weight: float = Field(1.0, ge=0)
     depth: int = Field(50, ge=1)
-    min_confidence: float = Field(0.5, ge=0, le=1)
+    # Calibrated on eval/questions.jsonl for at most 5% false abstention (see README); None uses the
+    # threshold the answer model chose on the SQuAD 2.0 calibration articles.
+    min_confidence: float | None = Field(0.05, ge=0, le=1, description="abstain below this confidence")
+    answer_model: Path = Field(Path(__file__).resolve().parent.parent / "models" / "answer_model.json",
+                               description="trained selector/verifier; the hand-set fallback is used when absent")
     tables: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
@@ -41,7 +45,9 @@ class Settings(BaseSettings):
     def answering(self):
         from rag.answer import AnswerConfig
 
-        return AnswerConfig(min_confidence=self.min_confidence)
+        from rag.answer import load_answer_model
+
+        return AnswerConfig(min_confidence=self.min_confidence, model=load_answer_model(self.answer_model))
 
     def chunker(self):
         from rag.chunking import ChunkerConfig

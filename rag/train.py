@@ -1,0 +1,186 @@
+"""Train the answer selector and the no-answer verifier on SQuAD 2.0 dev (by-article split).
+
+Reproducible: fixed seeds, one command (``rag train``). The 35 articles are split once into
+train / calibration / test (``eval/squad2_split.json``); nothing is fit or tuned on test articles.
+The selector is a logistic model over candidate features (label: the candidate holds a gold
+answer); the verifier is a logistic model over the chosen candidate's features (label: the question
+is answerable and the chosen candidate holds a gold answer), calibrated with isotonic regression on
+the calibration split; its threshold is set there for a target false-abstention rate.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from rag.answer import FEATURES, AnswerModel, LinearModel, Scorer, candidate_features
+from rag.evaluation import Question, _norm, load_questions
+from rag.retrieval import RetrievalConfig, retrieve
+
+VERIFIER_FEATURES = FEATURES + ("margin",)
+
+
+def article_of(doc_id: str) -> str:
+    return doc_id.rsplit("#", 1)[0]
+
+
+def make_split(questions: list[Question], seed: int = 13, fractions=(0.6, 0.2, 0.2)) -> dict[str, list[str]]:
+    articles = sorted({article_of(d) for q in questions for d in q.docs})
+    random.Random(seed).shuffle(articles)
+    n_train = round(len(articles) * fractions[0])
+    n_cal = round(len(articles) * fractions[1])
+    return {"seed": seed, "train": sorted(articles[:n_train]), "calibration": sorted(articles[n_train : n_train + n_cal]),
+            "test": sorted(articles[n_train + n_cal :])}
+
+
+def load_split(path: Path, questions: list[Question]) -> dict:
+    if path.exists():
+        return json.loads(path.read_text())
+    split = make_split(questions)
+    path.write_text(json.dumps(split, indent=2) + "\n")
+    return split
+
+
+def in_split(questions: list[Question], split: dict, part: str) -> list[Question]:
+    arts = set(split[part])
+    return [q for q in questions if q.docs and article_of(q.docs[0]) in arts]
+
+
+def _fit_lr(X: np.ndarray, y: np.ndarray, names: tuple[str, ...], C: float = 1.0) -> LinearModel:
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = X.mean(0), X.std(0)
+    scale[scale == 0] = 1.0
+    lr = LogisticRegression(C=C, max_iter=2000, random_state=0)
+    lr.fit((X - mean) / scale, y)
+    return LinearModel(names, tuple(float(c) for c in lr.coef_[0]), float(lr.intercept_[0]), tuple(map(float, mean)), tuple(map(float, scale)))
+
+
+def _contains_gold(text: str, golds) -> bool:
+    t = _norm(text)
+    return any(_norm(g) in t for g in golds)
+
+
+def collect(index, embedder, questions: list[Question], k: int = 5, masked: bool = False,
+            progress: Callable[[int, int], None] | None = None):
+    """Per question: the candidate features and which candidates hold a gold answer.
+
+    With ``masked``, each answerable question is also asked with its gold paragraph removed from
+    the results: the article still talks about the same things, but the fact is gone, which is
+    the "mentioned but not given" case that a verifier has to learn to refuse."""
+    scorer = Scorer(index)
+    data = []
+    for i, q in enumerate(questions):
+        qvec = embedder.embed_query(q.question)
+        hits = retrieve(index, qvec, q.question, k + 10, RetrievalConfig())
+        variants = [(q, hits[:k])]
+        if masked and q.answerable:
+            kept = [h for h in hits if h.chunk.doc_id not in q.docs][:k]
+            kept = [replace(h, rank=n + 1) for n, h in enumerate(kept)]
+            variants.append((Question(q.id + ":masked", q.question, q.answers, q.docs, "masked"), kept))
+        for qq, hs in variants:
+            feats = candidate_features(scorer, qq.question, qvec, hs)
+            labels = [qq.answerable and _contains_gold(index.candidates[j].text, qq.answers) for j, _, _ in feats]
+            data.append((qq, feats, labels))
+        if progress:
+            progress(i + 1, len(questions))
+    return data
+
+
+def _choose(selector: LinearModel, feats):
+    if not feats:
+        return None
+    logits = [selector.logit(f) for _, _, f in feats]
+    order = np.argsort(logits)[::-1]
+    best = int(order[0])
+    f = dict(feats[best][2])
+    f["margin"] = min(logits[best] - (logits[int(order[1])] if len(order) > 1 else logits[best] - 5.0), 5.0)
+    return best, f
+
+
+def verifier_rows(selector: LinearModel, data):
+    X, y = [], []
+    for q, feats, labels in data:
+        chosen = _choose(selector, feats)
+        if chosen is None:
+            X.append([0.0] * len(VERIFIER_FEATURES))
+            y.append(0)
+            continue
+        best, f = chosen
+        X.append([f[n] for n in VERIFIER_FEATURES])
+        y.append(int(labels[best]))
+    return np.array(X, dtype=float), np.array(y)
+
+
+def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(labels, scores)) if len(set(labels.tolist())) == 2 else float("nan")
+
+
+def train(index, embedder, questions: list[Question], split: dict, target_false_abstention: float = 0.05,
+          max_train: int = 4000, progress: Callable[[str, int, int], None] | None = None) -> tuple[AnswerModel, dict]:
+    t0 = time.time()
+    rng = random.Random(0)
+    tr = in_split(questions, split, "train")
+    cal = in_split(questions, split, "calibration")
+    tr = rng.sample(tr, min(max_train, len(tr)))
+    cb = (lambda stage: (lambda d, n: progress(stage, d, n))) if progress else (lambda stage: None)
+    train_data = collect(index, embedder, tr, masked=True, progress=cb("features (train)"))
+    cal_data = collect(index, embedder, cal, progress=cb("features (calibration)"))
+    # Selector: every candidate of answerable training questions.
+    sel_data = [(q, feats, labels) for q, feats, labels in train_data if q.answerable and q.type != "masked"]
+    Xs = np.array([[f[n] for n in FEATURES] for q, feats, labels in sel_data for _, _, f in feats])
+    ys = np.array([int(l) for q, feats, labels in sel_data for l in labels])
+    selector = _fit_lr(Xs, ys, FEATURES)
+    Xv, yv = verifier_rows(selector, train_data)
+    verifier = _fit_lr(Xv, yv, VERIFIER_FEATURES)
+    # Calibration on held-out articles: isotonic map from raw probability to P(correct answer).
+    from sklearn.isotonic import IsotonicRegression
+
+    Xc, yc = verifier_rows(selector, cal_data)
+    raw = np.array([verifier.prob(dict(zip(VERIFIER_FEATURES, row))) for row in Xc])
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, yc)
+    grid = np.unique(np.concatenate([np.linspace(0, 1, 41), raw]))
+    xs = np.linspace(0, 1, 101)
+    ys_ = iso.predict(xs)
+    calibrated = iso.predict(raw)
+    # Threshold: the largest one that wrongly abstains on at most the target share of answerable questions.
+    answerable = np.array([q.answerable for q, _, _ in cal_data])
+    conf_ans = np.sort(calibrated[answerable])
+    threshold = float(conf_ans[int(np.floor(target_false_abstention * len(conf_ans)))]) if len(conf_ans) else 0.5
+    threshold = max(threshold - 1e-6, 0.0)
+    model = AnswerModel(selector, verifier, tuple(map(float, xs)), tuple(map(float, ys_)), threshold)
+    del grid
+    report = {
+        "train_questions": len(tr),
+        "calibration_questions": len(cal),
+        "selector_train_candidates": int(len(ys)),
+        "verifier_auroc_calibration_raw": auroc(raw, (answerable).astype(int)),
+        "threshold": threshold,
+        "target_false_abstention": target_false_abstention,
+        "seconds": round(time.time() - t0, 1),
+    }
+    return model, report
+
+
+def save(model: AnswerModel, report: dict, path: Path) -> None:
+    def lm(m: LinearModel) -> dict:
+        return {"features": list(m.features), "coef": list(m.coef), "intercept": m.intercept, "mean": list(m.mean), "scale": list(m.scale)}
+
+    data = {"format": 1, "selector": lm(model.selector), "verifier": lm(model.verifier),
+            "calibration": {"x": list(model.calibration_x), "y": list(model.calibration_y)},
+            "threshold": model.threshold, "info": report}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    tmp.replace(path)
+
+
+__all__ = ["train", "save", "make_split", "load_split", "in_split", "collect", "load_questions", "replace"]
