@@ -7,8 +7,12 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
+
+try:  # recent typer vendors its own copy of click
+    from typer import _click as click
+except ImportError:  # pragma: no cover - older typer uses click itself
+    import click
 from rich.console import Console
 from rich.markup import escape
 
@@ -47,6 +51,10 @@ def _load(settings, rebuild: bool = False, quiet: bool = False):
     from rag.embedding import load_embedder
     from rag.session import open_index
 
+    if not Path(settings.corpus).exists() and not (Path(settings.index) / "manifest.json").exists():
+        from rag.errors import CorpusNotFoundError
+
+        raise CorpusNotFoundError(f"corpus not found: {settings.corpus} (and no index at {settings.index})")
     embedder = load_embedder(settings.model, backend=settings.backend, query_prefix=settings.query_prefix, query_threads=settings.threads)
     bar, update = _progress_bar()
     try:
@@ -211,12 +219,15 @@ def main() -> None:
     except RagError as exc:
         err.print(f"error: {escape(str(exc))}", soft_wrap=True)
         sys.exit(1)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("aborted")
         sys.exit(130)
-    except click.ClickException as exc:
+    except click.exceptions.NoArgsIsHelpError as exc:
+        err.print(exc.ctx.get_help() if exc.ctx else "usage: rag COMMAND --help")
+        sys.exit(2)
+    except click.exceptions.ClickException as exc:
         err.print(f"error: {escape(exc.format_message())}", soft_wrap=True)
         sys.exit(exc.exit_code)
     except (ValueError, OSError) as exc:

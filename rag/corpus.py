@@ -22,7 +22,7 @@ _BOILERPLATE = re.compile(
 
 # A missing space after punctuation ("stability,the", "Poland.The") hurts tokenisation.
 # Digits are excluded so "1,000" and "2.5" stay intact.
-_MISSING_SPACE = re.compile(r"(?<=[a-z\u2019)])([,.;:])(?=[A-Za-z])")
+_MISSING_SPACE = re.compile(r"(?<=[a-z\u2019)])([,.;:])(?=[A-Za-z])|(?<=\d)([.;:])(?=[A-Z][a-z])|(?<=\.[A-Z])\.(?=[a-z])")
 
 
 def is_boilerplate(line: str) -> bool:
@@ -31,7 +31,7 @@ def is_boilerplate(line: str) -> bool:
 
 def clean_for_index(text: str) -> str:
     """Text fixes for embedding and BM25 only; citations always use the original text."""
-    text = _MISSING_SPACE.sub(r"\1 ", text)
+    text = _MISSING_SPACE.sub(lambda m: m.group(0) + " ", text)
     return re.sub(r"\s+", " ", text).strip()
 
 

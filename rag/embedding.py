@@ -112,7 +112,10 @@ class SentenceTransformerEmbedder:
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         self.path = resolve_model_path(model)
         import torch
+        import transformers
         from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()  # keep stderr for messages that matter
 
         self._torch = torch
         self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)

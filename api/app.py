@@ -1,0 +1,61 @@
+"""The app factory: ``create_app(settings)``. No module globals; state lives in ``app.state.engine``."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api.deps import Engine
+from api.errors import MAX_BODY_BYTES, BodyGuard, install_error_handlers
+from api.routes import STATIC, router
+from rag.settings import Settings
+
+DESCRIPTION = """Retrieval question answering over a folder of articles: short extractive answers with exact
+citations (document id and character offsets into the original text), or an explicit abstention when
+the corpus does not say. The chat page is at `/`."""
+
+
+def create_app(settings: Settings | None = None, *, index=None, embedder=None, background: bool = True,
+               max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    """The HTTP service. The embedder and index are loaded once, in a background thread started by the
+    lifespan, so ``/healthz`` answers at once and ``/ask`` answers 503 with the reason until they are
+    ready. Pass a prebuilt ``index`` and ``embedder`` (tests) to skip loading; ``background=False``
+    loads before the app starts serving."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine: Engine = app.state.engine
+        if index is not None and embedder is not None:
+            loader = lambda: _guarded(engine.attach, index, embedder)  # noqa: E731
+        else:
+            engine.index, engine.embedder = index, embedder
+            loader = engine.load
+        if background:
+            t = threading.Thread(target=loader, name="rag-loader", daemon=True)
+            t.start()
+        else:
+            from starlette.concurrency import run_in_threadpool
+
+            await run_in_threadpool(loader)
+        yield
+
+    app = FastAPI(title="rag", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.engine = Engine(settings=settings)
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(BodyGuard, limit=max_body_bytes)
+    return app
+
+
+def _guarded(fn, *args) -> None:
+    engine: Engine = fn.__self__
+    try:
+        fn(*args)
+    except Exception as e:  # noqa: BLE001
+        engine._fail(f"{type(e).__name__}: {e}")

@@ -1,0 +1,93 @@
+"""The loaded service state (index + embedder) and the dependency that hands it to endpoints."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+
+from api.errors import NotReadyError
+from rag.errors import RagError
+from rag.settings import Settings
+
+log = logging.getLogger("rag.api")
+
+
+@dataclass
+class Engine:
+    """Everything the endpoints need; lives in ``app.state.engine``. ``status`` goes
+    loading -> ready, or loading -> failed (with ``error``)."""
+
+    settings: Settings
+    index: Any = None
+    embedder: Any = None
+    status: str = "loading"
+    error: str | None = None
+    stage: str = "starting"
+    load_seconds: float | None = None
+    _ready: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "ready"
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    def require(self) -> Engine:
+        if self.status == "ready":
+            return self
+        if self.status == "failed":
+            raise NotReadyError(f"the service could not load its index or model: {self.error}")
+        raise NotReadyError(f"the index is not ready yet ({self.stage}); retry shortly")
+
+    # -- loading -------------------------------------------------------------------------------
+    def attach(self, index, embedder) -> None:
+        self.index, self.embedder = index, embedder
+        self._warm()
+
+    def load(self) -> None:
+        """Load the embedder and open (or build) the index; never raises: failures become ``status``."""
+        t0 = time.perf_counter()
+        try:
+            if self.embedder is None:
+                from rag.embedding import load_embedder
+
+                self.stage = "loading the embedding model"
+                s = self.settings
+                self.embedder = load_embedder(s.model, backend=s.backend, query_prefix=s.query_prefix, query_threads=s.threads)
+            if self.index is None:
+                from rag.session import open_index
+
+                self.stage = "opening the index"
+                s = self.settings
+                self.index, _report = open_index(s.corpus, s.index, self.embedder, s.chunker())
+            self._warm()
+            self.load_seconds = time.perf_counter() - t0
+        except RagError as e:
+            self._fail(str(e))
+        except Exception as e:  # noqa: BLE001 - reported on /readyz and /ask, not as a traceback
+            log.exception("loading failed")
+            self._fail(f"{type(e).__name__}: {e}")
+
+    def _warm(self) -> None:
+        from rag.ask import ask
+
+        self.stage = "warming up the model"
+        ask(self.index, self.embedder, "warm up query", k=1, retrieval=self.settings.retrieval(),
+            answering=self.settings.answering())
+        self.status, self.stage = "ready", "ready"
+        self._ready.set()
+
+    def _fail(self, message: str) -> None:
+        self.status, self.error, self.stage = "failed", message, "failed"
+        self._ready.set()
+
+
+def get_engine(request: Request) -> Engine:
+    """The ready engine, or 503 with the reason."""
+    return request.app.state.engine.require()

@@ -1,0 +1,168 @@
+"""The one place where errors become HTTP responses: rag errors, validation errors, body limits, the rest."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rag.errors import (
+    CorpusNotFoundError,
+    EmptyCorpusError,
+    EmptyQueryError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    InvalidInputError,
+    ModelNotFoundError,
+    RagError,
+)
+
+log = logging.getLogger("rag.api")
+
+MAX_BODY_BYTES = 64 * 1024
+
+# Most specific first; the first match wins.
+STATUS_OF: list[tuple[type[RagError], int]] = [
+    (EmptyQueryError, 422),
+    (InvalidInputError, 422),
+    (IndexMismatchError, 409),
+    (IndexNotFoundError, 503),
+    (ModelNotFoundError, 503),
+    (CorpusNotFoundError, 503),
+    (EmptyCorpusError, 503),
+    (RagError, 400),
+]
+
+
+class NotReadyError(Exception):
+    """The index or the model is still loading (or failed to load): 503 with the reason."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class DocumentNotFoundError(Exception):
+    def __init__(self, doc_id: str):
+        super().__init__(f"no document with id {doc_id!r}")
+
+
+def status_for(exc: RagError) -> int:
+    for cls, status in STATUS_OF:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+def error_body(message: str, detail=None) -> dict:
+    return {"error": message, "detail": detail}
+
+
+def _field_name(loc) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return ".".join(parts) if parts else "body"
+
+
+def validation_message(errors: list[dict]) -> tuple[str, list[dict]]:
+    """A one-line message naming each offending field, and a JSON-safe list of the errors."""
+    msgs, detail = [], []
+    for e in errors:
+        field = _field_name(e.get("loc", ()))
+        msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+        if e.get("type") == "json_invalid":
+            field, msg = "body", "the body is not valid JSON"
+        elif e.get("type") == "extra_forbidden":
+            msg = "unknown field"
+        elif e.get("type") == "missing":
+            msg = "field required"
+        msgs.append(f"{field}: {msg}")
+        detail.append({"field": field, "type": e.get("type"), "msg": msg})
+    return "; ".join(msgs) or "invalid request", detail
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RagError)
+    async def _rag_error(request: Request, exc: RagError):
+        status = status_for(exc)
+        field = "question" if isinstance(exc, (EmptyQueryError, InvalidInputError)) else None
+        return JSONResponse(error_body(str(exc), {"field": field} if field else None), status_code=status)
+
+    @app.exception_handler(NotReadyError)
+    async def _not_ready(request: Request, exc: NotReadyError):
+        return JSONResponse(error_body(exc.reason), status_code=503, headers={"Retry-After": "2"})
+
+    @app.exception_handler(DocumentNotFoundError)
+    async def _no_doc(request: Request, exc: DocumentNotFoundError):
+        return JSONResponse(error_body(str(exc)), status_code=404)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        message, detail = validation_message(list(exc.errors()))
+        return JSONResponse(error_body(message, detail), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        return JSONResponse(error_body(str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal error"), status_code=500)
+
+
+class BodyGuard:
+    """ASGI middleware: bodies over ``limit`` bytes are 413, JSON bodies that are not UTF-8 are 422,
+    both before any endpoint sees them."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._reply(send, 413, f"the body is {declared} bytes; the limit is {self.limit}")
+            return
+        chunks, size = [], 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.limit:
+                await self._reply(send, 413, f"the body is over the limit of {self.limit} bytes")
+                return
+            chunks.append(body)
+            more = message.get("more_body", False)
+        data = b"".join(chunks)
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            await self._reply(send, 422, f"body: not valid UTF-8 (byte {e.start})",
+                              [{"field": "body", "type": "unicode_decode", "msg": "not valid UTF-8"}])
+            return
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": data, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _reply(send, status: int, message: str, detail=None) -> None:
+        response = JSONResponse(error_body(message, detail), status_code=status)
+        await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})

@@ -1,0 +1,199 @@
+"""The endpoints: thin adapters from HTTP to ``rag.ask`` / ``rag.conversation``."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+
+from api.deps import Engine, get_engine
+from api.errors import DocumentNotFoundError, error_body
+from api.schemas import (
+    AskRequest,
+    AskResponse,
+    ChatCompletionRequest,
+    ChatRequest,
+    ChatResponse,
+    DocumentList,
+    DocumentOut,
+    ErrorOut,
+    SearchRequest,
+    SearchResponse,
+)
+from rag.ask import ask, search, validate_question
+from rag.conversation import standalone_question
+from rag.types import Answer
+
+STATIC = Path(__file__).parent / "static"
+ABSTAIN_TEXT = "The corpus does not say."
+
+router = APIRouter()
+
+_ERRORS = {
+    422: {"model": ErrorOut, "description": "invalid input (the message names the field)"},
+    503: {"model": ErrorOut, "description": "the index is not ready yet, with the reason"},
+}
+
+
+def _answer(engine: Engine, question: str, k: int) -> Answer:
+    s = engine.settings
+    return ask(engine.index, engine.embedder, question, k=k, retrieval=s.retrieval(), answering=s.answering())
+
+
+def _answer_dict(a: Answer) -> dict:
+    d = a.to_dict()
+    d["timings_ms"] = dict(a.timings_ms)
+    return d
+
+
+# -- health ----------------------------------------------------------------------------------
+@router.get("/healthz", tags=["health"], summary="The process is up (touches nothing)")
+async def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["health"], summary="The index is loaded and the model warm (503 before)",
+            responses={503: {"model": ErrorOut}})
+async def readyz(request: Request):
+    engine: Engine = request.app.state.engine
+    if engine.ready:
+        return {"status": "ready", "documents": len(engine.index.documents), "chunks": len(engine.index.chunks),
+                "model": getattr(engine.embedder, "model_id", None)}
+    reason = engine.error if engine.status == "failed" else f"not ready: {engine.stage}"
+    return JSONResponse({"status": engine.status, "error": reason, "detail": None}, status_code=503)
+
+
+# -- question answering ----------------------------------------------------------------------
+@router.post("/ask", response_model=AskResponse, tags=["qa"], responses=_ERRORS,
+             summary="Answer a question with citations, or abstain when the corpus does not say")
+async def ask_endpoint(body: AskRequest, engine: Engine = Depends(get_engine)) -> dict:
+    a = await run_in_threadpool(_answer, engine, body.question, body.k)
+    return _answer_dict(a)
+
+
+@router.post("/search", response_model=SearchResponse, tags=["qa"], responses=_ERRORS,
+             summary="Ranked passages only, no answer")
+async def search_endpoint(body: SearchRequest, engine: Engine = Depends(get_engine)) -> dict:
+    t0 = time.perf_counter()
+    hits = await run_in_threadpool(search, engine.index, engine.embedder, body.query, body.k, engine.settings.retrieval())
+    passages = [{"rank": h.rank, "doc_id": h.chunk.doc_id, "title": h.chunk.title, "section": h.chunk.section,
+                 "start": h.chunk.start, "end": h.chunk.end, "text": h.chunk.text, "score": round(float(h.score), 6)}
+                for h in hits]
+    return {"query": body.query.strip(), "passages": passages, "timings_ms": {"total": round((time.perf_counter() - t0) * 1e3, 3)}}
+
+
+@router.post("/chat", response_model=ChatResponse, tags=["qa"], responses=_ERRORS,
+             summary="Answer the last user message, resolving follow-ups against the conversation")
+async def chat_endpoint(body: ChatRequest, engine: Engine = Depends(get_engine)) -> dict:
+    question = standalone_question([(m.role, m.content) for m in body.messages])
+    a = await run_in_threadpool(_answer, engine, question, body.k)
+    d = _answer_dict(a)
+    d["standalone_question"] = question
+    return d
+
+
+# -- OpenAI-compatible -----------------------------------------------------------------------
+def _cited_indices(a: Answer) -> list[int]:
+    """1-based numbers of the citations that contain the answer span (the first one if none does)."""
+    if a.answer_span is None or not a.citations:
+        return []
+    sp = a.answer_span
+    hits = [i + 1 for i, c in enumerate(a.citations) if c.doc_id == sp.doc_id and c.start <= sp.start and sp.end <= c.end]
+    return hits[:1] or [1]
+
+
+def render_content(a: Answer) -> str:
+    """The assistant message: the answer with numbered markers, then a Sources list."""
+    if a.abstained:
+        return f"{ABSTAIN_TEXT} No passage in the indexed documents answers this question."
+    marks = "".join(f"[{i}]" for i in _cited_indices(a))
+    lines = [f"{a.answer} {marks}".rstrip(), "", "Sources:"]
+    for i, c in enumerate(a.citations, 1):
+        where = f"{c.title}" + (f" — {c.section}" if c.section and c.section != c.title else "")
+        lines.append(f"[{i}] {where} ({c.doc_id}, characters {c.start}–{c.end})")
+    return "\n".join(lines)
+
+
+def _openai_question(body: ChatCompletionRequest) -> str:
+    messages = [(m.role, m.text()) for m in body.messages if m.role in ("user", "assistant")]
+    if not messages or messages[-1][0] != "user":
+        from rag.errors import InvalidInputError
+
+        raise InvalidInputError("messages: the last message must have role 'user'")
+    question = standalone_question(messages)
+    validate_question(question, body.k)
+    return question
+
+
+@router.post("/v1/chat/completions", tags=["openai"], responses=_ERRORS,
+             summary="OpenAI-compatible chat completions (non-streaming and stream=true as SSE)")
+async def chat_completions(body: ChatCompletionRequest, engine: Engine = Depends(get_engine)):
+    question = _openai_question(body)
+    a = await run_in_threadpool(_answer, engine, question, body.k)
+    content = render_content(a)
+    d = _answer_dict(a)
+    cid = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    extra = {"citations": d["citations"], "answer_span": d["answer_span"], "abstained": d["abstained"],
+             "confidence": d["confidence"], "standalone_question": question}
+    if not body.stream:
+        n_prompt = sum(len(m.text().split()) for m in body.messages)
+        n_out = len(content.split())
+        return {"id": cid, "object": "chat.completion", "created": created, "model": body.model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_out, "total_tokens": n_prompt + n_out},
+                **extra}
+
+    def chunk(delta: dict, finish: str | None = None, **more) -> str:
+        payload = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": body.model,
+                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **more}
+        return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+    async def events():
+        yield chunk({"role": "assistant"})
+        pieces = content.split("\n")
+        for i, line in enumerate(pieces):
+            yield chunk({"content": line + ("\n" if i < len(pieces) - 1 else "")})
+        yield chunk({}, "stop", **extra)
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+# -- documents -------------------------------------------------------------------------------
+def _chunk_counts(engine: Engine) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for c in engine.index.chunks:
+        counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+    return counts
+
+
+@router.get("/documents", response_model=DocumentList, tags=["documents"], responses={503: _ERRORS[503]})
+async def list_documents(engine: Engine = Depends(get_engine)) -> dict:
+    counts = _chunk_counts(engine)
+    return {"documents": [{"id": d.id, "title": d.title, "chunks": counts.get(d.id, 0)}
+                          for d in sorted(engine.index.documents.values(), key=lambda d: d.id)]}
+
+
+@router.get("/documents/{doc_id}", response_model=DocumentOut, tags=["documents"],
+            responses={404: {"model": ErrorOut}, 503: _ERRORS[503]},
+            summary="The original text, so a client can highlight a citation's start..end")
+async def get_document(doc_id: str, engine: Engine = Depends(get_engine)) -> dict:
+    d = engine.index.documents.get(doc_id)
+    if d is None:
+        raise DocumentNotFoundError(doc_id)
+    return {"id": d.id, "title": d.title, "text": d.text, "chunks": _chunk_counts(engine).get(d.id, 0)}
+
+
+# -- chat page -------------------------------------------------------------------------------
+@router.get("/", include_in_schema=False)
+async def chat_page():
+    return FileResponse(STATIC / "index.html", media_type="text/html")
+
+
+__all__ = ["router", "render_content", "error_body"]

@@ -1,0 +1,171 @@
+"""Request and response schemas of the HTTP API (requests are strict: unknown fields and wrong types are 422)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+
+from rag.ask import MAX_K, MAX_QUESTION_CHARS
+
+_STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+def _not_blank(v: str) -> str:
+    if not v.strip():
+        raise ValueError("must not be empty or whitespace only")
+    return v
+
+
+# -- requests --------------------------------------------------------------------------------
+class AskRequest(BaseModel):
+    model_config = ConfigDict(**_STRICT, json_schema_extra={"examples": [{"question": "What is Belgium's focus area?", "k": 5}]})
+
+    question: str = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS, description="the question, 1..2000 characters")
+    k: int = Field(5, ge=1, le=MAX_K, description="number of citations to return (1..50)")
+
+    @field_validator("question")
+    @classmethod
+    def _question_not_blank(cls, v: str) -> str:
+        return _not_blank(v)
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(**_STRICT, json_schema_extra={"examples": [{"query": "Belgium focus area", "k": 5}]})
+
+    query: str = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS, description="the search text, 1..2000 characters")
+    k: int = Field(5, ge=1, le=MAX_K, description="number of passages (1..50)")
+
+    @field_validator("query")
+    @classmethod
+    def _query_not_blank(cls, v: str) -> str:
+        return _not_blank(v)
+
+
+class ChatMessage(BaseModel):
+    model_config = _STRICT
+
+    role: Literal["user", "assistant"]
+    content: str = Field(..., max_length=20_000)
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(**_STRICT, json_schema_extra={"examples": [{"messages": [
+        {"role": "user", "content": "What is Belgium's focus area?"},
+        {"role": "assistant", "content": "Enhancement of Rapid Response forces [1]"},
+        {"role": "user", "content": "and Poland?"},
+    ]}]})
+
+    messages: list[ChatMessage] = Field(..., min_length=1, max_length=100)
+    k: int = Field(5, ge=1, le=MAX_K)
+
+    @field_validator("messages")
+    @classmethod
+    def _last_is_user(cls, v: list[ChatMessage]) -> list[ChatMessage]:
+        if v[-1].role != "user":
+            raise ValueError("the last message must have role 'user'")
+        if not v[-1].content.strip():
+            raise ValueError("the last user message is empty")
+        if len(v[-1].content) > MAX_QUESTION_CHARS:
+            raise ValueError(f"the last user message is longer than {MAX_QUESTION_CHARS} characters")
+        return v
+
+
+class OpenAIMessage(BaseModel):
+    """An OpenAI chat message: content may be a string or a list of content parts."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return " ".join(str(p.get("text", "")) for p in self.content if isinstance(p, dict) and p.get("type", "text") == "text")
+
+
+class ChatCompletionRequest(BaseModel):
+    """OpenAI ``/v1/chat/completions``; sampling parameters the client may send are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
+        "model": "rag", "messages": [{"role": "user", "content": "What is Belgium's focus area?"}], "stream": False}]})
+
+    model: StrictStr = "rag"
+    messages: list[OpenAIMessage] = Field(..., min_length=1, max_length=100)
+    stream: StrictBool = False
+    k: StrictInt = Field(5, ge=1, le=MAX_K)
+
+
+# -- responses -------------------------------------------------------------------------------
+class SpanOut(BaseModel):
+    doc_id: str
+    start: int
+    end: int
+
+
+class CitationOut(BaseModel):
+    doc_id: str
+    title: str
+    section: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+class AskResponse(BaseModel):
+    """Exactly ``Answer.to_dict()`` plus ``timings_ms``."""
+
+    question: str
+    answer: str | None
+    abstained: bool
+    confidence: float
+    answer_span: SpanOut | None
+    citations: list[CitationOut]
+    timings_ms: dict[str, float]
+
+
+class ChatResponse(AskResponse):
+    standalone_question: str
+
+
+class PassageOut(BaseModel):
+    rank: int
+    doc_id: str
+    title: str
+    section: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+class SearchResponse(BaseModel):
+    query: str
+    passages: list[PassageOut]
+    timings_ms: dict[str, float]
+
+
+class DocumentSummary(BaseModel):
+    id: str
+    title: str
+    chunks: int
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentSummary]
+
+
+class DocumentOut(BaseModel):
+    id: str
+    title: str
+    text: str
+    chunks: int
+
+
+class ErrorOut(BaseModel):
+    error: str
+    detail: Any = None

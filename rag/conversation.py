@@ -1,0 +1,249 @@
+"""Follow-up resolution: turn the last user message of a conversation into a question that stands alone.
+
+Pure string rules, no model and no knowledge of the corpus:
+
+* a question that can stand alone is returned as is;
+* a follow-up ("and X?", "what about X?", "how about X?", a bare fragment, or a question whose
+  pronoun (its/their/it/they/there/...) has no named entity of its own) is rewritten against the
+  previous user question (itself resolved first, so chains of follow-ups work):
+
+  - the follow-up names only a new entity ("and Poland?")  -> the previous question with its
+    entity replaced by the new one;
+  - the follow-up names a new topic ("what about its budget?") -> the previous question's
+    interrogative head ("What is") + the new topic, with the pronoun replaced by the previous entity;
+  - the follow-up adds a qualifier ("what about in 2024?") -> the previous question + qualifier;
+  - a pronoun in a full question is replaced by the previous question's entity.
+
+Entities are proper-noun-like tokens: capitalised words or acronyms that are not at the start of
+the sentence or are not function words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+__all__ = ["standalone_question", "needs_context", "entities"]
+
+_WH = {"what", "which", "who", "whom", "whose", "where", "when", "why", "how"}
+_AUX = {"is", "are", "was", "were", "am", "do", "does", "did", "will", "would", "can", "could", "should",
+        "shall", "may", "might", "must", "has", "have", "had"}
+_COPULA = {"is", "are", "was", "were"}
+_CONNECTORS = ("what about", "how about", "what of", "and what about", "and how about", "and", "also", "same for",
+               "same question for", "ok and", "okay and", "then")
+_POSSESSIVE_PRONOUNS = {"its", "their", "his", "her"}
+_OBJECT_PRONOUNS = {"it", "they", "them", "him", "she", "he"}
+_PLACE_PRONOUNS = {"there"}
+_PRONOUNS = _POSSESSIVE_PRONOUNS | _OBJECT_PRONOUNS | _PLACE_PRONOUNS
+_PREPOSITIONS = {"in", "on", "at", "for", "during", "with", "by", "from", "to", "since", "after", "before", "under",
+                 "over", "about", "regarding", "within", "between"}
+_DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "its", "their", "his", "her", "my", "our",
+                "your", "some", "any", "each", "every"}
+# Capitalised words that are not names when they open a sentence or stand alone.
+_STOP_CAPS = (_WH | _AUX | _PRONOUNS | _PREPOSITIONS | _DETERMINERS
+              | {"and", "or", "but", "also", "then", "so", "i", "please", "tell", "me", "give", "list", "name",
+                 "explain", "describe", "show", "same", "ok", "okay", "yes", "no", "too", "now", "again"})
+_FILLER = {"then", "too", "also", "instead", "please", "now", "again", "as", "well"}
+
+_WORD = re.compile(r"[A-Za-z0-9][\w\-]*")
+
+
+def _strip_possessive(word: str) -> str:
+    return re.sub(r"['’]s$", "", word)
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def entities(text: str) -> list[str]:
+    """Proper-noun-like phrases of ``text`` in order: runs of capitalised words / acronyms, possessive
+    marks dropped ("Belgium's" -> "Belgium"). The first word counts only if it is not a function word."""
+    out: list[str] = []
+    run: list[str] = []
+    tokens = re.findall(r"[A-Za-z0-9][\w\-]*(?:['’]s)?|[^\s\w]", text)
+    for i, tok in enumerate(tokens):
+        bare = _strip_possessive(tok)
+        is_cap = bool(bare) and (bare[0].isupper() or (len(bare) > 1 and bare.isupper()))
+        if is_cap and bare.lower() in _STOP_CAPS:
+            is_cap = False
+        if is_cap:
+            run.append(bare)
+            if bare != tok:  # a possessive closes the name
+                out.append(" ".join(run))
+                run = []
+        else:
+            if run:
+                out.append(" ".join(run))
+                run = []
+    if run:
+        out.append(" ".join(run))
+    return out
+
+
+def _strip_connector(text: str) -> tuple[str | None, str]:
+    """(connector, rest) when ``text`` opens with a follow-up connector, else (None, text)."""
+    low = text.lower()
+    for c in sorted(_CONNECTORS, key=len, reverse=True):
+        if low == c or low.startswith(c + " ") or low.startswith(c + ","):
+            return c, text[len(c):].lstrip(" ,")
+    return None, text
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _body(text: str) -> str:
+    """The question without its final punctuation."""
+    return _clean(text).rstrip(" ?.!")
+
+
+def _has_pronoun(text: str) -> bool:
+    words = [w.lower() for w in _words(text)]
+    for i, w in enumerate(words):
+        if w in _PRONOUNS:
+            if w == "there" and i > 0 and words[i - 1] in _AUX:  # "is there ...": existential
+                continue
+            if w == "there" and i + 1 < len(words) and words[i + 1] in _AUX and i == 0:
+                continue
+            return True
+    return False
+
+
+def _opens_with_wh_or_aux(text: str) -> bool:
+    words = [w.lower() for w in _words(text)]
+    return bool(words) and (words[0] in _WH or words[0] in _AUX)
+
+
+def needs_context(question: str) -> bool:
+    """True when ``question`` cannot stand alone and must be resolved against the conversation."""
+    q = _clean(question)
+    if not q:
+        return False
+    connector, _ = _strip_connector(q)
+    if connector is not None:
+        return True
+    own = entities(q)
+    if _has_pronoun(q) and not own:
+        return True
+    words = _words(q)
+    if len(words) <= 3 and not _opens_with_wh_or_aux(q):
+        # a fragment: "Poland?", "the budget?", "why?"
+        return not own or _only_entities(q)
+    if len(words) <= 1:
+        return True
+    return False
+
+
+def _only_entities(text: str) -> bool:
+    """True when every word of ``text`` belongs to a named entity (fillers like 'then' aside)."""
+    ents = " ".join(entities(text)).split()
+    rest = [w for w in _words(text) if _strip_possessive(w) not in ents and w.lower() not in _FILLER and w.lower() != "s"]
+    return bool(ents) and not rest
+
+
+def _replace_entity(question: str, old: str, new: str) -> str:
+    return re.sub(r"(?<![\w])" + re.escape(old) + r"(?![\w])", new, question, count=1)
+
+
+def _replace_pronouns(text: str, entity: str) -> str:
+    def sub(m: re.Match) -> str:
+        w = m.group(0)
+        lw = w.lower()
+        if lw in _POSSESSIVE_PRONOUNS:
+            return entity + "’s" if "’" in text else entity + "'s"
+        if lw in _PLACE_PRONOUNS:
+            before = text[: m.start()].rstrip().split(" ")[-1].lower() if text[: m.start()].strip() else ""
+            if before in _AUX:
+                return w
+            return "in " + entity
+        return entity
+
+    return re.sub(r"\b(" + "|".join(sorted(_PRONOUNS, key=len, reverse=True)) + r")\b", sub, text, flags=re.IGNORECASE)
+
+
+_HEAD = re.compile(r"^\s*((?:" + "|".join(_WH) + r")(?:\s+\w+){0,3}?\s+(?:" + "|".join(_COPULA) + r"))\b\s+(.*)$",
+                   re.IGNORECASE)
+
+
+def _head_and_topic(question: str) -> tuple[str, str] | None:
+    """("What is", "Belgium's focus area") for "What is Belgium's focus area?"."""
+    m = _HEAD.match(_body(question))
+    if not m:
+        return None
+    return m.group(1), m.group(2)
+
+
+def _resolve(question: str, previous: str) -> str:
+    q = _clean(question)
+    connector, rest = _strip_connector(q)
+    rest_body = _body(rest)
+    prev_entities = entities(previous)
+    prev_entity = prev_entities[-1] if prev_entities else None
+    punct = "?"
+
+    if connector is not None and not rest_body:
+        return previous  # "and?" / "what about?": nothing new
+    fragment = rest_body if connector is not None else _body(q)
+    frag_words = [w.lower() for w in _words(fragment)]
+
+    # 1. only a new entity: substitute it into the previous question
+    new_entities = entities(fragment)
+    if not new_entities and connector is not None and frag_words and len(frag_words) <= 3 \
+            and not (set(frag_words) & (_PRONOUNS | _DETERMINERS | _PREPOSITIONS | _WH | _AUX)):
+        # "and poland?": a user who does not capitalise still names something
+        new_entities = [" ".join(_words(fragment))]
+        only_entity = True
+    else:
+        only_entity = _only_entities(fragment)
+    if only_entity and new_entities:
+        new = new_entities[-1]
+        if prev_entity:
+            return _replace_entity(previous, prev_entity, new)
+        return f"{_body(previous)} for {new}{punct}"
+
+    if connector is None and not _opens_with_wh_or_aux(q) and len(_words(q)) > 3:
+        # 2. a full question with an unresolved pronoun
+        return _replace_pronouns(q, prev_entity) if prev_entity else q
+
+    if connector is None and _opens_with_wh_or_aux(q) and len(_words(q)) <= 2 and not entities(q):
+        return f"{_body(previous)}: {q}"  # "Why?" / "How much?": the previous question asked again
+
+    if connector is None and _opens_with_wh_or_aux(q):
+        return _replace_pronouns(q, prev_entity) if prev_entity else q
+
+    # 3. a qualifier: "what about in 2024?" -> previous question + qualifier
+    if frag_words and frag_words[0] in _PREPOSITIONS:
+        frag = _replace_pronouns(fragment, prev_entity) if prev_entity else fragment
+        return f"{_body(previous)} {frag}{punct}"
+
+    # 4. a new topic: "what about its proposed collaboration area?" -> head + topic
+    topic = _replace_pronouns(fragment, prev_entity) if prev_entity else fragment
+    if prev_entity and not entities(topic):
+        topic = f"{topic} of {prev_entity}"
+    ht = _head_and_topic(previous)
+    head = ht[0] if ht else "What is"
+    if frag_words and (frag_words[0] in _WH or frag_words[0] in _AUX):
+        return topic[0].upper() + topic[1:] + punct  # "and what is its budget?" -> a question already
+    return f"{head} {topic}{punct}"
+
+
+def standalone_question(messages: Sequence[tuple[str, str]]) -> str:
+    """The question to search for the last user message of ``messages`` ((role, content) pairs,
+    roles "user" / "assistant" / "system"). Each user turn is resolved against the previous
+    resolved user turn, so follow-ups of follow-ups keep their subject."""
+    resolved: list[str] = []
+    for role, content in messages:
+        if role != "user":
+            continue
+        text = _clean(content or "")
+        if not text:
+            continue
+        if resolved and needs_context(text):
+            text = _clean(_resolve(text, resolved[-1]))
+            text = text[:1].upper() + text[1:]
+        resolved.append(text)
+    if not resolved:
+        return ""
+    return resolved[-1]

@@ -1,0 +1,342 @@
+"""The HTTP API over the real model and a real index of the real corpus."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+try:
+    from tests.api_support import (
+        ANSWER_KEYS,
+        BELGIUM_A,
+        BELGIUM_COLLAB_A,
+        BELGIUM_Q,
+        CITATION_KEYS,
+        PASSAGE_KEYS,
+        POLAND_A,
+        UNANSWERABLE_Q,
+    )
+
+    pytest_plugins = ["tests.api_fixtures"]
+except ImportError:  # tests/ is not a package
+    from api_support import (
+        ANSWER_KEYS,
+        BELGIUM_A,
+        BELGIUM_COLLAB_A,
+        BELGIUM_Q,
+        CITATION_KEYS,
+        PASSAGE_KEYS,
+        POLAND_A,
+        UNANSWERABLE_Q,
+    )
+
+    pytest_plugins = ["api_fixtures"]
+
+
+
+# -- lifecycle without the model -------------------------------------------------------------
+def test_not_ready_answers_503_with_a_reason_and_healthz_answers(tmp_path):
+    from api.app import create_app
+    from rag.settings import Settings
+
+    app = create_app(Settings(corpus=tmp_path / "c", index=tmp_path / "i"))
+    c = TestClient(app)  # no context manager: the lifespan (and so the loading) never starts
+    assert c.get("/healthz").json() == {"status": "ok"}
+    r = c.post("/ask", json={"question": BELGIUM_Q})
+    assert r.status_code == 503 and "not ready" in r.json()["error"]
+    assert c.get("/readyz").status_code == 503
+    assert c.get("/documents").status_code == 503
+
+
+def test_load_failure_is_503_with_the_reason(tmp_path):
+    from api.app import create_app
+    from rag.settings import Settings
+
+    app = create_app(Settings(corpus=tmp_path / "c", index=tmp_path / "i", model=str(tmp_path / "no-model")))
+    with TestClient(app) as c:
+        assert app.state.engine.wait(30)
+        r = c.post("/ask", json={"question": BELGIUM_Q})
+        assert r.status_code == 503
+        assert "no-model" in r.json()["error"]
+        assert c.get("/readyz").status_code == 503
+        assert c.get("/healthz").status_code == 200
+
+
+def test_status_mapping_is_in_one_place():
+    from api.errors import status_for
+    from rag import errors as e
+
+    assert status_for(e.EmptyQueryError("x")) == 422
+    assert status_for(e.InvalidInputError("x")) == 422
+    assert status_for(e.IndexMismatchError("x")) == 409
+    assert status_for(e.IndexNotFoundError("x")) == 503
+    assert status_for(e.ModelNotFoundError("x")) == 503
+
+
+def test_rag_does_not_import_fastapi():
+    import subprocess
+    import sys
+
+    code = "import sys, rag.ask, rag.conversation, rag.session, rag.settings; print('fastapi' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"
+
+
+# -- endpoints -------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_healthz_and_readyz(api_client):
+    assert api_client.get("/healthz").json() == {"status": "ok"}
+    r = api_client.get("/readyz")
+    assert r.status_code == 200 and r.json()["status"] == "ready" and r.json()["documents"] == 5
+
+
+@pytest.mark.slow
+def test_ask_is_answer_to_dict_plus_timings(api_client, api_index, api_embedder, rag_settings):
+    from rag.ask import ask
+
+    r = api_client.post("/ask", json={"question": BELGIUM_Q, "k": 3})
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) == ANSWER_KEYS | {"timings_ms"}
+    assert body["answer"] == BELGIUM_A and body["abstained"] is False
+    assert len(body["citations"]) <= 3 and all(set(c) == CITATION_KEYS for c in body["citations"])
+    assert set(body["timings_ms"]) >= {"embed", "search", "answer", "total"}
+    expected = ask(api_index, api_embedder, BELGIUM_Q, k=3, retrieval=rag_settings.retrieval(), answering=rag_settings.answering()).to_dict()
+    assert {k: v for k, v in body.items() if k != "timings_ms"} == expected
+    span = body["answer_span"]
+    doc = api_client.get(f"/documents/{span['doc_id']}").json()
+    assert doc["text"][span["start"]:span["end"]] == BELGIUM_A
+    for c in body["citations"]:
+        assert api_client.get(f"/documents/{c['doc_id']}").json()["text"][c["start"]:c["end"]] == c["text"]
+
+
+@pytest.mark.slow
+def test_ask_abstains(api_client):
+    body = api_client.post("/ask", json={"question": UNANSWERABLE_Q}).json()
+    assert body["abstained"] is True and body["answer"] is None
+
+
+@pytest.mark.slow
+def test_search_returns_ranked_passages(api_client):
+    r = api_client.post("/search", json={"query": "Belgium focus area", "k": 4})
+    assert r.status_code == 200
+    passages = r.json()["passages"]
+    assert len(passages) == 4 and [p["rank"] for p in passages] == [1, 2, 3, 4]
+    assert all(set(p) == PASSAGE_KEYS for p in passages)
+    assert passages[0]["doc_id"] == "hegseth-europe-visit"
+    scores = [p["score"] for p in passages]
+    assert scores == sorted(scores, reverse=True)
+
+
+def _chat(api_client, *turns):
+    messages = []
+    for i, t in enumerate(turns):
+        messages.append({"role": "user", "content": t})
+        if i < len(turns) - 1:
+            messages.append({"role": "assistant", "content": "previous answer [1]"})
+    r = api_client.post("/chat", json={"messages": messages})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.mark.slow
+def test_chat_follow_ups(api_client):
+    first = _chat(api_client, "what is Belgium's focus area?")
+    assert first["answer"] == BELGIUM_A and first["citations"]
+    poland = _chat(api_client, "what is Belgium's focus area?", "and Poland?")
+    assert poland["answer"] == POLAND_A
+    assert poland["standalone_question"] == "What is Poland's focus area?"
+    assert poland["citations"] and set(poland) == ANSWER_KEYS | {"timings_ms", "standalone_question"}
+    collab = _chat(api_client, "what is Belgium's focus area?", "what about its proposed collaboration area?")
+    assert collab["answer"] == BELGIUM_COLLAB_A
+    assert "Belgium" in collab["standalone_question"]
+
+
+@pytest.mark.slow
+def test_chat_self_contained_question_is_answered_as_is(api_client):
+    body = _chat(api_client, "what is Belgium's focus area?", "What is Poland's focus area?")
+    assert body["standalone_question"] == "What is Poland's focus area?"
+    assert body["answer"] == POLAND_A
+
+
+@pytest.mark.slow
+def test_documents(api_client, api_index):
+    docs = api_client.get("/documents").json()["documents"]
+    assert {d["id"] for d in docs} == set(api_index.documents)
+    assert all(d["chunks"] > 0 and d["title"] for d in docs)
+    assert sum(d["chunks"] for d in docs) == len(api_index.chunks)
+    one = api_client.get("/documents/hegseth-europe-visit").json()
+    assert one["text"] == api_index.documents["hegseth-europe-visit"].text
+    r = api_client.get("/documents/no-such-doc")
+    assert r.status_code == 404 and "no-such-doc" in r.json()["error"]
+
+
+@pytest.mark.slow
+def test_chat_page_and_docs(api_client):
+    page = api_client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "/static/app.js" in page.text and "http" not in page.text.replace("http-equiv", "")  # nothing external
+    assert api_client.get("/static/app.js").status_code == 200
+    assert api_client.get("/docs").status_code == 200
+    spec = api_client.get("/openapi.json").json()
+    for path in ("/ask", "/search", "/chat", "/v1/chat/completions", "/documents", "/documents/{doc_id}", "/healthz", "/readyz"):
+        assert path in spec["paths"], path
+    schemas = spec["components"]["schemas"]
+    assert schemas["AskRequest"]["examples"][0]["question"] == BELGIUM_Q
+    assert schemas["AskRequest"].get("additionalProperties") is False
+
+
+# -- bad input -------------------------------------------------------------------------------
+BAD_ASK = [
+    ({"question": ""}, "question"),
+    ({"question": "   \n\t"}, "question"),
+    ({"question": "x" * 2001}, "question"),
+    ({"question": BELGIUM_Q, "k": 0}, "k"),
+    ({"question": BELGIUM_Q, "k": 51}, "k"),
+    ({"question": BELGIUM_Q, "k": "5"}, "k"),
+    ({"question": BELGIUM_Q, "k": 2.5}, "k"),
+    ({"question": BELGIUM_Q, "k": True}, "k"),
+    ({"question": 42}, "question"),
+    ({"question": None}, "question"),
+    ({"question": ["a"]}, "question"),
+    ({}, "question"),
+    ({"question": BELGIUM_Q, "extra": 1}, "extra"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("body, field", BAD_ASK)
+def test_bad_ask_is_422_naming_the_field(api_client, body, field):
+    r = api_client.post("/ask", json=body)
+    assert r.status_code == 422, r.text
+    assert field in r.json()["error"]
+    assert "Traceback" not in r.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path, body, field", [
+    ("/search", {"query": " "}, "query"),
+    ("/search", {"query": "x", "k": 100}, "k"),
+    ("/search", {"question": "x"}, "question"),
+    ("/chat", {"messages": []}, "messages"),
+    ("/chat", {"messages": [{"role": "user", "content": "  "}]}, "messages"),
+    ("/chat", {"messages": [{"role": "robot", "content": "hi"}]}, "role"),
+    ("/chat", {"messages": [{"role": "user", "content": 3}]}, "content"),
+    ("/chat", {"messages": [{"role": "user", "content": "hi", "name": "x"}]}, "name"),
+    ("/chat", {"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}, "messages"),
+    ("/chat", {"messages": "hello"}, "messages"),
+    ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": " "}]}, "question"),
+    ("/v1/chat/completions", {"model": "rag", "messages": []}, "messages"),
+    ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": "hi"}], "stream": "yes"}, "stream"),
+])
+def test_bad_input_on_other_endpoints(api_client, path, body, field):
+    r = api_client.post(path, json=body)
+    assert r.status_code == 422, r.text
+    assert field in r.json()["error"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("raw", [b"not json", b"{\"question\": ", b"[]", b"\"a string\"", b"null"])
+def test_malformed_json_is_422(api_client, raw):
+    r = api_client.post("/ask", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"]
+
+
+@pytest.mark.slow
+def test_non_utf8_body_is_422(api_client):
+    raw = '{"question": "café?"}'.encode("latin-1")
+    r = api_client.post("/ask", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "UTF-8" in r.json()["error"]
+
+
+@pytest.mark.slow
+def test_oversized_body_is_413(api_client):
+    r = api_client.post("/ask", content=json.dumps({"question": "x" * 70_000}), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "limit" in r.json()["error"]
+
+
+@pytest.mark.slow
+def test_wrong_method_and_unknown_path(api_client):
+    assert api_client.get("/ask").status_code == 405
+    assert api_client.get("/nope").status_code == 404
+
+
+# -- concurrency -----------------------------------------------------------------------------
+QUESTIONS = [
+    (BELGIUM_Q, BELGIUM_A),
+    ("What is Poland's focus area?", POLAND_A),
+    ("What is Belgium's proposed collaboration area?", BELGIUM_COLLAB_A),
+    ("What position does Pete Hegseth hold?", None),
+    (UNANSWERABLE_Q, None),
+    ("Which three countries is Pete Hegseth scheduled to visit?", None),
+    ("What is Germany's focus area?", None),
+    ("What does NATO's Trident Juncture exercise involve?", None),
+]
+
+
+@pytest.mark.slow
+def test_concurrent_clients_get_their_own_answers(live_server, api_index, api_embedder, rag_settings):
+    from rag.ask import ask
+
+    expected = {q: ask(api_index, api_embedder, q, retrieval=rag_settings.retrieval(), answering=rag_settings.answering()).answer
+                for q, _ in QUESTIONS}
+    for q, a in QUESTIONS:
+        if a is not None:
+            assert expected[q] == a
+    n_clients, per_client = 24, 4
+    results: list[tuple[str, int, dict]] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(n_clients)
+    lock = threading.Lock()
+
+    def worker(i: int) -> None:
+        try:
+            with httpx.Client(base_url=live_server.url, timeout=60) as c:
+                barrier.wait()
+                for j in range(per_client):
+                    q = QUESTIONS[(i + j) % len(QUESTIONS)][0]
+                    r = c.post("/ask", json={"question": q})
+                    with lock:
+                        results.append((q, r.status_code, r.json()))
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n_clients)]
+    for t in threads:
+        t.start()
+    # the event loop is not blocked by inference: health answers while the asks run
+    time.sleep(0.05)
+    t0 = time.perf_counter()
+    h = httpx.get(f"{live_server.url}/healthz", timeout=30)
+    health_latency = time.perf_counter() - t0
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert h.status_code == 200
+    assert health_latency < 2.0, health_latency
+    assert len(results) == n_clients * per_client
+    for q, status, body in results:
+        assert status == 200, body
+        assert body["question"] == q
+        assert body["answer"] == expected[q]
+
+
+@pytest.mark.slow
+def test_concurrent_asgi_requests(api_app, api_client):
+    """>= 16 concurrent requests through the ASGI transport (no sockets)."""
+    import asyncio
+
+    async def run():
+        transport = httpx.ASGITransport(app=api_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as c:
+            qs = [QUESTIONS[i % 3] for i in range(18)]
+            rs = await asyncio.gather(*(c.post("/ask", json={"question": q}) for q, _ in qs))
+            return [(q, a, r) for (q, a), r in zip(qs, rs)]
+
+    for q, a, r in asyncio.run(run()):
+        assert r.status_code == 200 and r.json()["answer"] == a

@@ -1,0 +1,101 @@
+"""Follow-up resolution (rag.conversation), without the model."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.conversation import entities, needs_context, standalone_question
+
+Q = "what is Belgium's focus area?"
+A = "Enhancement of Rapid Response forces [1]"
+
+
+def conv(*user_turns: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for i, t in enumerate(user_turns):
+        out.append(("user", t))
+        if i < len(user_turns) - 1:
+            out.append(("assistant", "some answer [1]"))
+    return out
+
+
+@pytest.mark.parametrize("follow_up, expected", [
+    ("and Poland?", "What is Poland's focus area?"),
+    ("And Poland?", "What is Poland's focus area?"),
+    ("and poland?", "What is poland's focus area?"),
+    ("Poland?", "What is Poland's focus area?"),
+    ("what about Poland?", "What is Poland's focus area?"),
+    ("How about Germany then?", "What is Germany's focus area?"),
+    ("what about its proposed collaboration area?", "What is Belgium's proposed collaboration area?"),
+    ("and their proposed collaboration area?", "What is Belgium's proposed collaboration area?"),
+    ("what about in 2024?", "What is Belgium's focus area in 2024?"),
+    ("how about the budget?", "What is the budget of Belgium?"),
+    ("What happens there?", "What happens in Belgium?"),
+    ("Who leads it?", "Who leads Belgium?"),
+])
+def test_follow_ups_are_rewritten(follow_up, expected):
+    assert standalone_question(conv(Q, follow_up)) == expected
+
+
+@pytest.mark.parametrize("question", [
+    "What is Germany's focus area?",
+    "Which three countries is Pete Hegseth scheduled to visit?",
+    "Who is Pete Hegseth?",
+    "What position does Pete Hegseth hold?",
+    "Is there a budget for the visit?",
+    "What does NATO think of its modernization goals?",  # a pronoun, but its own named entity
+])
+def test_self_contained_questions_are_kept(question):
+    assert standalone_question(conv(Q, question)) == question
+    assert not needs_context(question)
+
+
+def test_first_question_is_never_rewritten():
+    assert standalone_question([("user", "and Poland?")]) == "and Poland?"
+    assert standalone_question([("user", "  What is it?  ")]) == "What is it?"
+
+
+def test_chain_keeps_the_latest_subject():
+    msgs = conv(Q, "and Poland?", "what about its proposed collaboration area?")
+    assert standalone_question(msgs) == "What is Poland's proposed collaboration area?"
+
+
+def test_assistant_and_system_messages_do_not_count_as_questions():
+    msgs = [("system", "be brief"), ("user", Q), ("assistant", "Germany is mentioned. What about Poland?"), ("user", "and Poland?")]
+    assert standalone_question(msgs) == "What is Poland's focus area?"
+
+
+def test_person_pronouns_and_substitution_of_the_last_entity():
+    assert standalone_question(conv("Who is Pete Hegseth?", "what is his position?")) == "What is Pete Hegseth's position?"
+    assert standalone_question(conv("What did Hegseth discuss in Poland?", "and Germany?")) == "What did Hegseth discuss in Germany?"
+
+
+def test_very_short_wh_fragment_is_asked_about_the_previous_question():
+    out = standalone_question(conv(Q, "Why?"))
+    assert "Belgium" in out and out.endswith("Why?")
+
+
+def test_no_previous_entity_appends_the_new_one():
+    assert standalone_question(conv("What is the focus area?", "and Poland?")) == "What is the focus area for Poland?"
+
+
+def test_empty_inputs():
+    assert standalone_question([]) == ""
+    assert standalone_question([("assistant", "hello")]) == ""
+    assert standalone_question(conv(Q, "   ")) == "what is Belgium's focus area?"
+
+
+def test_entities():
+    assert entities("What is Belgium's focus area?") == ["Belgium"]
+    assert entities("Who is Pete Hegseth?") == ["Pete Hegseth"]
+    assert entities("what is the answer?") == []
+    assert "NATO" in entities("does NATO plan drills")
+
+
+def test_needs_context():
+    assert needs_context("and Poland?")
+    assert needs_context("what about its budget?")
+    assert needs_context("Where is it?")
+    assert needs_context("Poland?")
+    assert not needs_context("What is Poland's focus area?")
+    assert not needs_context("")

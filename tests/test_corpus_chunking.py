@@ -1,0 +1,129 @@
+from pathlib import Path
+
+import pytest
+
+from rag.chunking import Chunker, ChunkerConfig
+from rag.corpus import clean_for_index, load_corpus
+from rag.errors import CorpusNotFoundError, EmptyCorpusError, InvalidInputError
+
+from .conftest import CORPUS, FakeEmbedder
+
+
+def _chunk_all(corpus, config=ChunkerConfig(max_tokens=60)):
+    ch = Chunker(FakeEmbedder().count_tokens, config)
+    return {d.id: (d, *ch.chunk(d)) for d in load_corpus(corpus)}
+
+
+def test_documents_have_ids_titles_and_hashes(small_corpus):
+    docs = {d.id: d for d in load_corpus(small_corpus)}
+    assert set(docs) == {"alpha", "beta"}
+    assert docs["alpha"].title == "Harbour Cooperation Between Norland and Sudmark"
+    assert docs["beta"].title == "Mountain Rescue in Ostia"
+    assert len(docs["alpha"].sha256) == 64
+
+
+def test_boilerplate_is_not_indexed(small_corpus):
+    doc, chunks, cands = _chunk_all(small_corpus)["alpha"]
+    indexed = " ".join(c.index_text for c in chunks)
+    assert "Skip to content" not in indexed and "Read also" not in indexed and "Latest" not in indexed
+
+
+def test_table_rows_keep_their_header_and_intro(small_corpus):
+    doc, chunks, cands = _chunk_all(small_corpus)["alpha"]
+    table = [c for c in chunks if c.kind == "table"]
+    assert len(table) == 1
+    assert "Partner: Sudmark; Annual Budget: 25 million crowns" in table[0].index_text
+    assert "The budget of each partner is outlined below:" in table[0].index_text
+    rows = [c for c in cands if c.kind == "row"]
+    assert [r.render for r in rows] == ["Partner: Norland; Annual Budget: 40 million crowns", "Partner: Sudmark; Annual Budget: 25 million crowns"]
+    assert [(c.header, c.value) for c in rows[1].cells] == [("Partner", "Sudmark"), ("Annual Budget", "25 million crowns")]
+    assert all(doc.text[c.start:c.end] == c.value for r in rows for c in r.cells)
+
+
+def test_rows_of_a_long_table_are_never_separated_from_their_header(tmp_path):
+    rows = "\n".join(f"Region {i} | Value number {i} with several words |" for i in range(40))
+    (tmp_path / "t.txt").write_text(f"Big Table\nThe values are listed here:\nRegion | Value |\n---|---|\n{rows}\n")
+    doc, chunks, cands = _chunk_all(tmp_path, ChunkerConfig(max_tokens=80))["t"]
+    tables = [c for c in chunks if c.kind == "table"]
+    assert len(tables) > 1
+    for t in tables:
+        assert t.index_text.count("Region:") == t.index_text.count("Value:") >= 1
+        assert "The values are listed here:" in t.index_text
+
+
+def test_lists_keep_their_lead_in_and_sections_are_carried(small_corpus):
+    doc, chunks, cands = _chunk_all(small_corpus)["alpha"]
+    lst = [c for c in chunks if c.kind == "list"][0]
+    assert lst.section == "Key Terms of the Agreement"
+    assert lst.index_text.startswith("Harbour Cooperation Between Norland and Sudmark — Key Terms of the Agreement\n")
+    assert "The agreement lists the following commitments:" in lst.index_text
+    items = [c for c in cands if c.kind == "item"]
+    assert items[0].text == "Shared Radar: Both ports exchange radar images every minute."
+    beta = _chunk_all(small_corpus)["beta"]
+    assert [c.section for c in beta[1]] == ["Mountain Rescue in Ostia", "Equipment"]
+
+
+def test_index_text_fixes_do_not_move_offsets(small_corpus):
+    doc, chunks, cands = _chunk_all(small_corpus)["alpha"]
+    first = [c for c in chunks if "2021" in c.text][0]
+    assert "2021.The" in first.text  # citations show the original text
+    assert "2021. The" in first.index_text  # what is indexed is fixed
+    assert clean_for_index("stability,the U.S.pledge of 1,000") == "stability, the U.S. pledge of 1,000"
+
+
+@pytest.mark.parametrize("config", [ChunkerConfig(), ChunkerConfig(max_tokens=40), ChunkerConfig(tables=False)])
+def test_offsets_round_trip_for_every_chunk_and_candidate_of_the_corpus(config):
+    for doc, chunks, cands in _chunk_all(CORPUS, config).values():
+        assert chunks
+        for c in chunks:
+            assert doc.text[c.start:c.end] == c.text
+        for c in cands:
+            assert doc.text[c.start:c.end] == c.text
+        ids = [c.id for c in chunks]
+        assert len(ids) == len(set(ids))
+
+
+def test_chunk_ids_are_deterministic():
+    a = _chunk_all(CORPUS)
+    b = _chunk_all(CORPUS)
+    assert [c.id for v in a.values() for c in v[1]] == [c.id for v in b.values() for c in v[1]]
+
+
+@pytest.mark.slow
+def test_no_chunk_exceeds_the_models_sequence_length(embedder):
+    """Counted with the model's own tokenizer, special tokens included: nothing is silently truncated."""
+    tok = embedder.model.tokenizer
+    limit = embedder.max_seq_length
+    for max_tokens in (ChunkerConfig().max_tokens, 120):
+        ch = Chunker(embedder.count_tokens, ChunkerConfig(max_tokens=max_tokens))
+        for doc in load_corpus(CORPUS):
+            chunks, cands = ch.chunk(doc)
+            for c in chunks:
+                n = len(tok(c.index_text, truncation=False)["input_ids"])
+                assert n <= min(limit, max_tokens + 2), (c.id, n)
+    # and a paragraph far over the limit is split, not truncated
+    long_doc = load_corpus(CORPUS)[0]
+    big = long_doc.__class__(id="big", title="Big", text="Big\n" + " ".join(["The alliance met again."] * 400), sha256="x")
+    chunks, _ = Chunker(embedder.count_tokens).chunk(big)
+    assert len(chunks) > 1
+    assert all(len(tok(c.index_text, truncation=False)["input_ids"]) <= limit for c in chunks)
+
+
+def test_jsonl_corpus_and_errors(tmp_path):
+    f = tmp_path / "c.jsonl"
+    f.write_text('{"id": "a#0", "title": "A", "text": "Alpha text."}\n{"id": "a#1", "title": "A", "text": "Beta text."}\n')
+    docs = load_corpus(f)
+    assert [d.id for d in docs] == ["a#0", "a#1"] and docs[1].title == "A"
+    with pytest.raises(CorpusNotFoundError):
+        load_corpus(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EmptyCorpusError):
+        load_corpus(tmp_path / "empty")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x"}\n')
+    with pytest.raises(InvalidInputError, match="bad.jsonl:1"):
+        load_corpus(bad)
+    (tmp_path / "bin").mkdir()
+    Path(tmp_path / "bin" / "x.txt").write_bytes(b"\xff\xfe bad")
+    with pytest.raises(InvalidInputError, match="not UTF-8"):
+        load_corpus(tmp_path / "bin")

@@ -1,0 +1,96 @@
+import json
+
+import pytest
+
+import rag.store as store
+from rag.chunking import ChunkerConfig
+from rag.corpus import load_corpus
+from rag.errors import IndexMismatchError, IndexNotFoundError
+from rag.session import open_index
+from rag.store import Index, build_index
+
+
+def test_build_load_and_manifest(small_corpus, fake_embedder, tmp_path):
+    docs = load_corpus(small_corpus)
+    report = build_index(docs, fake_embedder, tmp_path / "idx")
+    idx = Index.load(tmp_path / "idx", model_id="fake-bow")
+    m = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    assert m["format_version"] == store.FORMAT_VERSION and m["embedding_model"] == "fake-bow" and m["dim"] == 64
+    assert m["documents"] == {d.id: d.sha256 for d in docs}
+    assert m["faiss"]["type"] == "IndexFlatIP"
+    assert idx.vectors.ntotal == len(idx.chunks) == report.chunks
+    assert len(idx.candidate_vectors) == len(idx.candidates) == report.candidates
+    assert set(report.added) == {"alpha", "beta"}
+
+
+def test_manifest_mismatch_is_detected(small_corpus, fake_embedder, tmp_path):
+    build_index(load_corpus(small_corpus), fake_embedder, tmp_path / "idx")
+    with pytest.raises(IndexMismatchError, match="model"):
+        Index.load(tmp_path / "idx", model_id="another-model")
+    with pytest.raises(IndexMismatchError, match="chunker"):
+        Index.load(tmp_path / "idx", chunker=ChunkerConfig(max_tokens=100))
+    with pytest.raises(IndexNotFoundError):
+        Index.load(tmp_path / "nothing")
+    # an older corpus is refused when loading strictly
+    idx = Index.load(tmp_path / "idx")
+    (small_corpus / "beta.md").write_text("# Changed\nNew text.\n")
+    with pytest.raises(IndexMismatchError, match="1 changed"):
+        idx.check_fresh(load_corpus(small_corpus))
+
+
+def test_interrupted_build_leaves_the_old_index_loadable(small_corpus, fake_embedder, tmp_path, monkeypatch):
+    build_index(load_corpus(small_corpus), fake_embedder, tmp_path / "idx")
+    before = Index.load(tmp_path / "idx")
+    (small_corpus / "gamma.txt").write_text("Gamma\nA third document about ferries.\n")
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store.faiss, "write_index", crash)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(load_corpus(small_corpus), fake_embedder, tmp_path / "idx", previous=before)
+    monkeypatch.undo()
+    after = Index.load(tmp_path / "idx")
+    assert [c.id for c in after.chunks] == [c.id for c in before.chunks]
+    assert not list(tmp_path.glob(".idx.tmp-*"))
+
+
+def test_crash_between_renames_is_recovered(small_corpus, fake_embedder, tmp_path):
+    build_index(load_corpus(small_corpus), fake_embedder, tmp_path / "idx")
+    (tmp_path / "idx").rename(tmp_path / ".idx.old-123")
+    assert len(Index.load(tmp_path / "idx").chunks) > 0
+
+
+def test_changing_one_file_reembeds_only_that_file(small_corpus, fake_embedder, tmp_path):
+    idx, first = open_index(small_corpus, tmp_path / "idx", fake_embedder)
+    assert first is not None and first.embedded_texts == len(idx.chunks) + len(idx.candidates)
+    again, none = open_index(small_corpus, tmp_path / "idx", fake_embedder)
+    assert none is None  # current index: loaded, nothing embedded
+    (small_corpus / "beta.md").write_text("# Mountain Rescue in Ostia\nOstia runs fourteen stations now.\n")
+    (small_corpus / "alpha.txt").unlink()
+    (small_corpus / "delta.txt").write_text("Delta\nA new document.\n")
+    idx2, report = open_index(small_corpus, tmp_path / "idx", fake_embedder)
+    assert report.changed == ("beta",) and report.removed == ("alpha",) and report.added == ("delta",)
+    assert report.unchanged == ()
+    assert {c.doc_id for c in idx2.chunks} == {"beta", "delta"}
+    expected = sum(1 for c in idx2.chunks) + len(idx2.candidates)
+    assert report.embedded_texts == expected
+    # only the changed document is re-embedded when others stay
+    (small_corpus / "beta.md").write_text("# Mountain Rescue in Ostia\nOstia runs fifteen stations now.\n")
+    idx3, report3 = open_index(small_corpus, tmp_path / "idx", fake_embedder)
+    assert report3.unchanged == ("delta",) and report3.changed == ("beta",)
+    beta_texts = sum(1 for c in idx3.chunks if c.doc_id == "beta") + sum(1 for c in idx3.candidates if c.doc_id == "beta")
+    assert report3.embedded_texts == beta_texts
+    # reused vectors equal freshly computed ones
+    row = next(i for i, c in enumerate(idx3.chunks) if c.doc_id == "delta")
+    assert idx3.chunk_vectors([row])[0] == pytest.approx(fake_embedder.embed_batch([idx3.chunks[row].index_text])[0])
+
+
+def test_hnsw_above_threshold_records_recall(fake_embedder, tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(3000, 32)).astype("float32")
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    index, meta = store._faiss_index(vecs, store.IndexConfig(flat_threshold=1000))
+    assert meta["type"] == "IndexHNSWFlat" and 0.9 <= meta["recall_at_10"] <= 1.0
