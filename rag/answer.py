@@ -58,6 +58,8 @@ class AnswerConfig:
     min_confidence: float | None = None  # abstain below this; None: the model's own threshold, else 0.5
     candidate_passages: int = 5  # passages whose candidates compete
     model: AnswerModel | None = None
+    reader: object | None = None  # rag.reader.Reader: re-scores the selector's best candidates
+    rerank: int = 8
 
     @property
     def threshold(self) -> float:
@@ -359,8 +361,15 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
     scored = score_candidates(scorer, question, qvec, hits[: config.candidate_passages])
     if not scored:
         return Answer(question, None, tuple(citations), 0.0)
-    best = scored[0]
-    conf = confidence(scorer, best)
+    if config.reader is not None:
+        top = scored[: config.rerank]
+        logits = config.reader.score(question, [scorer.index.candidates[c.j].render for c in top])
+        order = np.argsort(-logits, kind="stable")
+        best = top[int(order[0])]
+        conf = 1.0 / (1.0 + math.exp(-float(logits[order[0]])))
+    else:
+        best = scored[0]
+        conf = confidence(scorer, best)
     if conf < config.threshold:
         return Answer(question, None, tuple(citations), conf)
     text, s, e = compose(scorer, best, question)

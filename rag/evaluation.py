@@ -44,6 +44,7 @@ class Outcome:
     answer: str | None
     citations: list[dict]
     seconds: float
+    confidence: float | None = None
     correct: bool = False
     abstained: bool = False
     hit1: bool = False
@@ -117,8 +118,8 @@ def answer_correct(answer: str | None, golds: Iterable[str]) -> bool:
     return any(_norm(g) in a for g in golds)
 
 
-def score(q: Question, answer: str | None, citations: list[dict], seconds: float) -> Outcome:
-    o = Outcome(q, answer, citations, seconds, abstained=answer is None)
+def score(q: Question, answer: str | None, citations: list[dict], seconds: float, confidence: float | None = None) -> Outcome:
+    o = Outcome(q, answer, citations, seconds, confidence, abstained=answer is None)
     if not q.answerable:
         return o
     o.correct = answer_correct(answer, q.answers)
@@ -190,6 +191,14 @@ def summarize(outcomes: list[Outcome]) -> dict:
         "latency_p50_ms": float(np.percentile(lat, 50)),
         "latency_p95_ms": float(np.percentile(lat, 95)),
     }
+    confs = [(o.confidence, o.question.answerable) for o in outcomes if o.confidence is not None]
+    if una and ans and len(confs) == len(outcomes):
+        from sklearn.metrics import roc_auc_score
+
+        # How well confidence separates answerable from unanswerable questions (0.5 = chance).
+        s["no_answer_auroc"] = float(roc_auc_score([a for _, a in confs], [c for c, _ in confs]))
+        # SQuAD 2.0 style: right answer when there is one, abstention when there is none.
+        s["overall_accuracy"] = mean([o.correct for o in ans] + [o.abstained for o in una])
     irm = ir_metrics(outcomes)
     if irm:
         s["ir_measures"] = irm
@@ -218,7 +227,7 @@ def run(questions: list[Question], ask_fn: AskFn, k: int = 5, progress: Callable
         t0 = time.perf_counter()
         res = ask_fn(q.question, k)
         dt = time.perf_counter() - t0
-        outcomes.append(score(q, res.get("answer"), res.get("citations", []), dt))
+        outcomes.append(score(q, res.get("answer"), res.get("citations", []), dt, res.get("confidence")))
         if progress:
             progress(i + 1, len(questions))
     return outcomes

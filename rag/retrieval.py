@@ -23,6 +23,7 @@ class RetrievalConfig:
     rrf_k: int = 60
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
+    sentence_weight: float = 0.0  # third ranking: chunks by their best-matching sentence (0 = off)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -70,6 +71,27 @@ def dense_search(index: Index, qvec: np.ndarray, depth: int) -> dict[int, float]
     return {int(r): float(s) for r, s in zip(rows[0], scores[0]) if r >= 0}
 
 
+# Above this many candidates the exhaustive sentence scan costs more than it is worth per query.
+SENTENCE_SCAN_LIMIT = 300_000
+
+
+def sentence_search(index: Index, qvec: np.ndarray, depth: int) -> dict[int, float]:
+    """Chunks ranked by their best sentence/row/item: focused units match paraphrases that whole passages blur."""
+    n = len(index.candidates)
+    if n == 0 or n > SENTENCE_SCAN_LIMIT:
+        return {}
+    sims = index.candidate_vectors @ qvec
+    top = np.argpartition(-sims, min(depth * 3, n) - 1)[: depth * 3] if n > depth * 3 else np.arange(n)
+    best: dict[int, float] = {}
+    for j in top[np.argsort(-sims[top])]:
+        row = index.chunk_row[index.candidates[int(j)].chunk_id]
+        if row not in best:
+            best[row] = float(sims[j])
+            if len(best) >= depth:
+                break
+    return best
+
+
 def bm25_search(index: Index, query_terms: list[str], depth: int) -> dict[int, float]:
     if not query_terms or not index.chunks:
         return {}
@@ -89,11 +111,14 @@ def retrieve(index: Index, qvec: np.ndarray | None, question: str, k: int = 5, c
         fused = dense
     elif config.mode == "bm25":
         fused = lexical
-    elif config.fusion == "rrf":
-        rank = lambda d: sorted(d, key=lambda r: -d[r])  # noqa: E731
-        fused = rrf_fuse([rank(dense), rank(lexical)], [config.dense_weight, config.bm25_weight], config.rrf_k)
     else:
-        fused = convex_fuse([dense, lexical], [config.dense_weight, config.bm25_weight])
+        sentences = sentence_search(index, qvec, config.depth) if config.sentence_weight > 0 and qvec is not None else {}
+        weights = [config.dense_weight, config.bm25_weight, config.sentence_weight]
+        if config.fusion == "rrf":
+            rank = lambda d: sorted(d, key=lambda r: -d[r])  # noqa: E731
+            fused = rrf_fuse([rank(dense), rank(lexical), rank(sentences)], weights, config.rrf_k)
+        else:
+            fused = convex_fuse([dense, lexical, sentences], weights)
     order = sorted(fused, key=lambda r: (-fused[r], r))
     hits = [Hit(index.chunks[r], fused[r], 0, dense.get(r), lexical.get(r)) for r in order[: max(k * 3, k + 10)]]
     hits = dedupe(hits)[:k]

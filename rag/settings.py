@@ -26,10 +26,14 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1)
     dense_weight: float = Field(1.0, ge=0)
     bm25_weight: float = Field(1.0, ge=0)
+    sentence_weight: float = Field(0.0, ge=0)
     depth: int = Field(50, ge=1)
     # Calibrated on eval/questions.jsonl for at most 5% false abstention (see README); None uses the
     # threshold the answer model chose on the SQuAD 2.0 calibration articles.
     min_confidence: float | None = Field(0.05, ge=0, le=1, description="abstain below this confidence")
+    reader: Path = Field(Path(__file__).resolve().parent.parent / "models" / "reader",
+                         description="trained cross-encoder reader folder; answers use the selector alone when absent")
+    use_reader: bool = True
     answer_model: Path = Field(Path(__file__).resolve().parent.parent / "models" / "answer_model.json",
                                description="trained selector/verifier; the hand-set fallback is used when absent")
     tables: bool = True
@@ -40,14 +44,18 @@ class Settings(BaseSettings):
         from rag.retrieval import RetrievalConfig
 
         return RetrievalConfig(mode=self.mode, fusion=self.fusion, depth=self.depth, rrf_k=self.rrf_k,
-                               dense_weight=self.dense_weight, bm25_weight=self.bm25_weight)
+                               dense_weight=self.dense_weight, bm25_weight=self.bm25_weight,
+                               sentence_weight=self.sentence_weight)
 
     def answering(self):
         from rag.answer import AnswerConfig
 
         from rag.answer import load_answer_model
 
-        return AnswerConfig(min_confidence=self.min_confidence, model=load_answer_model(self.answer_model))
+        from rag.reader import load_reader
+
+        reader = load_reader(self.reader, self.threads) if self.use_reader else None
+        return AnswerConfig(min_confidence=self.min_confidence, model=load_answer_model(self.answer_model), reader=reader)
 
     def chunker(self):
         from rag.chunking import ChunkerConfig

@@ -41,3 +41,16 @@ def test_modes_and_errors(small_corpus, fake_embedder, tmp_path):
         retrieve(idx, None, "   ", 3)
     with pytest.raises(ValueError):
         RetrievalConfig(mode="magic")
+
+
+def test_sentence_ranking_is_a_third_fused_ranking(small_corpus, fake_embedder, tmp_path):
+    from rag.retrieval import sentence_search
+
+    build_index(load_corpus(small_corpus), fake_embedder, tmp_path / "idx")
+    idx = Index.load(tmp_path / "idx")
+    q = "Crews train together twice a year"
+    ranked = sentence_search(idx, fake_embedder.embed_query(q), 5)
+    best_row = max(ranked, key=ranked.get)
+    assert idx.chunks[best_row].kind == "list"
+    hits = retrieve(idx, fake_embedder.embed_query(q), q, 3, RetrievalConfig(sentence_weight=1.0))
+    assert hits[0].chunk.kind == "list"
