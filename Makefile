@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run ask index test eval eval-squad bench clean
+.PHONY: setup run ask index test eval eval-squad train bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,8 +35,13 @@ eval: setup
 eval-squad: setup     ## SQuAD v1.1 dev, 1,000 questions over 2,067 paragraphs (own index; ~3 min)
 	$(BIN)/rag eval ../shared/bench/squad-dev/queries.jsonl --corpus ../shared/bench/squad-dev/corpus.jsonl --index index-squad-dev
 
+train: setup          ## reader (~50 min) then selector + verifiers (~5 min), from SQuAD; writes models/
+	$(BIN)/python train/reader.py --minutes 50
+	$(BIN)/rag train
+
 bench: setup
 	$(BIN)/python bench/core.py
+	$(BIN)/python bench/http_bench.py
 
 clean:
 	rm -rf index index-* .pytest_cache

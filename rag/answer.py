@@ -40,6 +40,11 @@ class AnswerModel:
     calibration_y: tuple[float, ...] = ()
     threshold: float | None = None  # chosen for a target false-abstention rate
     info: dict = field(default_factory=dict, compare=False, hash=False)
+    # The verifier used when the cross-encoder reader is on: its scores join the features.
+    reader_verifier: "LinearModel | None" = None
+    reader_calibration_x: tuple[float, ...] = ()
+    reader_calibration_y: tuple[float, ...] = ()
+    reader_threshold: float | None = None
 
 
 def load_answer_model(path: str | Path) -> AnswerModel | None:
@@ -49,8 +54,12 @@ def load_answer_model(path: str | Path) -> AnswerModel | None:
         return None
     d = json.loads(p.read_text())
     cal = d.get("calibration", {})
+    rcal = d.get("reader_calibration", {})
+    rv = d.get("reader_verifier")
     return AnswerModel(LinearModel.from_dict(d["selector"]), LinearModel.from_dict(d["verifier"]),
-                       tuple(cal.get("x", ())), tuple(cal.get("y", ())), d.get("threshold"), d.get("info", {}))
+                       tuple(cal.get("x", ())), tuple(cal.get("y", ())), d.get("threshold"), d.get("info", {}),
+                       LinearModel.from_dict(rv) if rv else None, tuple(rcal.get("x", ())), tuple(rcal.get("y", ())),
+                       d.get("reader_threshold"))
 
 
 @dataclass(frozen=True)
@@ -65,8 +74,10 @@ class AnswerConfig:
     def threshold(self) -> float:
         if self.min_confidence is not None:
             return self.min_confidence
-        if self.model is not None and self.model.threshold is not None:
-            return self.model.threshold
+        if self.model is not None:
+            t = self.model.reader_threshold if self.reader is not None else self.model.threshold
+            if t is not None:
+                return t
         return 0.5
 
 
@@ -353,6 +364,30 @@ def compose(scorer: Scorer, best: _Scored, question: str) -> tuple[str, int, int
     return cand.text[s:e], cand.start + s, cand.start + e
 
 
+READER_FEATURES = ("reader", "reader_margin", "sim", "chunk_sim", "lex", "ctx", "missing", "ent_missing", "typed", "type_ok", "rank")
+
+
+def rerank(scorer: Scorer, question: str, scored: list[_Scored], reader, n: int) -> _Scored:
+    """Let the cross-encoder choose among the selector's best ``n``; its logit and margin join the features."""
+    top = scored[:n]
+    logits = reader.score(question, [scorer.index.candidates[c.j].render for c in top])
+    order = np.argsort(-logits, kind="stable")
+    best = top[int(order[0])]
+    best.features["reader"] = float(logits[order[0]])
+    best.features["reader_margin"] = float(min(logits[order[0]] - logits[order[1]], 10.0)) if len(order) > 1 else 10.0
+    return best
+
+
+def reader_confidence(scorer: Scorer, best: _Scored) -> float:
+    model = scorer.model
+    if model is not None and model.reader_verifier is not None:
+        p = model.reader_verifier.prob(best.features)
+        if model.reader_calibration_x:
+            p = float(np.interp(p, model.reader_calibration_x, model.reader_calibration_y))
+        return p
+    return 1.0 / (1.0 + math.exp(-best.features["reader"]))
+
+
 def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hit], config: AnswerConfig = AnswerConfig()) -> Answer:
     """Pick an answer from ``hits`` (best first) or abstain; citations list the supporting passage first."""
     citations = [_citation(h) for h in hits]
@@ -362,11 +397,8 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
     if not scored:
         return Answer(question, None, tuple(citations), 0.0)
     if config.reader is not None:
-        top = scored[: config.rerank]
-        logits = config.reader.score(question, [scorer.index.candidates[c.j].render for c in top])
-        order = np.argsort(-logits, kind="stable")
-        best = top[int(order[0])]
-        conf = 1.0 / (1.0 + math.exp(-float(logits[order[0]])))
+        best = rerank(scorer, question, scored, config.reader, config.rerank)
+        conf = reader_confidence(scorer, best)
     else:
         best = scored[0]
         conf = confidence(scorer, best)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -74,20 +75,23 @@ class _QueryCache:
     def __init__(self, size: int):
         self.size = size
         self._data: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()  # the API answers from a thread pool
 
     def get(self, key: str) -> np.ndarray | None:
-        v = self._data.get(key)
-        if v is not None:
-            self._data.move_to_end(key)
-        return v
+        with self._lock:
+            v = self._data.get(key)
+            if v is not None:
+                self._data.move_to_end(key)
+            return v
 
     def put(self, key: str, value: np.ndarray) -> None:
         if self.size <= 0:
             return
-        self._data[key] = value
-        self._data.move_to_end(key)
-        while len(self._data) > self.size:
-            self._data.popitem(last=False)
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
 
 
 class _Tokens:

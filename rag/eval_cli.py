@@ -188,6 +188,7 @@ def train_command(
     out_path: Path = typer.Option(Path("models/answer_model.json"), "--out"),
     target_false_abstention: float = typer.Option(0.05, "--target-false-abstention"),
     max_train: int = typer.Option(4000, "--max-train"),
+    reader_dir: Path = typer.Option(Path("models/reader"), "--reader", help="fit the reader's verifier too when this folder holds a trained reader"),
 ) -> None:
     """Train the answer selector and no-answer verifier on SQuAD 2.0 dev (train/calibration articles only)."""
     from rag.train import load_split, save, train
@@ -207,6 +208,14 @@ def train_command(
             bar.update(tasks[stage], completed=done)
 
         model, report = train(index, embedder, qs, split, target_false_abstention, max_train, progress)
+        from rag.reader import load_reader
+
+        reader = load_reader(reader_dir)
+        if reader is not None:
+            from rag.train import fit_reader_verifier
+
+            model, rreport = fit_reader_verifier(index, embedder, model, reader, qs, split, target_false_abstention, lambda d, n: progress("reader verifier", d, n))
+            report.update(rreport)
     save(model, report, out_path)
     err.print(json.dumps(report, indent=1))
     err.print(f"wrote {out_path}")

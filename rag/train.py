@@ -170,6 +170,60 @@ def train(index, embedder, questions: list[Question], split: dict, target_false_
     return model, report
 
 
+def fit_reader_verifier(index, embedder, model: AnswerModel, reader, questions: list[Question], split: dict,
+                        target_false_abstention: float = 0.05, progress=None) -> tuple[AnswerModel, dict]:
+    """Fit the verifier that uses the reader's scores, on the calibration articles (the reader never saw them).
+
+    Half of the calibration articles fit the logistic model, the other half its isotonic calibration and
+    the abstention threshold, so no number is chosen on the data that set it."""
+    from sklearn.isotonic import IsotonicRegression
+
+    from rag.answer import READER_FEATURES, rerank, score_candidates
+
+    cal = in_split(questions, split, "calibration")
+    arts = sorted({article_of(q.docs[0]) for q in cal})
+    fit_arts = set(arts[::2])
+    scorer = Scorer(index, model)
+    rows: list[tuple[bool, bool, dict]] = []  # (fit half?, natural answerable?, features + label)
+    for i, q in enumerate(cal):
+        qvec = embedder.embed_query(q.question)
+        hits = retrieve(index, qvec, q.question, 15, RetrievalConfig())
+        variants = [(q, hits[:5])]
+        if q.answerable:
+            kept = [replace(h, rank=n + 1) for n, h in enumerate([h for h in hits if h.chunk.doc_id not in q.docs][:5])]
+            variants.append((Question(q.id + ":masked", q.question, q.answers, q.docs, "masked"), kept))
+        for qq, hs in variants:
+            scored = score_candidates(scorer, qq.question, qvec, hs)
+            if not scored:
+                continue
+            best = rerank(scorer, qq.question, scored, reader, 8)
+            label = qq.answerable and _contains_gold(index.candidates[best.j].text, qq.answers)
+            rows.append((article_of(q.docs[0]) in fit_arts, qq.type != "masked" and qq.answerable, {**best.features, "_y": float(label)}))
+        if progress:
+            progress(i + 1, len(cal))
+    fit = [r for r in rows if r[0]]
+    hold = [r for r in rows if not r[0]]
+    X = np.array([[f[n] for n in READER_FEATURES] for _, _, f in fit])
+    y = np.array([int(f["_y"]) for _, _, f in fit])
+    verifier = _fit_lr(X, y, READER_FEATURES)
+    raw = np.array([verifier.prob(f) for _, _, f in hold])
+    yh = np.array([int(f["_y"]) for _, _, f in hold])
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, yh)
+    xs = np.linspace(0, 1, 101)
+    calibrated = iso.predict(raw)
+    natural = np.array([n for _, n, _ in hold])
+    conf_ans = np.sort(calibrated[natural])
+    threshold = float(conf_ans[int(np.floor(target_false_abstention * len(conf_ans)))]) - 1e-6 if len(conf_ans) else 0.5
+    unans = np.array([not n and "masked" not in "" for _, n, _ in hold])
+    report = {"reader_verifier_fit_rows": len(fit), "reader_verifier_holdout_rows": len(hold),
+              "reader_verifier_auroc_holdout": auroc(raw, yh), "reader_threshold": threshold,
+              "holdout_abstention_at_threshold": float(np.mean(calibrated[~natural] < threshold)) if (~natural).any() else None}
+    del unans
+    model = replace(model, reader_verifier=verifier, reader_calibration_x=tuple(map(float, xs)),
+                    reader_calibration_y=tuple(map(float, iso.predict(xs))), reader_threshold=max(threshold, 0.0))
+    return model, report
+
+
 def save(model: AnswerModel, report: dict, path: Path) -> None:
     def lm(m: LinearModel) -> dict:
         return {"features": list(m.features), "coef": list(m.coef), "intercept": m.intercept, "mean": list(m.mean), "scale": list(m.scale)}
@@ -177,6 +231,10 @@ def save(model: AnswerModel, report: dict, path: Path) -> None:
     data = {"format": 1, "selector": lm(model.selector), "verifier": lm(model.verifier),
             "calibration": {"x": list(model.calibration_x), "y": list(model.calibration_y)},
             "threshold": model.threshold, "info": report}
+    if model.reader_verifier is not None:
+        data["reader_verifier"] = lm(model.reader_verifier)
+        data["reader_calibration"] = {"x": list(model.reader_calibration_x), "y": list(model.reader_calibration_y)}
+        data["reader_threshold"] = model.reader_threshold
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n")
