@@ -92,7 +92,9 @@ def test_chunk_ids_are_deterministic():
 @pytest.mark.slow
 def test_no_chunk_exceeds_the_models_sequence_length(embedder):
     """Counted with the model's own tokenizer, special tokens included: nothing is silently truncated."""
-    tok = embedder.model.tokenizer
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(embedder.path))  # the encoder's own tokenizer, independent of ours
     limit = embedder.max_seq_length
     for max_tokens in (ChunkerConfig().max_tokens, 120):
         ch = Chunker(embedder.count_tokens, ChunkerConfig(max_tokens=max_tokens))

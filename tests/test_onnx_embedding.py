@@ -1,0 +1,147 @@
+"""The ONNX Runtime embedder must give the same vectors as the sentence-transformers reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+LONG = " ".join(
+    "The embargo caused an oil crisis, or shock, with many short- and long-term effects on global politics and the economy."
+    for _ in range(30)
+)  # well over 256 word pieces: both backends must truncate the same way
+
+TEXTS = [
+    "hello",
+    "What is the capital of France?",
+    "Who won Super Bowl 50?",
+    "The 1973 oil crisis began in October 1973 when the members of OAPEC proclaimed an oil embargo.",
+    LONG,
+    LONG[:900],
+    "!!! ??? ... ;;; --- (((",
+    "e-mail: someone@example.com, URL: https://example.org/a?b=c&d=e#frag",
+    "Café crème, naïve façade, Zürich, São Paulo",
+    "東京は日本の首都です。",
+    "Москва — столица России.",
+    "Emoji test 🚀🔥 with text",
+    "   leading and trailing spaces   ",
+    "Line one\nLine two\tTabbed",
+    "Numbers 3.14159, 2,718 and 1e-10; dates 2024-01-31.",
+    "A" * 500,
+    "x",
+    "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy, a region in France.",
+    "In 1066, William the Conqueror invaded England; the Battle of Hastings followed.",
+    "Multiple     spaces    between     words",
+]
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    return (a * b).sum(-1)
+
+
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RAG_ONNX_CACHE", str(tmp_path_factory.mktemp("onnx-cache")))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def reference():
+    from rag.embedding import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="module")
+def onnx(onnx_cache):
+    from rag.onnx_embedding import OnnxEmbedder
+
+    return OnnxEmbedder()
+
+
+def test_interface(onnx, reference):
+    from rag.embedding import Embedder
+
+    assert isinstance(onnx, Embedder)
+    assert onnx.dim == 384 == reference.dim
+    assert onnx.max_seq_length == reference.max_seq_length == 256
+    assert onnx.fingerprint == reference.fingerprint
+    assert onnx.path == reference.path
+    assert onnx.model_id == reference.model_id
+
+
+def test_export_is_cached_by_fingerprint(onnx):
+    from rag.onnx_embedding import onnx_cache_dir
+
+    assert onnx.onnx_path == onnx_cache_dir() / onnx.fingerprint / "model.onnx"
+    assert onnx.onnx_path.exists()
+    assert not list(onnx.onnx_path.parent.glob("*.tmp"))  # written to a temp file and renamed
+
+
+def test_embed_batch_matches_reference(onnx, reference):
+    a = onnx.embed_batch(TEXTS, batch_size=7)
+    b = reference.embed_batch(TEXTS)
+    assert a.shape == (len(TEXTS), 384) and a.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    cos = _cos(a, b)
+    assert cos.min() >= 0.999, dict(zip(TEXTS, cos))
+
+
+def test_batching_does_not_change_vectors(onnx):
+    one_by_one = np.vstack([onnx.embed_batch([t]) for t in TEXTS])
+    batched = onnx.embed_batch(TEXTS, batch_size=32)
+    assert _cos(one_by_one, batched).min() >= 0.9999
+
+
+def test_embed_query_matches_reference(onnx, reference):
+    for t in TEXTS:
+        q = onnx.embed_query(t)
+        assert q.shape == (384,) and q.dtype == np.float32
+        assert abs(float(np.linalg.norm(q)) - 1.0) < 1e-5
+        assert float(_cos(q, reference.embed_query(t))) >= 0.999, t
+
+
+def test_query_cache_returns_same_vector(onnx):
+    q1 = onnx.embed_query("Which NFL team represented the AFC at Super Bowl 50?")
+    q2 = onnx.embed_query("Which NFL team represented the AFC at Super Bowl 50?")
+    assert q2 is q1
+    np.testing.assert_array_equal(q1, onnx.embed_batch(["Which NFL team represented the AFC at Super Bowl 50?"])[0])
+
+
+def test_query_prefix_is_applied(onnx_cache):
+    from rag.onnx_embedding import OnnxEmbedder
+
+    e = OnnxEmbedder(query_prefix="query: ", cache_size=0)
+    np.testing.assert_allclose(e.embed_query("who?"), e.embed_batch(["query: who?"])[0], atol=1e-6)
+
+
+def test_count_tokens_matches(onnx, reference):
+    for t in TEXTS:
+        assert onnx.count_tokens(t) == reference.count_tokens(t)
+    assert onnx.count_tokens(LONG) > 256
+
+
+def test_empty_batch(onnx):
+    assert onnx.embed_batch([]).shape == (0, 384)
+
+
+def test_load_embedder_onnx_backend(onnx_cache):
+    from rag.embedding import load_embedder
+    from rag.onnx_embedding import OnnxEmbedder
+
+    e = load_embedder(backend="onnx", query_threads=1)
+    assert isinstance(e, OnnxEmbedder)
+
+
+def test_int8_variant_is_close(onnx, onnx_cache):
+    from rag.onnx_embedding import OnnxEmbedder
+
+    q = OnnxEmbedder(quantized=True)
+    assert q.onnx_path.name == "model.int8.onnx"
+    cos = _cos(q.embed_batch(TEXTS), onnx.embed_batch(TEXTS))
+    assert cos.mean() >= 0.98 and cos.min() >= 0.95, cos
