@@ -25,6 +25,8 @@ class Engine:
     settings: Settings
     index: Any = None
     embedder: Any = None
+    retrieval: Any = None  # RetrievalConfig, built once
+    answering: Any = None  # AnswerConfig with the trained models, loaded once
     status: str = "loading"
     error: str | None = None
     stage: str = "starting"
@@ -77,9 +79,11 @@ class Engine:
     def _warm(self) -> None:
         from rag.ask import ask
 
+        self.stage = "loading the answer models"
+        self.retrieval = self.settings.retrieval()
+        self.answering = self.settings.answering()
         self.stage = "warming up the model"
-        ask(self.index, self.embedder, "warm up query", k=1, retrieval=self.settings.retrieval(),
-            answering=self.settings.answering())
+        ask(self.index, self.embedder, "warm up query", k=1, retrieval=self.retrieval, answering=self.answering)
         self.status, self.stage = "ready", "ready"
         self._ready.set()
 

@@ -41,8 +41,7 @@ _ERRORS = {
 
 
 def _answer(engine: Engine, question: str, k: int) -> Answer:
-    s = engine.settings
-    return ask(engine.index, engine.embedder, question, k=k, retrieval=s.retrieval(), answering=s.answering())
+    return ask(engine.index, engine.embedder, question, k=k, retrieval=engine.retrieval, answering=engine.answering)
 
 
 def _answer_dict(a: Answer) -> dict:
@@ -80,7 +79,7 @@ async def ask_endpoint(body: AskRequest, engine: Engine = Depends(get_engine)) -
              summary="Ranked passages only, no answer")
 async def search_endpoint(body: SearchRequest, engine: Engine = Depends(get_engine)) -> dict:
     t0 = time.perf_counter()
-    hits = await run_in_threadpool(search, engine.index, engine.embedder, body.query, body.k, engine.settings.retrieval())
+    hits = await run_in_threadpool(search, engine.index, engine.embedder, body.query, body.k, engine.retrieval)
     passages = [{"rank": h.rank, "doc_id": h.chunk.doc_id, "title": h.chunk.title, "section": h.chunk.section,
                  "start": h.chunk.start, "end": h.chunk.end, "text": h.chunk.text, "score": round(float(h.score), 6)}
                 for h in hits]

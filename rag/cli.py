@@ -153,8 +153,9 @@ def ask(
         validate_question(q, k)  # fail before loading the model
     settings = _settings(corpus=corpus, index=index_dir, mode=mode)
     idx, embedder = _load(settings)
+    retrieval, answering = settings.retrieval(), settings.answering()  # the answer models load once
     for q in questions:
-        ans = rag_ask(idx, embedder, q, k=k, retrieval=settings.retrieval(), answering=settings.answering())
+        ans = rag_ask(idx, embedder, q, k=k, retrieval=retrieval, answering=answering)
         if as_json or batch is not None:
             sys.stdout.write(json.dumps(_answer_dict(ans), ensure_ascii=False) + "\n")
         else:
