@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer import FEATURES, AnswerModel, LinearModel, Scorer, candidate_features
+from rag.answer import FEATURES, AnswerConfig, AnswerModel, LinearModel, Scorer, candidate_features
 from rag.evaluation import Question, _norm, load_questions
 from rag.retrieval import RetrievalConfig, retrieve
 
@@ -185,6 +185,8 @@ def fit_reader_verifier(index, embedder, model: AnswerModel, reader, questions: 
     fit_arts = set(arts[::2])
     scorer = Scorer(index, model)
     rows: list[tuple[bool, bool, dict]] = []  # (fit half?, natural answerable?, features + label)
+    pick_X: list[list[float]] = []  # (selector logit, reader logit) per candidate, fit half
+    pick_y: list[int] = []
     for i, q in enumerate(cal):
         qvec = embedder.embed_query(q.question)
         hits = retrieve(index, qvec, q.question, 15, RetrievalConfig())
@@ -196,7 +198,14 @@ def fit_reader_verifier(index, embedder, model: AnswerModel, reader, questions: 
             scored = score_candidates(scorer, qq.question, qvec, hs)
             if not scored:
                 continue
-            best = rerank(scorer, qq.question, scored, reader, 8)
+            n = AnswerConfig().rerank
+            if qq.type != "masked" and qq.answerable and article_of(q.docs[0]) in fit_arts:
+                top = scored[:n]
+                logits = reader.score(qq.question, [index.candidates[c.j].render for c in top])
+                for c, r in zip(top, logits):
+                    pick_X.append([c.score, float(r)])
+                    pick_y.append(int(_contains_gold(index.candidates[c.j].text, qq.answers)))
+            best = rerank(scorer, qq.question, scored, reader, n)
             label = qq.answerable and _contains_gold(index.candidates[best.j].text, qq.answers)
             rows.append((article_of(q.docs[0]) in fit_arts, qq.type != "masked" and qq.answerable, {**best.features, "_y": float(label)}))
         if progress:
@@ -219,7 +228,9 @@ def fit_reader_verifier(index, embedder, model: AnswerModel, reader, questions: 
               "reader_verifier_auroc_holdout": auroc(raw, yh), "reader_threshold": threshold,
               "holdout_abstention_at_threshold": float(np.mean(calibrated[~natural] < threshold)) if (~natural).any() else None}
     del unans
-    model = replace(model, reader_verifier=verifier, reader_calibration_x=tuple(map(float, xs)),
+    combiner = _fit_lr(np.array(pick_X), np.array(pick_y), ("selector", "reader"))
+    report["reader_selector_coef"] = list(combiner.coef)
+    model = replace(model, reader_selector=combiner, reader_verifier=verifier, reader_calibration_x=tuple(map(float, xs)),
                     reader_calibration_y=tuple(map(float, iso.predict(xs))), reader_threshold=max(threshold, 0.0))
     return model, report
 
@@ -235,6 +246,8 @@ def save(model: AnswerModel, report: dict, path: Path) -> None:
         data["reader_verifier"] = lm(model.reader_verifier)
         data["reader_calibration"] = {"x": list(model.reader_calibration_x), "y": list(model.reader_calibration_y)}
         data["reader_threshold"] = model.reader_threshold
+    if model.reader_selector is not None:
+        data["reader_selector"] = lm(model.reader_selector)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n")
