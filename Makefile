@@ -33,7 +33,7 @@ eval: setup
 	$(BIN)/rag eval eval/questions.jsonl --ablation
 
 eval-squad: setup     ## SQuAD v1.1 dev, 1,000 questions over 2,067 paragraphs (own index; ~3 min)
-	$(BIN)/rag eval ../shared/bench/squad-dev/queries.jsonl --corpus ../shared/bench/squad-dev/corpus.jsonl --index index-squad-dev
+	$(BIN)/rag eval ../shared/bench/squad-dev/queries.jsonl --corpus ../shared/bench/squad-dev/corpus.jsonl --index index-squad-dev --out eval/results/squad-dev
 
 train: setup          ## reader (~50 min) then selector + verifiers (~5 min), from SQuAD; writes models/
 	$(BIN)/python train/reader.py --minutes 50

@@ -361,8 +361,9 @@ def summarize(run: dict, questions: list[dict]) -> dict:
         golds = [_norm(g) for g in q["answers"]]
         texts = [_norm(t) for t in r["passages"][:K]]
         hit5.append(any(g in t for t in texts for g in golds))
-        gold_doc = Path(q.get("doc") or "").stem
-        hit5_doc.append(any(any(g in t for g in golds) and Path(f).stem == gold_doc
+        docs = q.get("doc") or []
+        gold_docs = {Path(d).stem for d in ([docs] if isinstance(docs, str) else docs)}  # multi-doc: a list
+        hit5_doc.append(any(any(g in t for g in golds) and Path(f).stem in gold_docs
                             for t, f in zip(texts, r["files"][:K])))
     s = {"n": len(res), "answerable": len(hit5),
          "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
