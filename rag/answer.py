@@ -338,16 +338,39 @@ def _list_after(index: Index, cand: Candidate) -> list[Candidate] | None:
     return None
 
 
+def _key_named(cand: Candidate, qterms: set[str]) -> float:
+    key = terms(cand.cells[0].value) if cand.cells else []
+    return sum(t in qterms for t in key) / len(key) if key else 0.0
+
+
+def _row_named(index: Index, cand: Candidate, question: str) -> Candidate:
+    """A row whose key the question names ("Belgium's ...") beats a sibling row chosen for other words."""
+    q = set(terms(question))
+    if _key_named(cand, q) == 1.0:
+        return cand
+    siblings = [index.candidates[j] for j in index.candidates_of[index.chunk_row[cand.chunk_id]]]
+    named = [c for c in siblings if c.kind == "row" and _key_named(c, q) == 1.0]
+    return named[0] if len(named) == 1 else cand
+
+
+def _item_named(cand: Candidate, question: str) -> bool:
+    """The question names this item's head ("what do rapid response capabilities ..."): answer the item."""
+    head = terms(re.split(r":\s", cand.text, maxsplit=1)[0])
+    q = set(terms(question))
+    return len(head) >= 2 and sum(t in q for t in head) / len(head) >= 0.75
+
+
 def compose(scorer: Scorer, best: _Scored, question: str) -> tuple[str, int, int]:
     """The answer text and its span in the document."""
     index = scorer.index
     cand = index.candidates[best.j]
     if cand.kind == "row":
+        cand = _row_named(index, cand, question)
         cell = pick_cell(cand, question)
         if cell is not None:
             return cell.value, cell.start, cell.end
     items = None
-    if cand.kind == "item" and _wants_list(question):
+    if cand.kind == "item" and _wants_list(question) and not _item_named(cand, question):
         row = index.chunk_row[cand.chunk_id]
         items = [index.candidates[j] for j in index.candidates_of[row]]
     elif cand.kind == "sentence" and (cand.text.rstrip().endswith(":") or _wants_list(question)):

@@ -93,3 +93,9 @@ def test_cli_json_batch_and_errors(tmp_path):
         assert r.returncode != 0, args
         assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error:"), (args, r.stderr)
         assert "Traceback" not in r.stderr
+
+
+def test_the_row_the_question_names_wins(real_index, embedder, answering):
+    # "modernization" matches Germany's cell, but the question names Belgium's row.
+    a = ask(real_index, embedder, "According to the modernization table, what is Belgium's focus area?", answering=answering)
+    assert a.answer == "Enhancement of Rapid Response forces"
