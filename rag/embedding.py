@@ -162,8 +162,9 @@ def load_embedder(model: str = DEFAULT_MODEL, backend: str = "torch", query_pref
     """Load the embedding model once; callers pass the result down."""
     if backend == "torch":
         return SentenceTransformerEmbedder(model, query_prefix=query_prefix, query_threads=query_threads, cache_size=cache_size)
-    if backend == "onnx":
+    if backend in ("onnx", "onnx-int8"):
         from rag.onnx_embedding import OnnxEmbedder
 
-        return OnnxEmbedder(model, query_prefix=query_prefix, query_threads=query_threads, cache_size=cache_size)
-    raise ValueError(f"unknown embedding backend {backend!r} (expected 'torch' or 'onnx')")
+        return OnnxEmbedder(model, query_prefix=query_prefix, query_threads=query_threads, cache_size=cache_size,
+                            quantized_queries=backend == "onnx-int8")
+    raise ValueError(f"unknown embedding backend {backend!r} (expected 'torch', 'onnx' or 'onnx-int8')")

@@ -119,7 +119,9 @@ class OnnxEmbedder:
     """Same interface as ``SentenceTransformerEmbedder``, on ONNX Runtime (CPU)."""
 
     def __init__(self, model: str = DEFAULT_MODEL, query_prefix: str = "", query_threads: int = 1, cache_size: int = 1024,
-                 quantized: bool = False):
+                 quantized: bool = False, quantized_queries: bool = False):
+        """``quantized``: int8 for everything. ``quantized_queries``: int8 only for questions (~3x faster,
+        cosine ~0.99 to fp32) while documents stay fp32, so the index is the same as the fp32 one's."""
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         import onnxruntime as ort
@@ -134,6 +136,7 @@ class OnnxEmbedder:
         self.query_prefix = query_prefix
         self.query_threads = max(1, query_threads)
         self.onnx_path = export_onnx(self.path, self.fingerprint, quantized=quantized)
+        query_path = export_onnx(self.path, self.fingerprint, quantized=True) if quantized_queries and not quantized else self.onnx_path
 
         tok = Tokenizer.from_file(str(self.path / "tokenizer.json"))
         tok.enable_truncation(max_length=self.max_seq_length)
@@ -143,17 +146,18 @@ class OnnxEmbedder:
         self._tokens = _Tokens(self.path)
         self._cache = _QueryCache(cache_size)
 
-        def session(threads: int):
+        def session(threads: int, path: Path = self.onnx_path):
             so = ort.SessionOptions()
             so.intra_op_num_threads = threads
             so.inter_op_num_threads = 1
             so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
             so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            return ort.InferenceSession(str(self.onnx_path), sess_options=so, providers=["CPUExecutionProvider"])
+            return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
 
-        self._query_session = session(self.query_threads)
+        self._query_session = session(self.query_threads, query_path)
         self._batch_threads = os.cpu_count() or 1
-        self._batch_session = self._query_session if self._batch_threads == self.query_threads else None
+        same = self._batch_threads == self.query_threads and query_path == self.onnx_path
+        self._batch_session = self._query_session if same else None
         self._session_factory = session
         self._input_names = {i.name for i in self._query_session.get_inputs()}
 

@@ -18,7 +18,8 @@ class Settings(BaseSettings):
     index: Path = Path("index")
     model: str = Field(DEFAULT_MODEL, description="a local sentence-transformers folder or an installed model package")
     # ONNX Runtime: same vectors as torch (cosine 1.0000), ~2.6x faster per query; exported once on first use.
-    backend: Literal["torch", "onnx"] = "onnx"
+    # onnx-int8: int8 weights for questions only (~3x faster encode); documents stay fp32.
+    backend: Literal["torch", "onnx", "onnx-int8"] = "onnx"
     query_prefix: str = ""
     threads: int = Field(1, ge=1, description="intra-op threads per query (encoder and FAISS)")
     top_k: int = Field(5, ge=1, le=50)

@@ -145,3 +145,16 @@ def test_int8_variant_is_close(onnx, onnx_cache):
     assert q.onnx_path.name == "model.int8.onnx"
     cos = _cos(q.embed_batch(TEXTS), onnx.embed_batch(TEXTS))
     assert cos.mean() >= 0.98 and cos.min() >= 0.95, cos
+
+
+@pytest.mark.slow
+def test_int8_queries_keep_documents_identical(onnx_cache):
+    """onnx-int8 quantizes only the question encoder: documents (and so the index) stay fp32."""
+    from rag.embedding import load_embedder
+
+    fp32 = load_embedder(backend="onnx")
+    int8 = load_embedder(backend="onnx-int8")
+    docs = ["Belgium | Enhancement of Rapid Response forces |", "Poland opposes sending troops due to low public support."]
+    assert np.allclose(fp32.embed_batch(docs), int8.embed_batch(docs), atol=1e-6)
+    for q in ["what is Belgium's focus area?", "Why does Poland oppose sending troops?"]:
+        assert float(fp32.embed_query(q) @ int8.embed_query(q)) >= 0.98
