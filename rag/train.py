@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.answer import FEATURES, AnswerConfig, AnswerModel, LinearModel, Scorer, candidate_features
-from rag.evaluation import Question, _norm, load_questions
+from rag.evaluation import Question, _norm
 from rag.retrieval import RetrievalConfig, retrieve
 
 VERIFIER_FEATURES = FEATURES + ("margin",)
@@ -147,7 +147,6 @@ def train(index, embedder, questions: list[Question], split: dict, target_false_
     Xc, yc = verifier_rows(selector, cal_data)
     raw = np.array([verifier.prob(dict(zip(VERIFIER_FEATURES, row))) for row in Xc])
     iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, yc)
-    grid = np.unique(np.concatenate([np.linspace(0, 1, 41), raw]))
     xs = np.linspace(0, 1, 101)
     ys_ = iso.predict(xs)
     calibrated = iso.predict(raw)
@@ -157,7 +156,6 @@ def train(index, embedder, questions: list[Question], split: dict, target_false_
     threshold = float(conf_ans[int(np.floor(target_false_abstention * len(conf_ans)))]) if len(conf_ans) else 0.5
     threshold = max(threshold - 1e-6, 0.0)
     model = AnswerModel(selector, verifier, tuple(map(float, xs)), tuple(map(float, ys_)), threshold)
-    del grid
     report = {
         "train_questions": len(tr),
         "calibration_questions": len(cal),
@@ -223,11 +221,9 @@ def fit_reader_verifier(index, embedder, model: AnswerModel, reader, questions: 
     natural = np.array([n for _, n, _ in hold])
     conf_ans = np.sort(calibrated[natural])
     threshold = float(conf_ans[int(np.floor(target_false_abstention * len(conf_ans)))]) - 1e-6 if len(conf_ans) else 0.5
-    unans = np.array([not n and "masked" not in "" for _, n, _ in hold])
     report = {"reader_verifier_fit_rows": len(fit), "reader_verifier_holdout_rows": len(hold),
               "reader_verifier_auroc_holdout": auroc(raw, yh), "reader_threshold": threshold,
               "holdout_abstention_at_threshold": float(np.mean(calibrated[~natural] < threshold)) if (~natural).any() else None}
-    del unans
     combiner = _fit_lr(np.array(pick_X), np.array(pick_y), ("selector", "reader"))
     report["reader_selector_coef"] = list(combiner.coef)
     model = replace(model, reader_selector=combiner, reader_verifier=verifier, reader_calibration_x=tuple(map(float, xs)),
@@ -254,4 +250,4 @@ def save(model: AnswerModel, report: dict, path: Path) -> None:
     tmp.replace(path)
 
 
-__all__ = ["train", "save", "make_split", "load_split", "in_split", "collect", "load_questions", "replace"]
+__all__ = ["train", "save", "make_split", "load_split", "in_split", "collect", "fit_reader_verifier"]
