@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.store import Index
-from rag.text import STOPWORDS, question_terms, terms, words
+from rag.text import STOPWORDS, question_terms, terms
 from rag.types import Answer, Candidate, Citation, Hit, Span
 
 MAX_ANSWER_CHARS = 300
@@ -441,4 +441,4 @@ def _citation(h: Hit) -> Citation:
     return Citation(c.doc_id, c.title, c.section, c.start, c.end, c.text, h.score)
 
 
-__all__ = ["AnswerConfig", "Scorer", "answer", "expected_type", "pick_cell", "shorten", "STOPWORDS", "words"]
+__all__ = ["AnswerConfig", "AnswerModel", "Scorer", "answer", "expected_type", "load_answer_model", "pick_cell", "shorten"]

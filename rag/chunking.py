@@ -114,7 +114,6 @@ class Chunker:
         section = ""
         prev_para: _Line | None = None
         i = 0
-        first_content = True
         while i < len(lines):
             ln = lines[i]
             if not ln.text or is_boilerplate(ln.text):
@@ -136,13 +135,11 @@ class Chunker:
                 prev_para = None
                 i = j
                 continue
-            if looks_like_heading(ln.text) and (first_content or ln.text.lstrip("#").strip() != doc.title or True):
+            if looks_like_heading(ln.text):
                 section = ln.text.lstrip("#").strip()
-                first_content = False
                 prev_para = None
                 i += 1
                 continue
-            first_content = False
             self._paragraph(doc, section, ln, chunks, cands)
             prev_para = ln
             i += 1

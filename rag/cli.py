@@ -89,10 +89,6 @@ def index(
     err.print(f"index {settings.index} is current: {m['counts']['documents']} documents, {m['counts']['chunks']} chunks, model {m['embedding_model']}")
 
 
-def _answer_dict(ans) -> dict:
-    return ans.to_dict()
-
-
 def _print_answer(ans) -> None:
     if ans.answer is None:
         out.print("[bold yellow]The corpus does not say.[/] Closest passages:")
@@ -157,7 +153,7 @@ def ask(
     for q in questions:
         ans = rag_ask(idx, embedder, q, k=k, retrieval=retrieval, answering=answering)
         if as_json or batch is not None:
-            sys.stdout.write(json.dumps(_answer_dict(ans), ensure_ascii=False) + "\n")
+            sys.stdout.write(json.dumps(ans.to_dict(), ensure_ascii=False) + "\n")
         else:
             _print_answer(ans)
 

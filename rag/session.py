@@ -8,7 +8,7 @@ from rag.chunking import ChunkerConfig
 from rag.corpus import load_corpus
 from rag.embedding import Embedder
 from rag.errors import IndexMismatchError, IndexNotFoundError
-from rag.store import BuildReport, Index, Progress, _no_progress, build_index
+from rag.store import BuildReport, Index, Progress, _no_progress, build_index, check_manifest
 
 
 def open_index(corpus: str | Path, index_dir: str | Path, embedder: Embedder, chunker: ChunkerConfig = ChunkerConfig(),
@@ -26,8 +26,6 @@ def open_index(corpus: str | Path, index_dir: str | Path, embedder: Embedder, ch
     if not rebuild:
         try:
             previous = Index.load(index_dir)
-            from rag.store import check_manifest
-
             check_manifest(previous.manifest, model_id=embedder.model_id, fingerprint=fingerprint, chunker=chunker)
             previous.check_fresh(docs)
             return previous, None

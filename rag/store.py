@@ -88,7 +88,6 @@ class Index:
         self.candidates_of: list[list[int]] = [[] for _ in chunks]
         for j, cand in enumerate(candidates):
             self.candidates_of[self.chunk_row[cand.chunk_id]].append(j)
-        self.chunk_terms: list[set[str]] | None = None
 
     # -- loading -----------------------------------------------------------------------------
     @classmethod
@@ -224,7 +223,6 @@ def build_index(docs: list[Document], embedder: Embedder, path: str | Path, *, c
 
 
 def _embed_with_progress(embedder: Embedder, texts: list[str], progress: Progress, batch: int = 256) -> list[np.ndarray]:
-    out: list[np.ndarray] = []
     # Long-to-short order keeps padding low inside each encoder batch.
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     vecs = np.zeros((len(texts), embedder.dim), np.float32)
@@ -232,8 +230,7 @@ def _embed_with_progress(embedder: Embedder, texts: list[str], progress: Progres
         idx = order[s : s + batch]
         vecs[idx] = embedder.embed_batch([texts[i] for i in idx])
         progress("embed", min(s + batch, len(order)), len(order))
-    out.extend(vecs)
-    return out
+    return list(vecs)
 
 
 def _reusable(previous: Index, docs: list[Document]) -> dict:

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-try:
-    from tests.api_support import CORPUS, LiveServer
-except ImportError:  # tests/ is not a package
-    from api_support import CORPUS, LiveServer
+from tests.api_support import CORPUS, LiveServer
 
 
 @pytest.fixture(scope="session")

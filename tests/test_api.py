@@ -10,32 +10,18 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-try:
-    from tests.api_support import (
-        ANSWER_KEYS,
-        BELGIUM_A,
-        BELGIUM_COLLAB_A,
-        BELGIUM_Q,
-        CITATION_KEYS,
-        PASSAGE_KEYS,
-        POLAND_A,
-        UNANSWERABLE_Q,
-    )
+from tests.api_support import (
+    ANSWER_KEYS,
+    BELGIUM_A,
+    BELGIUM_COLLAB_A,
+    BELGIUM_Q,
+    CITATION_KEYS,
+    PASSAGE_KEYS,
+    POLAND_A,
+    UNANSWERABLE_Q,
+)
 
-    pytest_plugins = ["tests.api_fixtures"]
-except ImportError:  # tests/ is not a package
-    from api_support import (
-        ANSWER_KEYS,
-        BELGIUM_A,
-        BELGIUM_COLLAB_A,
-        BELGIUM_Q,
-        CITATION_KEYS,
-        PASSAGE_KEYS,
-        POLAND_A,
-        UNANSWERABLE_Q,
-    )
-
-    pytest_plugins = ["api_fixtures"]
+pytest_plugins = ["tests.api_fixtures"]
 
 
 

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-try:
-    from tests.api_support import BELGIUM_A, BELGIUM_Q, POLAND_A, SCREENSHOTS, UNANSWERABLE_Q, chromium_path
+from tests.api_support import BELGIUM_A, BELGIUM_Q, POLAND_A, SCREENSHOTS, UNANSWERABLE_Q, chromium_path
 
-    pytest_plugins = ["tests.api_fixtures"]
-except ImportError:  # tests/ is not a package
-    from api_support import BELGIUM_A, BELGIUM_Q, POLAND_A, SCREENSHOTS, UNANSWERABLE_Q, chromium_path
-
-    pytest_plugins = ["api_fixtures"]
+pytest_plugins = ["tests.api_fixtures"]
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-try:
-    from tests.api_support import BELGIUM_A, BELGIUM_Q, POLAND_A, UNANSWERABLE_Q
+from tests.api_support import BELGIUM_A, BELGIUM_Q, POLAND_A, UNANSWERABLE_Q
 
-    pytest_plugins = ["tests.api_fixtures"]
-except ImportError:  # tests/ is not a package
-    from api_support import BELGIUM_A, BELGIUM_Q, POLAND_A, UNANSWERABLE_Q
-
-    pytest_plugins = ["api_fixtures"]
+pytest_plugins = ["tests.api_fixtures"]
 
 pytestmark = pytest.mark.slow
 
