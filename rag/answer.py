@@ -95,6 +95,11 @@ def expected_type(question: str) -> str:
     return "other"
 
 
+# Answer types a regular expression can check reliably ("person" cannot: "who" may ask for a country).
+_CHECKED_TYPES = ("number", "percent", "money", "date")
+TYPE_MISMATCH_FACTOR = 0.1
+
+
 def type_match(kind: str, text: str) -> float:
     if kind == "number":
         return 1.0 if _NUMBER.search(text) else 0.0
@@ -322,9 +327,16 @@ def shorten(text: str, question: str, limit: int = MAX_ANSWER_CHARS) -> tuple[in
     return s, e
 
 
+_AUX = r"(are|were|include|does|do|did|should|could|would|can|will|may|might|must|have|has|had)"
+
+
 def _wants_list(question: str) -> bool:
+    """A plural question: "what are ...", "list ...", "which (adjective) initiatives should ..."."""
     q = question.lower()
-    return bool(re.match(r"^(what|which) (are|were)\b|^(list|name)\b|\bwhat (key )?\w+s (are|were|include|does|do)\b", q)) or " include" in q
+    if re.match(r"^(what|which) (are|were)\b|^(list|name)\b", q) or " include" in q:
+        return True
+    # "what/which" + up to three modifiers + a plural noun + an auxiliary verb.
+    return bool(re.match(rf"^(what|which)(?: [\w-]+){{0,3}}? [a-z-]+[^s']s {_AUX}\b", q))
 
 
 def _list_after(index: Index, cand: Candidate) -> list[Candidate] | None:
@@ -358,6 +370,20 @@ def _item_named(cand: Candidate, question: str) -> bool:
     head = terms(re.split(r":\s", cand.text, maxsplit=1)[0])
     q = set(terms(question))
     return len(head) >= 2 and sum(t in q for t in head) / len(head) >= 0.75
+
+
+def _named_item(scorer: Scorer, question: str, scored: list[_Scored], best: _Scored) -> _Scored:
+    """A list item whose head the question names ("what does the Technology Transfer initiative
+    focus on?" and "- Technology Transfer: ...") is the definition asked for: it beats a sentence that
+    only shares the question's words. Among several, the best scored wins."""
+    chosen = scorer.index.candidates[best.j]
+    if chosen.kind == "row" or (chosen.kind == "item" and _item_named(chosen, question)):
+        return best  # a table row is already the cell the question points at
+    for c in scored:
+        cand = scorer.index.candidates[c.j]
+        if cand.kind == "item" and ":" in cand.text and _item_named(cand, question):
+            return c
+    return best
 
 
 def compose(scorer: Scorer, best: _Scored, question: str) -> tuple[str, int, int]:
@@ -428,9 +454,18 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
     else:
         best = scored[0]
         conf = confidence(scorer, best)
+    named = _named_item(scorer, question, scored, best)
+    if named is not best:
+        # The item's own confidence counts too: the question names it, so it is not a weaker answer.
+        best, conf = named, max(conf, confidence(scorer, named))
+    text, s, e = compose(scorer, best, question)
+    kind = expected_type(question)
+    if kind in _CHECKED_TYPES and not type_match(kind, text):
+        # "How many ..." answered by a sentence without a number is not an answer, however close
+        # the sentence is: the typical "mentioned but not given" case.
+        conf *= TYPE_MISMATCH_FACTOR
     if conf < config.threshold:
         return Answer(question, None, tuple(citations), conf)
-    text, s, e = compose(scorer, best, question)
     support = [c for c in citations if c.doc_id == best.hit.chunk.doc_id and c.start == best.hit.chunk.start]
     rest = [c for c in citations if c not in support]
     return Answer(question, text, tuple(support + rest), conf, Span(best.hit.chunk.doc_id, s, e))

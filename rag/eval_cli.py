@@ -105,7 +105,7 @@ def eval_command(
     thresholds: Path = typer.Option(Path("eval/thresholds.toml"), "--thresholds"),
     limit: Optional[int] = typer.Option(None, "--limit", help="only the first N questions"),
     split: Optional[str] = typer.Option(None, "--split", help="SPLIT_FILE:PART, e.g. eval/squad2_split.json:test (questions of those articles only)"),
-    compare_model: bool = typer.Option(False, "--compare-model", help="also run without the trained answer model and reader"),
+    compare_model: bool = typer.Option(False, "--compare-model", help="also run with the cross-encoder reader and without any trained model"),
 ) -> None:
     """Evaluate answers and citations on a question set; write report.md, results.jsonl and a chart."""
     questions = load_questions(file)
@@ -137,10 +137,14 @@ def eval_command(
         main_outcomes = run(questions, ask_fn, k)
         summaries[name], types[name] = summarize(main_outcomes), by_type(main_outcomes)
         if compare_model:
-            plain = _settings(**{**settings.model_dump(), "use_reader": False, "answer_model": Path("/nonexistent")})
-            _, fn = _local_ask(plain)
-            oc = run(questions, fn, k)
-            summaries["without trained models"], types["without trained models"] = summarize(oc), by_type(oc)
+            variants = {"with the reader": {"use_reader": True},
+                        "without trained models": {"use_reader": False, "answer_model": Path("/nonexistent")}}
+            for label, change in variants.items():
+                if all(getattr(settings, f) == v for f, v in change.items()):
+                    continue
+                _, fn = _local_ask(_settings(**{**settings.model_dump(), **change}))
+                oc = run(questions, fn, k)
+                summaries[label], types[label] = summarize(oc), by_type(oc)
         if ablation:
             for m in ("dense", "bm25", "hybrid"):
                 if m == name:

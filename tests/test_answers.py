@@ -99,3 +99,32 @@ def test_the_row_the_question_names_wins(real_index, embedder, answering):
     # "modernization" matches Germany's cell, but the question names Belgium's row.
     a = ask(real_index, embedder, "According to the modernization table, what is Belgium's focus area?", answering=answering)
     assert a.answer == "Enhancement of Rapid Response forces"
+
+
+def test_a_question_naming_a_list_item_gets_that_item(real_index, embedder, answering):
+    # The lead-in sentence shares more words with the question; the item the question names is the answer.
+    a = ask(real_index, embedder, "What does Greater Intelligence Sharing involve?", answering=answering)
+    assert a.answer is not None and "more robust intelligence collaboration" in a.answer
+
+
+def test_a_plural_question_gets_the_whole_list(real_index, embedder, answering):
+    a = ask(real_index, embedder, "Which initiatives could the two countries pursue to expand defense diplomacy?", answering=answering)
+    assert a.answer == "Increased Joint Exercises; Enhanced Training Programs; Greater Intelligence Sharing; Cultural Exchange Initiatives"
+
+
+@pytest.mark.parametrize("question", ["How much will the joint command center cost?", "When will the joint command center open?"])
+def test_no_number_or_date_means_no_answer(real_index, embedder, answering, question):
+    # The command center is mentioned, but neither its cost nor a date: a close sentence without the
+    # asked-for type of value must not be returned as the answer.
+    a = ask(real_index, embedder, question, answering=answering)
+    assert a.answer is None and a.abstained
+
+
+def test_plural_questions():
+    from rag.answer import _wants_list
+
+    assert _wants_list("Which defense initiatives should the two countries expand?")
+    assert _wants_list("What are the key tools?")
+    assert not _wants_list("What is Belgium's focus area?")
+    assert not _wants_list("What does the alliance focus on?")
+    assert not _wants_list("Which process does the treaty set up?")
