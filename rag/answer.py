@@ -69,7 +69,7 @@ class AnswerConfig:
     candidate_passages: int = 5  # passages whose candidates compete
     model: AnswerModel | None = None
     reader: object | None = None  # rag.reader.Reader: re-scores the selector's best candidates
-    rerank: int = 5  # candidates the reader re-scores (~2.7 ms each on one thread)
+    rerank: int = 2  # candidates the reader re-scores (~3 ms each on one thread)
 
     @property
     def threshold(self) -> float:

