@@ -105,7 +105,7 @@ def eval_command(
     thresholds: Path = typer.Option(Path("eval/thresholds.toml"), "--thresholds"),
     limit: Optional[int] = typer.Option(None, "--limit", help="only the first N questions"),
     split: Optional[str] = typer.Option(None, "--split", help="SPLIT_FILE:PART, e.g. eval/squad2_split.json:test (questions of those articles only)"),
-    compare_model: bool = typer.Option(False, "--compare-model", help="also run with the cross-encoder reader and without any trained model"),
+    compare_model: bool = typer.Option(False, "--compare-model", help="also run with / without the cross-encoder reader and without any trained model"),
 ) -> None:
     """Evaluate answers and citations on a question set; write report.md, results.jsonl and a chart."""
     questions = load_questions(file)
@@ -137,7 +137,7 @@ def eval_command(
         main_outcomes = run(questions, ask_fn, k)
         summaries[name], types[name] = summarize(main_outcomes), by_type(main_outcomes)
         if compare_model:
-            variants = {"with the reader": {"use_reader": True},
+            variants = {"with the reader": {"use_reader": True}, "without the reader": {"use_reader": False},
                         "without trained models": {"use_reader": False, "answer_model": Path("/nonexistent")}}
             for label, change in variants.items():
                 if all(getattr(settings, f) == v for f, v in change.items()):
@@ -191,7 +191,7 @@ def train_command(
     split_file: Path = typer.Option(Path("eval/squad2_split.json"), "--split"),
     out_path: Path = typer.Option(Path("models/answer_model.json"), "--out"),
     target_false_abstention: float = typer.Option(0.05, "--target-false-abstention"),
-    max_train: int = typer.Option(4000, "--max-train"),
+    max_train: int = typer.Option(3000, "--max-train", help="SQuAD 2.0 train-article questions to fit on (the shipped model: 3000)"),
     reader_dir: Path = typer.Option(Path("models/reader"), "--reader", help="fit the reader's verifier too when this folder holds a trained reader"),
 ) -> None:
     """Train the answer selector and no-answer verifier on SQuAD 2.0 dev (train/calibration articles only)."""

@@ -125,7 +125,7 @@ def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def train(index, embedder, questions: list[Question], split: dict, target_false_abstention: float = 0.05,
-          max_train: int = 4000, progress: Callable[[str, int, int], None] | None = None) -> tuple[AnswerModel, dict]:
+          max_train: int = 3000, progress: Callable[[str, int, int], None] | None = None) -> tuple[AnswerModel, dict]:
     t0 = time.time()
     rng = random.Random(0)
     tr = in_split(questions, split, "train")
