@@ -38,7 +38,7 @@ class Settings(BaseSettings):
                          description="trained cross-encoder reader folder; answers use the selector alone when absent")
     use_reader: bool = True
     # The reader re-scores the selector's best N candidates (~3 ms each). 2 measured as good as 5 on
-    # our questions and on SQuAD (README), at a third of the cost.
+    # our questions and on SQuAD (README), at 40% of the cost.
     rerank: int = Field(2, ge=1, le=20)
     answer_model: Path = Field(Path(__file__).resolve().parent.parent / "models" / "answer_model.json",
                                description="trained selector/verifier; the hand-set fallback is used when absent")

@@ -71,8 +71,7 @@ def main() -> None:
         model.bert.encoder.layer = torch.nn.ModuleList([layers[int(i * stride)] for i in range(args.layers)])
         model.config.num_hidden_layers = args.layers
     opt = torch.optim.AdamW(model.parameters(), lr=4e-5, weight_decay=0.01)
-    steps_per_epoch = len(batches)
-    steps_total = steps_per_epoch
+    steps_total = len(batches)  # one epoch
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 100) * max(0.05, 1 - s / steps_total))
     model.train()
     t0 = time.time()
@@ -112,7 +111,7 @@ def main() -> None:
     (tmp / "training.json").write_text(json.dumps({"pairs_seen": (step + 1) * args.batch, "pairs_available": len(pairs), "steps": step + 1,
                                                    "final_loss": float(np.mean(losses[-100:])), "minutes": round((time.time() - t0) / 60, 1),
                                                    "max_len": args.max_len, "batch": args.batch, "lr": 4e-5, "seeds": [0, 1, 2, 3],
-                                                   "layers": args.layers, "epochs": round((step + 1) / steps_per_epoch, 2)}, indent=1))
+                                                   "layers": args.layers, "epochs": round((step + 1) / steps_total, 2)}, indent=1))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     print("saved", out, flush=True)
