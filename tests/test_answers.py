@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from rag.answer import expected_type, pick_cell, shorten
+from rag.answer import expected_type, pick_cell, shorten, type_match
 from rag.ask import ask
 from rag.errors import EmptyQueryError, InvalidInputError
 from rag.types import Candidate, Cell
@@ -66,6 +66,26 @@ def test_answer_helpers():
     assert expected_type("How many troops were sent?") == "number"
     assert expected_type("When did the talks begin?") == "date"
     assert expected_type("Who chairs the council?") == "person"
+    assert expected_type("In which year was the alliance formed?") == "calendar"
+    assert expected_type("What is India's annual defense budget?") == "money"
+    assert expected_type("How long did the siege last?") == "duration"
+    # a leading when-clause sets the scene; the question is what follows the comma
+    assert expected_type("When the talks failed, what did the minister propose?") == "other"
+
+
+@pytest.mark.parametrize("kind, text, ok", [
+    ("date", "The Wars of Religion were fought from 1562 to 1598.", True),  # years before 1800 count
+    ("date", "The troops arrived after the ceasefire.", True),
+    ("date", "The Netherlands has deployed 2 of 3 Patriot batteries.", False),  # small numbers are not dates
+    ("calendar", "The assault came during the talks.", False),  # "what date" needs a calendar date
+    ("calendar", "The assault came on 14 March.", True),
+    ("money", "The ships cost 5,000 francs each.", True),
+    ("money", "Countries face budget constraints.", False),
+    ("number", "Only a few biomolecules contain no oxygen.", True),
+    ("duration", "The outcome is known in seconds.", True),
+])
+def test_answer_type_check(kind, text, ok):
+    assert bool(type_match(kind, text)) is ok
     row = Candidate("c", "d", "row", 0, 10, "", "", (Cell("Country", "Poland", 0, 6), Cell("Focus Area", "Defense", 7, 14)))
     assert pick_cell(row, "What is Poland's focus area?").value == "Defense"
     assert pick_cell(row, "Which country focuses on Defense?").value == "Poland"
