@@ -391,8 +391,10 @@ def _named_item(scorer: Scorer, question: str, scored: list[_Scored], best: _Sco
     focus on?" and "- Technology Transfer: ...") is the definition asked for: it beats a sentence that
     only shares the question's words. Among several, the best scored wins."""
     chosen = scorer.index.candidates[best.j]
-    if chosen.kind == "row" or (chosen.kind == "item" and _item_named(chosen, question)):
-        return best  # a table row is already the cell the question points at
+    if chosen.kind == "item" and _item_named(chosen, question):
+        return best
+    if chosen.kind == "row" and _key_named(_row_named(scorer.index, chosen, question), set(terms(question))) == 1.0:
+        return best  # a row whose key the question names is already the cell it points at
     for c in scored:
         cand = scorer.index.candidates[c.j]
         if cand.kind == "item" and ":" in cand.text and _item_named(cand, question):

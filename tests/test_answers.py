@@ -127,6 +127,12 @@ def test_a_question_naming_a_list_item_gets_that_item(real_index, embedder, answ
     assert a.answer is not None and "more robust intelligence collaboration" in a.answer
 
 
+def test_a_named_list_item_beats_a_table_row_the_question_does_not_name(real_index, embedder, answering):
+    # A table row about supply chains scores close; the question names the "Resource Distribution" item.
+    a = ask(real_index, embedder, "What is the Resource Distribution discussion topic meant to ensure?", answering=answering)
+    assert a.answer is not None and "equitable sharing of defense responsibilities" in a.answer
+
+
 def test_a_plural_question_gets_the_whole_list(real_index, embedder, answering):
     a = ask(real_index, embedder, "Which initiatives could the two countries pursue to expand defense diplomacy?", answering=answering)
     assert a.answer == "Increased Joint Exercises; Enhanced Training Programs; Greater Intelligence Sharing; Cultural Exchange Initiatives"
