@@ -268,9 +268,17 @@ def candidate_features(scorer: Scorer, question: str, qvec: np.ndarray | None, h
     return out
 
 
+# Meta-discourse ("In this article, we will explore ...") describes the article, not the world: it
+# shares the question's words without answering anything.
+_META = re.compile(r"^\W*(in this (article|post|guide|piece|report|essay|section)\b|this (article|post|guide|piece|report|essay) "
+                   r"(will|explores|examines|discusses|looks)\b|we will (explore|discuss|examine|look)\b)", re.I)
+
+
 def score_candidates(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hit]) -> list[_Scored]:
     sel = scorer.selector
-    scored = [_Scored(j, h, sel.logit(f), f) for j, h, f in candidate_features(scorer, question, qvec, hits)]
+    feats = candidate_features(scorer, question, qvec, hits)
+    kept = [x for x in feats if not _META.match(scorer.index.candidates[x[0]].text)]
+    scored = [_Scored(j, h, sel.logit(f), f) for j, h, f in (kept or feats)]
     scored.sort(key=lambda c: -c.score)
     if scored:
         runner_up = scored[1].score if len(scored) > 1 else scored[0].score - 5.0

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from rag.answer import expected_type, pick_cell, shorten, type_match
+from rag.answer import _META, expected_type, pick_cell, shorten, type_match
 from rag.ask import ask
 from rag.errors import EmptyQueryError, InvalidInputError
 from rag.types import Candidate, Cell
@@ -71,6 +71,17 @@ def test_answer_helpers():
     assert expected_type("How long did the siege last?") == "duration"
     # a leading when-clause sets the scene; the question is what follows the comma
     assert expected_type("When the talks failed, what did the minister propose?") == "other"
+
+
+@pytest.mark.parametrize("text, meta", [
+    ("In this article, we will explore the key components of engagement.", True),
+    ("This report examines the budget.", True),
+    ("We will discuss the treaty below.", True),
+    ("The article was published in 2020.", False),
+    ("In this region, piracy is a threat.", False),
+])
+def test_meta_discourse_is_not_an_answer_candidate(text, meta):
+    assert bool(_META.match(text)) is meta
 
 
 @pytest.mark.parametrize("kind, text, ok", [
