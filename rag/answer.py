@@ -23,7 +23,8 @@ from rag.types import Answer, Candidate, Citation, Hit, Span
 
 MAX_ANSWER_CHARS = 300
 
-_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|million|millions|billion|dozen|dozens|several|half|few|numerous)\b", re.I)
+# "F-35" or "MQ-9" is a name, not a quantity.
+_NUMBER = re.compile(r"(?<![A-Za-z]-)\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|million|millions|billion|dozen|dozens|several|half|few|numerous)\b", re.I)
 _MONTHS = r"(january|february|march|april|may|june|july|august|september|october|november|december)"
 # Any 3-4 digit number may be a year (1562, 800s); a bare "2" or "3" is not a date.
 _DATE = re.compile(rf"\b\d{{3,4}}s?\b|\b\d{{1,2}}(st|nd|rd|th)\b|\b{_MONTHS}\b|\b(BC|BCE|AD|CE)\b|\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|seconds?|hours?|minutes?|day|days|weeks?|months?|years?|decades?|century|centuries|era|period|ages|spring|summer|autumn|fall|winter|after|before|during|until|since|beginning)\b", re.I)

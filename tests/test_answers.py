@@ -92,6 +92,7 @@ def test_meta_discourse_is_not_an_answer_candidate(text, meta):
     ("calendar", "The assault came on 14 March.", True),
     ("money", "The ships cost 5,000 francs each.", True),
     ("money", "Countries face budget constraints.", False),
+    ("money", "The project develops the F-35 Lightning II.", False),  # a model number is not an amount
     ("number", "Only a few biomolecules contain no oxygen.", True),
     ("duration", "The outcome is known in seconds.", True),
 ])
