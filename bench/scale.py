@@ -49,6 +49,7 @@ import faiss  # noqa: E402
 from rag.store import IndexConfig, _faiss_index  # noqa: E402
 
 SQUAD = Path("/work/shared/bench/squad-dev")
+SQUAD_TRAIN = Path("/work/shared/bench/squad-train")
 RESULTS = ROOT / "bench" / "results"
 TMP = RESULTS / "tmp"  # git-ignored: cached encoded vectors
 K = 10
@@ -104,6 +105,42 @@ def synthetic_texts(paragraphs: list[str], n: int, seed: int = 0) -> list[str]:
     return out
 
 
+def real_texts(n: int, seed: int = 0) -> list[str]:
+    """Up to n distinct real texts from SQuAD v1.1 train: its sentences, its questions, then
+    two-sentence windows, shuffled together (so any prefix is a mix of kinds)."""
+    with open(SQUAD_TRAIN / "corpus.jsonl") as f:
+        paras = [json.loads(line)["text"] for line in f]
+    with open(SQUAD_TRAIN / "questions.jsonl") as f:
+        qs = [json.loads(line)["question"] for line in f]
+    sents = [[s for s in _SENT.split(p) if len(s) > 20] for p in paras]
+    pool = [s for ss in sents for s in ss] + qs + [a + " " + b for ss in sents for a, b in zip(ss, ss[1:])]
+    pool = list(dict.fromkeys(pool))  # distinct, first occurrence order
+    rng = np.random.default_rng(seed)
+    return [pool[i] for i in rng.permutation(len(pool))[:n]]
+
+
+def encode_cached(texts: list[str], tag: str, part: int = 20_000) -> tuple[np.ndarray, float]:
+    """Encode in parts cached under bench/results/tmp, so a long run can resume after an interruption."""
+    from rag.onnx_embedding import OnnxEmbedder
+
+    e = None
+    TMP.mkdir(parents=True, exist_ok=True)
+    out, spent = [], 0.0
+    for s in range(0, len(texts), part):
+        f = TMP / f"{tag}_{s}_{min(s + part, len(texts))}.npy"
+        if f.exists():
+            out.append(np.load(f))
+            continue
+        e = e or OnnxEmbedder(cache_size=0)
+        t0 = time.perf_counter()
+        v = e.embed_batch(texts[s:s + part], batch_size=64)
+        spent += time.perf_counter() - t0
+        np.save(f, v)
+        out.append(v)
+        log(f"encoded {s + len(v)}/{len(texts)} real texts ({len(v) / (time.perf_counter() - t0):.0f} texts/s)")
+    return np.concatenate(out), spent
+
+
 def perturb(vecs: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
     q = vecs + rng.normal(0, sigma, size=vecs.shape).astype(np.float32)
     q /= np.linalg.norm(q, axis=1, keepdims=True)
@@ -125,7 +162,12 @@ def all_vectors(texts: list[str], n_total: int, n_encode: int, n_par: int, seed:
     n_encode = min(n_encode, n_total)
     cache = TMP / f"encoded_{n_encode}.npy"
     e = None
-    if cache.exists():
+    if synth == "real":
+        enc, encode_s = encode_cached(texts[:n_encode], "real")
+        # sigma calibrated on the paragraph perturbations, as in the other modes
+        sigma, cos = calibrate_sigma(np.load(TMP / "encoded_3000.npy"), 2067, enc.shape[1]) \
+            if (TMP / "encoded_3000.npy").exists() else (0.0156, 0.956)
+    elif cache.exists():
         enc = np.load(cache)
         log(f"loaded {len(enc)} encoded vectors from {cache}")
         encode_s = None
@@ -139,7 +181,8 @@ def all_vectors(texts: list[str], n_total: int, n_encode: int, n_par: int, seed:
         TMP.mkdir(parents=True, exist_ok=True)
         np.save(cache, enc)
     dim = enc.shape[1]
-    sigma, cos = calibrate_sigma(enc, n_par, dim)
+    if synth != "real":
+        sigma, cos = calibrate_sigma(enc, n_par, dim)
     vecs = np.empty((n_total, dim), np.float32)
     vecs[:n_encode] = enc
     rng = np.random.default_rng(seed)
@@ -147,12 +190,12 @@ def all_vectors(texts: list[str], n_total: int, n_encode: int, n_par: int, seed:
     for s in range(n_encode, n_total, step):
         rows = np.arange(s, min(s + step, n_total))
         base = enc[rows % n_encode]
-        if synth == "mix":  # blend in a second random encoded vector: no tight clusters of copies
+        if synth in ("mix", "real"):  # blend in a second random encoded vector: no tight clusters of copies
             other = enc[rng.integers(0, n_encode, size=len(rows))]
             base = base + rng.uniform(0.2, 0.6, size=(len(rows), 1)).astype(np.float32) * other
             base /= np.linalg.norm(base, axis=1, keepdims=True)
         vecs[rows] = perturb(base, sigma, rng)
-    mix = " blended with w*another encoded vector (w ~ U(0.2, 0.6))," if synth == "mix" else ""
+    mix = " blended with w*another encoded vector (w ~ U(0.2, 0.6))," if synth in ("mix", "real") else ""
     info = {"encoded": int(n_encode), "synthetic": int(n_total - n_encode), "synth": synth, "noise_sigma": sigma,
             "real_perturbation_mean_cosine": cos, "encode_seconds": encode_s,
             "note": f"only the first {n_encode} vectors are real ONNX encodings; the other {n_total - n_encode} are "
@@ -425,7 +468,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="10k only")
     ap.add_argument("--encode", type=int, default=3000, help="texts really encoded with ONNX; the rest are noisy copies")
     ap.add_argument("--queries", type=int, default=500)
-    ap.add_argument("--synth", choices=("noise", "mix"), default="noise",
+    ap.add_argument("--synth", choices=("noise", "mix", "real"), default="noise",
                     help="noise: copies of encoded vectors + noise (tight clusters of n/encode copies); "
                          "mix: each copy also blended with a second random encoded vector (spread out)")
     ap.add_argument("--bm25-max", type=int, default=1_000_000, help="skip BM25 above this size")
@@ -467,8 +510,14 @@ def main() -> None:
         save()
 
     n_max = max(sizes)
-    log(f"building {n_max} synthetic texts from {len(paragraphs)} paragraphs...")
-    texts = synthetic_texts(paragraphs, n_max)
+    if args.synth == "real":
+        log(f"loading up to {args.encode} distinct real texts from SQuAD train...")
+        texts = real_texts(args.encode)
+        args.encode = len(texts)
+        texts += synthetic_texts(paragraphs, n_max - len(texts))  # BM25 text for the synthetic rows only
+    else:
+        log(f"building {n_max} synthetic texts from {len(paragraphs)} paragraphs...")
+        texts = synthetic_texts(paragraphs, n_max)
     vecs, info = all_vectors(texts, n_max, args.encode, len(paragraphs), synth=args.synth)
     result["vectors"] = info
     log("NOTE:", info["note"])
