@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -191,17 +192,28 @@ def serve(
     port: Optional[int] = typer.Option(None, "--port", help="[env RAG_PORT]"),
     corpus: Optional[Path] = typer.Option(None, "--corpus"),
     index_dir: Optional[Path] = typer.Option(None, "--index"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="server processes, each with its own model copy [env RAG_WORKERS]"),
 ) -> None:
     """Run the HTTP service (chat page at /, API docs at /docs)."""
     try:
         import uvicorn
 
         from api.app import create_app
+        from api.server import NoDelayHTTPProtocol
     except ImportError:
         raise RagError("the HTTP service needs the api extra: pip install -e '.[api]'") from None
-    settings = _settings(host=host, port=port, corpus=corpus, index=index_dir)
-    err.print(f"serving on http://{settings.host}:{settings.port} (index {settings.index})")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    settings = _settings(host=host, port=port, corpus=corpus, index=index_dir, workers=workers)
+    n = settings.workers
+    err.print(f"serving on http://{settings.host}:{settings.port} (index {settings.index}, {n} worker{'s' * (n > 1)})")
+    if n == 1:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning", http=NoDelayHTTPProtocol)
+        return
+    # Several processes: build the index once, here, so the workers only open it (never race to
+    # write it); they read their settings from the environment, as a factory without arguments.
+    _load(settings)  # the parent keeps no copy: the references are dropped here
+    os.environ.update({f"RAG_{k.upper()}": str(v) for k, v in (("corpus", settings.corpus), ("index", settings.index))})
+    uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port, workers=n, log_level="warning",
+                http=NoDelayHTTPProtocol)
 
 
 def _register_optional() -> None:

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     tables: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
+    # HTTP server processes. Python work between the model calls holds the GIL, so one process
+    # cannot keep two cores busy; each extra worker holds its own copy of the model and index.
+    workers: int = Field(1, ge=1, le=64)
 
     def retrieval(self):
         from rag.retrieval import RetrievalConfig
@@ -54,10 +57,7 @@ class Settings(BaseSettings):
                                sentence_weight=self.sentence_weight)
 
     def answering(self):
-        from rag.answer import AnswerConfig
-
-        from rag.answer import load_answer_model
-
+        from rag.answer import AnswerConfig, load_answer_model
         from rag.reader import load_reader
 
         reader = load_reader(self.reader, self.threads) if self.use_reader else None

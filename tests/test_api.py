@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -326,3 +327,47 @@ def test_concurrent_asgi_requests(api_app, api_client):
 
     for q, a, r in asyncio.run(run()):
         assert r.status_code == 200 and r.json()["answer"] == a
+
+
+def test_serve_with_two_workers(real_index):
+    # `rag serve --workers 2`: the parent opens the index, then two processes serve the same port.
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "RAG_INDEX": str(real_index.path)}
+    proc = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--workers", "2", "--port", str(port)],
+                            env=env, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 120
+        ready = False
+        while time.time() < deadline and not ready:
+            try:
+                ready = httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.5)
+        assert ready
+        children = [p for p in os.listdir("/proc") if p.isdigit() and _ppid(p) == proc.pid]
+        assert len(children) >= 2  # the worker processes
+        with httpx.Client(timeout=30) as c:
+            for _ in range(8):
+                r = c.post(f"{url}/ask", json={"question": BELGIUM_Q}, headers={"Connection": "close"})
+                assert r.status_code == 200 and r.json()["answer"] == BELGIUM_A
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _ppid(pid: str) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
