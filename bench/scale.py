@@ -14,7 +14,7 @@ vector's cosine to its source matches the mean cosine measured between real enco
 of the same paragraph (printed and written to the JSON). The output says so.
 
 Index vectors are built exactly as ``rag.store`` does (``rag.store._faiss_index(vecs, IndexConfig())``:
-IndexFlatIP up to 100k, HNSW above); at 100k and 1M, flat and HNSW are also measured explicitly,
+IndexFlatIP up to IndexConfig.flat_threshold (20k), HNSW above); at 100k and 1M, flat and HNSW are also measured explicitly,
 with an efSearch sweep on HNSW. Dense queries are perturbed stored vectors (as
 ``rag.store.measure_recall`` does, sigma 0.05), 500 of them, single-threaded (faiss.omp_set_num_threads(1));
 recall@10 is against exact search. Real SQuAD questions (encoded) are a second query set.
@@ -410,7 +410,7 @@ def plot(result: dict, stem: str = "scale") -> None:
 
     sizes = sorted(int(s) for s in result["sizes"])
     ic = result["index_config"]
-    series = {"store default (flat <=100k, HNSW above)": lambda r: r["dense"]["store_default"],
+    series = {f"store default (flat <={IndexConfig().flat_threshold // 1000}k, HNSW above)": lambda r: r["dense"]["store_default"],
               "IndexFlatIP": lambda r: r["dense"].get("flat"), f"HNSW m={ic['hnsw_m']} efC={ic['hnsw_ef_construction']} ef={ic['hnsw_ef_search']}": lambda r: r["dense"].get("hnsw")}
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for label, get in series.items():
