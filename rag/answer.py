@@ -491,11 +491,33 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
         # one (confidence x 0.1) a confident reader still answered; on SQuAD 2.0 test the hard rule
         # abstains more (0.091 vs 0.075) with fewer false abstentions (1.8% vs 2.3%).
         conf = 0.0
+    if kind == "person" and not _agent_cell(scorer.index, best, s, e):
+        conf = 0.0  # "Who is Belgium's defense minister?" is not answered by a "Focus Area" cell
     if conf < config.threshold:
         return Answer(question, None, tuple(citations), conf)
     support = [c for c in citations if c.doc_id == best.hit.chunk.doc_id and c.start == best.hit.chunk.start]
     rest = [c for c in citations if c not in support]
     return Answer(question, text, tuple(support + rest), conf, Span(best.hit.chunk.doc_id, s, e))
+
+
+# Column headers whose cells can answer "who": people, and the actors a news table lists (countries,
+# organisations). A "who" question answered from any other column asks for what the table lacks.
+_AGENT_HEADER = re.compile(r"\b(names?|persons?|people|ministers?|leaders?|commanders?|officials?|heads?|chairs?|"
+                           r"representatives?|secretar(y|ies)|ambassadors?|contacts?|spokesp\w+|presidents?|directors?|"
+                           r"authors?|owners?|members?|participants?|partners?|allies|ally|count(ry|ries)|nations?|"
+                           r"states?|organi[sz]ations?|agenc(y|ies)|compan(y|ies)|part(y|ies)|teams?|who)\b", re.I)
+
+
+def _agent_cell(index: Index, best: _Scored, s: int, e: int) -> bool:
+    """False when the answer is a table cell under a column that names no person or actor."""
+    cand = index.candidates[best.j]
+    if cand.kind != "row":
+        return True
+    for j in index.candidates_of[index.chunk_row[cand.chunk_id]]:
+        for cell in index.candidates[j].cells or ():
+            if (cell.start, cell.end) == (s, e):
+                return bool(_AGENT_HEADER.search(cell.header))
+    return True
 
 
 def _citation(h: Hit) -> Citation:
