@@ -27,9 +27,13 @@ MAX_ANSWER_CHARS = 300
 _NUMBER = re.compile(r"(?<![A-Za-z]-)\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|million|millions|billion|dozen|dozens|several|half|few|numerous)\b", re.I)
 _MONTHS = r"(january|february|march|april|may|june|july|august|september|october|november|december)"
 # Any 3-4 digit number may be a year (1562, 800s); a bare "2" or "3" is not a date.
-_DATE = re.compile(rf"\b\d{{3,4}}s?\b|\b\d{{1,2}}(st|nd|rd|th)\b|\b{_MONTHS}\b|\b(BC|BCE|AD|CE)\b|\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|seconds?|hours?|minutes?|day|days|weeks?|months?|years?|decades?|century|centuries|era|period|ages|spring|summer|autumn|fall|winter|after|before|during|until|since|beginning)\b", re.I)
+_CALENDAR_PART = (rf"\b\d{{3,4}}s?\b|\b\d{{1,2}}(st|nd|rd|th)\b|\b{_MONTHS}\b|"
+                  r"\b(BC|BCE|AD|CE|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow)\b")
 # "What year / on what date": a calendar date, not just "during the talks".
-_CALENDAR = re.compile(rf"\b\d{{3,4}}s?\b|\b\d{{1,2}}(st|nd|rd|th)\b|\b{_MONTHS}\b|\b(BC|BCE|AD|CE|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow)\b", re.I)
+_CALENDAR = re.compile(_CALENDAR_PART, re.I)
+# "When": a calendar date, a time word, or a temporal preposition ("after the war").
+_DATE = re.compile(_CALENDAR_PART + r"|\b(seconds?|hours?|minutes?|day|days|weeks?|months?|years?|decades?|century|centuries|era|"
+                   r"period|ages|spring|summer|autumn|fall|winter|after|before|during|until|since|beginning)\b", re.I)
 _PERCENT = re.compile(r"\d\s*(%|percent|per cent)", re.I)
 _MONEY = re.compile(r"[$€£]\s*\d|\b\d[\d,.]*\s*(dollars|euros|billion|million)\b", re.I)
 
