@@ -499,9 +499,28 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
         conf = 0.0  # "Who is Belgium's defense minister?" is not answered by a "Focus Area" cell
     if conf < config.threshold:
         return Answer(question, None, tuple(citations), conf)
-    support = [c for c in citations if c.doc_id == best.hit.chunk.doc_id and c.start == best.hit.chunk.start]
-    rest = [c for c in citations if c not in support]
-    return Answer(question, text, tuple(support + rest), conf, Span(best.hit.chunk.doc_id, s, e))
+    return Answer(question, text, _supporting_first(scorer.index, citations, best.hit, s, e), conf, Span(best.hit.chunk.doc_id, s, e))
+
+
+def _supporting_first(index: Index, citations: list[Citation], hit: Hit, s: int, e: int) -> tuple[Citation, ...]:
+    """The passage holding the answer span first, then the one the answer was found through.
+
+    They differ when a lead-in ("Key topics include:") is answered with the list that follows it:
+    the list is its own chunk and may not have been retrieved at all, yet it is what supports the
+    answer, so it is cited even then."""
+    chunk, row = hit.chunk, index.chunk_row[hit.chunk.id]
+    for r in range(row, min(row + 3, len(index.chunks))):
+        c = index.chunks[r]
+        if c.doc_id == chunk.doc_id and c.start <= s and e <= c.end:
+            holder = c
+            break
+    else:
+        holder = chunk
+    first = [c for c in citations if c.doc_id == holder.doc_id and c.start == holder.start]
+    if not first:
+        first = [Citation(holder.doc_id, holder.title, holder.section, holder.start, holder.end, holder.text, hit.score)]
+    found = [c for c in citations if c.doc_id == chunk.doc_id and c.start == chunk.start and c not in first]
+    return tuple(first + found + [c for c in citations if c not in first and c not in found])
 
 
 # Column headers whose cells can answer "who": people, and the actors a news table lists (countries,

@@ -39,7 +39,6 @@ def test_belgium_collaboration_area(real_index, embedder, answering):
                                       # the issue's example: a table row names Belgium, but no column holds a person
                                       "Who is Belgium's defense minister?"])
 def test_abstains_when_the_corpus_does_not_say(real_index, embedder, answering, question):
-    # Known gap (issue note): "Who is Belgium's defense minister?" is still answered at the default threshold.
     a = ask(real_index, embedder, question, answering=answering)
     assert a.answer is None and a.abstained
     assert a.citations  # the closest passages are still listed
@@ -150,6 +149,18 @@ def test_a_named_list_item_beats_a_table_row_the_question_does_not_name(real_ind
 def test_a_plural_question_gets_the_whole_list(real_index, embedder, answering):
     a = ask(real_index, embedder, "Which initiatives could the two countries pursue to expand defense diplomacy?", answering=answering)
     assert a.answer == "Increased Joint Exercises; Enhanced Training Programs; Greater Intelligence Sharing; Cultural Exchange Initiatives"
+
+
+def test_a_list_answer_cites_the_list_not_only_its_lead_in(real_index, embedder, answering):
+    # The lead-in ("Key topics of discussion are expected to include:") is one chunk and the items another; the
+    # answer is taken from the items, so the first citation must hold them.
+    a = ask(real_index, embedder, "What key topics are expected to be discussed as Hegseth's visits focus on reinforcing NATO alliances?",
+            answering=answering)
+    assert a.answer and "Resource Distribution" in a.answer
+    first = a.citations[0]
+    assert first.doc_id == a.answer_span.doc_id and first.start <= a.answer_span.start and a.answer_span.end <= first.end
+    assert "Resource Distribution" in first.text
+    assert a.citations[1].text.endswith("expected to include:")
 
 
 @pytest.mark.parametrize("question", ["How much will the joint command center cost?", "When will the joint command center open?"])
