@@ -77,7 +77,8 @@ class AnswerConfig:
     candidate_passages: int = 5  # passages whose candidates compete
     model: AnswerModel | None = None
     reader: object | None = None  # rag.reader.Reader: re-scores the selector's best candidates
-    rerank: int = 2  # candidates the reader re-scores (~3 ms each on one thread)
+    rerank: int = 2  # candidates the reader re-scores (~4 ms each on one thread)
+    rerank_margin: float = math.inf  # ... among those within this many selector logits of the best
 
     @property
     def threshold(self) -> float:
@@ -446,10 +447,12 @@ def compose(scorer: Scorer, best: _Scored, question: str) -> tuple[str, int, int
 READER_FEATURES = ("reader", "reader_margin", "sim", "chunk_sim", "lex", "ctx", "missing", "ent_missing", "typed", "type_ok", "rank")
 
 
-def rerank(scorer: Scorer, question: str, scored: list[_Scored], reader, n: int) -> _Scored:
+def rerank(scorer: Scorer, question: str, scored: list[_Scored], reader, n: int, margin: float = math.inf) -> _Scored:
     """The cross-encoder re-scores the selector's best ``n``; the pick combines both scores (trained
     weights when installed, else the reader alone). ``reader_max`` is the best reader logit of all."""
-    top = scored[:n]
+    # Candidates far behind the selector's best are not read: past a margin of 1 logit the reader
+    # changed 1 pick of 458 SQuAD 2.0 calibration questions and none of ours, and reading costs ~4 ms each.
+    top = [c for c in scored[:n] if scored[0].score - c.score <= margin]
     logits = reader.score(question, [scorer.index.candidates[c.j].render for c in top])
     combiner = scorer.model.reader_selector if scorer.model is not None else None
     final = np.array([combiner.logit({"selector": c.score, "reader": float(r)}) for c, r in zip(top, logits)]) if combiner else logits
@@ -478,7 +481,7 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
     if not scored:
         return Answer(question, None, tuple(citations), 0.0)
     if config.reader is not None:
-        best = rerank(scorer, question, scored, config.reader, config.rerank)
+        best = rerank(scorer, question, scored, config.reader, config.rerank, config.rerank_margin)
         conf = reader_confidence(scorer, best)
     else:
         best = scored[0]

@@ -162,9 +162,13 @@ def load_embedder(model: str = DEFAULT_MODEL, backend: str = "torch", query_pref
     """Load the embedding model once; callers pass the result down."""
     if backend == "torch":
         return SentenceTransformerEmbedder(model, query_prefix=query_prefix, query_threads=query_threads, cache_size=cache_size)
-    if backend in ("onnx", "onnx-int8"):
+    if backend in BACKENDS:
         from rag.onnx_embedding import OnnxEmbedder
 
         return OnnxEmbedder(model, query_prefix=query_prefix, query_threads=query_threads, cache_size=cache_size,
-                            quantized_queries=backend == "onnx-int8")
-    raise ValueError(f"unknown embedding backend {backend!r} (expected 'torch', 'onnx' or 'onnx-int8')")
+                            query_weights=BACKENDS[backend])
+    raise ValueError(f"unknown embedding backend {backend!r} (expected 'torch' or one of {', '.join(BACKENDS)})")
+
+
+# ONNX backends by the weights their question encoder uses; documents are always encoded in fp32.
+BACKENDS = {"onnx": "fp32", "onnx-q8": "q8", "onnx-int8": "int8"}

@@ -179,3 +179,30 @@ def test_plural_questions():
     assert not _wants_list("What is Belgium's focus area?")
     assert not _wants_list("What does the alliance focus on?")
     assert not _wants_list("Which process does the treaty set up?")
+
+
+class _CountingReader:
+    def __init__(self):
+        self.seen: list[list[str]] = []
+
+    def score(self, question, texts):
+        import numpy as np
+
+        self.seen.append(list(texts))
+        return np.array([5.0 - i for i in range(len(texts))], dtype=np.float32)
+
+
+@pytest.mark.parametrize("scores, margin, read", [((3.0, 2.5, 0.1), 1.0, 2), ((3.0, 1.9, 0.1), 1.0, 1),
+                                                  ((3.0, 1.9, 0.1), float("inf"), 3), ((3.0, 2.9, 2.8), 1.0, 3)])
+def test_the_reader_skips_candidates_far_behind_the_selectors_best(scores, margin, read):
+    from types import SimpleNamespace
+
+    from rag.answer import _Scored, rerank
+
+    cands = [SimpleNamespace(render=f"candidate {i}") for i in range(3)]
+    scorer = SimpleNamespace(index=SimpleNamespace(candidates=cands), model=None)
+    scored = [_Scored(i, None, s, {}) for i, s in enumerate(scores)]
+    reader = _CountingReader()
+    best = rerank(scorer, "q?", scored, reader, n=3, margin=margin)
+    assert reader.seen == [[f"candidate {i}" for i in range(read)]]
+    assert best is scored[0] and best.features["reader_max"] == 5.0

@@ -147,14 +147,32 @@ def test_int8_variant_is_close(onnx, onnx_cache):
     assert cos.mean() >= 0.98 and cos.min() >= 0.95, cos
 
 
+def test_q8_variant_is_nearly_lossless(onnx, onnx_cache):
+    from rag.onnx_embedding import OnnxEmbedder
+
+    q = OnnxEmbedder(query_weights="q8")
+    assert q._query_session is not None and q.onnx_path.name == "model.onnx"
+    cos = _cos(np.array([q.embed_query(t) for t in TEXTS]), np.array([onnx.embed_query(t) for t in TEXTS]))
+    # int8 measured a mean of 0.994 on our questions; a q8 that slipped to that level would fail here
+    assert cos.mean() >= 0.999 and cos.min() >= 0.998, cos
+
+
+def test_unknown_weight_format_is_refused(onnx, onnx_cache):
+    from rag.onnx_embedding import export_onnx
+
+    with pytest.raises(ValueError, match="unknown weight format"):
+        export_onnx(onnx.path, onnx.fingerprint, quantized="q4")
+
+
 @pytest.mark.slow
-def test_int8_queries_keep_documents_identical(onnx_cache):
-    """onnx-int8 quantizes only the question encoder: documents (and so the index) stay fp32."""
+@pytest.mark.parametrize("backend", ["onnx-q8", "onnx-int8"])
+def test_quantized_queries_keep_documents_identical(onnx_cache, backend):
+    """A quantized backend quantizes only the question encoder: documents (and so the index) stay fp32."""
     from rag.embedding import load_embedder
 
     fp32 = load_embedder(backend="onnx")
-    int8 = load_embedder(backend="onnx-int8")
+    quant = load_embedder(backend=backend)
     docs = ["Belgium | Enhancement of Rapid Response forces |", "Poland opposes sending troops due to low public support."]
-    assert np.allclose(fp32.embed_batch(docs), int8.embed_batch(docs), atol=1e-6)
+    assert np.allclose(fp32.embed_batch(docs), quant.embed_batch(docs), atol=1e-6)
     for q in ["what is Belgium's focus area?", "Why does Poland oppose sending troops?"]:
-        assert float(fp32.embed_query(q) @ int8.embed_query(q)) >= 0.98
+        assert float(fp32.embed_query(q) @ quant.embed_query(q)) >= (0.999 if backend == "onnx-q8" else 0.98)
