@@ -171,4 +171,4 @@ def load_embedder(model: str = DEFAULT_MODEL, backend: str = "torch", query_pref
 
 
 # ONNX backends by the weights their question encoder uses; documents are always encoded in fp32.
-BACKENDS = {"onnx": "fp32", "onnx-q8": "q8", "onnx-int8": "int8"}
+BACKENDS = {"onnx": "fp32", "onnx-mixed8": "mixed8", "onnx-int8": "int8"}

@@ -147,25 +147,28 @@ def test_int8_variant_is_close(onnx, onnx_cache):
     assert cos.mean() >= 0.98 and cos.min() >= 0.95, cos
 
 
-def test_q8_variant_is_nearly_lossless(onnx, onnx_cache):
+def test_mixed8_is_closer_to_fp32_than_int8(onnx, onnx_cache):
     from rag.onnx_embedding import OnnxEmbedder
 
-    q = OnnxEmbedder(query_weights="q8")
-    assert q._query_session is not None and q.onnx_path.name == "model.onnx"
-    cos = _cos(np.array([q.embed_query(t) for t in TEXTS]), np.array([onnx.embed_query(t) for t in TEXTS]))
-    # int8 measured a mean of 0.994 on our questions; a q8 that slipped to that level would fail here
-    assert cos.mean() >= 0.999 and cos.min() >= 0.998, cos
+    mixed = OnnxEmbedder(query_weights="mixed8")
+    int8 = OnnxEmbedder(query_weights="int8")
+    assert mixed.onnx_path.name == int8.onnx_path.name == "model.onnx"  # documents: fp32 in both
+    ref = np.array([onnx.embed_query(t) for t in TEXTS])
+    cos_mixed = _cos(np.array([mixed.embed_query(t) for t in TEXTS]), ref)
+    cos_int8 = _cos(np.array([int8.embed_query(t) for t in TEXTS]), ref)
+    assert cos_mixed.mean() > cos_int8.mean(), (cos_mixed, cos_int8)
+    assert cos_mixed.min() >= 0.99, cos_mixed
 
 
 def test_unknown_weight_format_is_refused(onnx, onnx_cache):
     from rag.onnx_embedding import export_onnx
 
     with pytest.raises(ValueError, match="unknown weight format"):
-        export_onnx(onnx.path, onnx.fingerprint, quantized="q4")
+        export_onnx(onnx.path, onnx.fingerprint, quantized="int4")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["onnx-q8", "onnx-int8"])
+@pytest.mark.parametrize("backend", ["onnx-mixed8", "onnx-int8"])
 def test_quantized_queries_keep_documents_identical(onnx_cache, backend):
     """A quantized backend quantizes only the question encoder: documents (and so the index) stay fp32."""
     from rag.embedding import load_embedder
@@ -175,4 +178,4 @@ def test_quantized_queries_keep_documents_identical(onnx_cache, backend):
     docs = ["Belgium | Enhancement of Rapid Response forces |", "Poland opposes sending troops due to low public support."]
     assert np.allclose(fp32.embed_batch(docs), quant.embed_batch(docs), atol=1e-6)
     for q in ["what is Belgium's focus area?", "Why does Poland oppose sending troops?"]:
-        assert float(fp32.embed_query(q) @ quant.embed_query(q)) >= (0.999 if backend == "onnx-q8" else 0.98)
+        assert float(fp32.embed_query(q) @ quant.embed_query(q)) >= 0.98

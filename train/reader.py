@@ -41,6 +41,8 @@ def main() -> None:
     ap.add_argument("--max-len", type=int, default=64)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--layers", type=int, default=6, help="keep this many of MiniLM's 6 layers (evenly spaced): fewer is faster")
+    ap.add_argument("--paraphrase-bias", type=float, default=0.0,
+                    help="prefer SQuAD train questions that share few words with their answer sentence (0: uniform)")
     ap.add_argument("--out", default=str(ROOT / "models" / "reader"))
     args = ap.parse_args()
     random.seed(0)
@@ -49,7 +51,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     split = json.loads((ROOT / "eval" / "squad2_split.json").read_text())
-    pairs = pairs_from(SHARED / "squad-train" / "questions.jsonl", SHARED / "squad-train" / "corpus.jsonl", None, args.squad_train_questions, 1)
+    pairs = pairs_from(SHARED / "squad-train" / "questions.jsonl", SHARED / "squad-train" / "corpus.jsonl", None, args.squad_train_questions, 1,
+                       paraphrase_bias=args.paraphrase_bias)
     pairs += pairs_from(SHARED / "squad2-dev" / "questions.jsonl", SHARED / "squad2-dev" / "corpus.jsonl", set(split["train"]), 10**9, 2)
     rng = random.Random(3)
     rng.shuffle(pairs)
@@ -111,7 +114,8 @@ def main() -> None:
     (tmp / "training.json").write_text(json.dumps({"pairs_seen": (step + 1) * args.batch, "pairs_available": len(pairs), "steps": step + 1,
                                                    "final_loss": float(np.mean(losses[-100:])), "minutes": round((time.time() - t0) / 60, 1),
                                                    "max_len": args.max_len, "batch": args.batch, "lr": 4e-5, "seeds": [0, 1, 2, 3],
-                                                   "layers": args.layers, "epochs": round((step + 1) / steps_total, 2)}, indent=1))
+                                                   "layers": args.layers, "epochs": round((step + 1) / steps_total, 2),
+                                                   "squad_train_questions": args.squad_train_questions, "paraphrase_bias": args.paraphrase_bias}, indent=1))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     print("saved", out, flush=True)

@@ -17,8 +17,19 @@ def _overlap(q: set[str], s: str) -> int:
     return len(q & set(terms(s)))
 
 
+def _gold_overlap(q: dict, corpus: dict[str, str]) -> float:
+    """Share of the question's terms found in its answer's sentence (1.0 when it has no answer)."""
+    qt = set(terms(q["question"]))
+    answers = [a for a in q["answers"] if a.strip()]
+    gold = [s for s in _sentences(corpus[q["gold_doc"]]) if any(a in s for a in answers)]
+    return len(qt & set(terms(gold[0]))) / len(qt) if gold and qt else 1.0
+
+
 def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | None, n_questions: int, seed: int,
-               unanswerable_negatives: int = 2) -> list[tuple[str, str, int]]:
+               unanswerable_negatives: int = 2, paraphrase_bias: float = 0.0) -> list[tuple[str, str, int]]:
+    """``paraphrase_bias`` > 0 prefers questions that share few words with their answer's sentence:
+    SQuAD's questions were written looking at the paragraph and mostly copy its words, so a reader
+    trained on a uniform sample learns word overlap; users' questions paraphrase."""
     rng = random.Random(seed)
     corpus = {}
     by_article: dict[str, list[str]] = {}
@@ -30,6 +41,9 @@ def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | Non
     if articles is not None:
         qs = [q for q in qs if q["gold_doc"].rsplit("#", 1)[0] in articles]
     rng.shuffle(qs)
+    if paraphrase_bias > 0:
+        keys = {id(q): _gold_overlap(q, corpus) * paraphrase_bias + rng.random() for q in qs}
+        qs.sort(key=lambda q: keys[id(q)])
     out: list[tuple[str, str, int]] = []
     used = 0
     for q in qs:
