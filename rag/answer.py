@@ -416,6 +416,25 @@ def _named_item(scorer: Scorer, question: str, scored: list[_Scored], best: _Sco
     return best
 
 
+def _column_match(cand: Candidate, question: str) -> float:
+    return max((_header_match(question, c.header) for c in cand.cells[1:]), default=0.0)
+
+
+def _row_of_named_column(scorer: Scorer, question: str, scored: list[_Scored], best: _Scored) -> _Scored:
+    """Two tables with a row for the same key ("Poland | ..." under "Focus Area" and under "Proposed
+    Collaboration Area"): the row of the table whose column the question names in full wins."""
+    index = scorer.index
+    chosen = index.candidates[best.j]
+    qterms = set(terms(question))
+    if chosen.kind != "row" or _key_named(chosen, qterms) < 1.0 or _column_match(chosen, question) == 1.0:
+        return best
+    for c in scored:
+        cand = index.candidates[c.j]
+        if cand.kind == "row" and cand.chunk_id != chosen.chunk_id and _key_named(cand, qterms) == 1.0 and _column_match(cand, question) == 1.0:
+            return c
+    return best
+
+
 def compose(scorer: Scorer, best: _Scored, question: str) -> tuple[str, int, int]:
     """The answer text and its span in the document."""
     index = scorer.index
@@ -435,7 +454,19 @@ def compose(scorer: Scorer, best: _Scored, question: str) -> tuple[str, int, int
         lead = index.candidates[last]
         if cand.text.rstrip().endswith(":") or lead.text.rstrip().endswith(":"):
             items = _list_after(index, lead)
-    if items:
+    if items and items[0].kind == "row":
+        # A table after its lead-in: the row the question names answers with its cell; otherwise the
+        # asked column, one cell per row (never the raw "A | B |" lines).
+        qterms = set(terms(question))
+        named = [it for it in items if _key_named(it, qterms) == 1.0]
+        if len(named) == 1 and (cell := pick_cell(named[0], question)) is not None:
+            return cell.value, cell.start, cell.end
+        cells = [pick_cell(it, question) for it in items]
+        if all(cells):
+            joined = "; ".join(c.value for c in cells)
+            if len(joined) <= MAX_ANSWER_CHARS:
+                return joined, cells[0].start, cells[-1].end
+    elif items:
         heads = [re.split(r":\s", it.text, maxsplit=1)[0] for it in items]
         joined = "; ".join(heads)
         if len(joined) <= MAX_ANSWER_CHARS:
@@ -490,6 +521,7 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
     if named is not best:
         # The item's own confidence counts too: the question names it, so it is not a weaker answer.
         best, conf = named, max(conf, confidence(scorer, named))
+    best = _row_of_named_column(scorer, question, scored, best)
     text, s, e = compose(scorer, best, question)
     kind = expected_type(question)
     if kind in _CHECKED_TYPES and not type_match(kind, text):

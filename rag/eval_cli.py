@@ -193,6 +193,7 @@ def train_command(
     target_false_abstention: float = typer.Option(0.05, "--target-false-abstention"),
     max_train: int = typer.Option(3000, "--max-train", help="SQuAD 2.0 train-article questions to fit on (the shipped model: 3000)"),
     reader_dir: Path = typer.Option(Path("models/reader"), "--reader", help="fit the reader's verifier too when this folder holds a trained reader"),
+    reader_only: bool = typer.Option(False, "--reader-only", help="keep the selector and verifier of --out; refit only what depends on the reader (after retraining it)"),
 ) -> None:
     """Train the answer selector and no-answer verifier on SQuAD 2.0 dev (train/calibration articles only)."""
     from rag.train import load_split, save, train
@@ -211,10 +212,18 @@ def train_command(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done)
 
-        model, report = train(index, embedder, qs, split, target_false_abstention, max_train, progress)
         from rag.reader import load_reader
 
         reader = load_reader(reader_dir)
+        if reader_only:
+            from rag.answer import load_answer_model
+
+            model = load_answer_model(out_path)
+            if model is None or reader is None:
+                raise InvalidInputError(f"--reader-only needs a trained model at {out_path} and a reader in {reader_dir}")
+            report = dict(model.info)
+        else:
+            model, report = train(index, embedder, qs, split, target_false_abstention, max_train, progress)
         if reader is not None:
             from rag.train import fit_reader_verifier
 

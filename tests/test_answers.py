@@ -151,6 +151,22 @@ def test_a_plural_question_gets_the_whole_list(real_index, embedder, answering):
     assert a.answer == "Increased Joint Exercises; Enhanced Training Programs; Greater Intelligence Sharing; Cultural Exchange Initiatives"
 
 
+@pytest.mark.parametrize("question, answer", [
+    # the table's lead-in sentence was picked: the named row answers with its cell ...
+    ("According to the article's table, what is Belgium's proposed collaboration area?", "Cyber Defense Initiatives"),
+    # ... and a plural question with the asked column, never with raw "A | B |" lines
+    ("According to the article's table, what are the proposed collaboration areas?",
+     "Joint military Exercises; Cyber Defense Initiatives; Enhanced NATO Forward Presence"),
+    # two tables have a Poland row: the one whose column the question names wins
+    ("Going by the tables in the Hegseth article, what is Poland's focus area?", "Defense Infrastructure Development"),
+])
+def test_table_answers_come_from_the_named_row_and_column(real_index, embedder, answering, question, answer):
+    a = ask(real_index, embedder, question, answering=answering)
+    assert a.answer == answer
+    first = a.citations[0]
+    assert first.start <= a.answer_span.start and a.answer_span.end <= first.end and "|" in first.text
+
+
 def test_a_list_answer_cites_the_list_not_only_its_lead_in(real_index, embedder, answering):
     # The lead-in ("Key topics of discussion are expected to include:") is one chunk and the items another; the
     # answer is taken from the items, so the first citation must hold them.
