@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     # Calibrated on eval/questions.jsonl for at most 5% false abstention (see README); None uses the
     # threshold the answer model chose on the SQuAD 2.0 calibration articles.
     min_confidence: float | None = Field(0.06, ge=0, le=1, description="abstain below this confidence")
-    reader_min_confidence: float | None = Field(0.04, ge=0, le=1, description="the same, when the reader is on")
+    reader_min_confidence: float | None = Field(0.08, ge=0, le=1, description="the same, when the reader is on")
     reader: Path = Field(Path(__file__).resolve().parent.parent / "models" / "reader",
                          description="trained cross-encoder reader folder; answers use the selector alone when absent")
     use_reader: bool = True
