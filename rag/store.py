@@ -17,6 +17,7 @@ leaves the previous index untouched.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -34,6 +35,10 @@ from rag.embedding import Embedder
 from rag.errors import IndexMismatchError, IndexNotFoundError
 from rag.text import terms
 from rag.types import Candidate, Cell, Chunk, Document
+
+# bm25s sets its own logger to DEBUG at import, so every build printed "Building index from tokens"
+# once any handler was installed (uvicorn's, a user's basicConfig).
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 FORMAT_VERSION = 1
 Progress = Callable[[str, int, int], None]
