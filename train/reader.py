@@ -1,5 +1,10 @@
 """Fine-tune the bundled MiniLM as a cross-encoder "does this sentence answer this question?" reader.
 
+Objective: binary cross-entropy on the [CLS] logit (the only output exported) plus, with
+``--span-weight`` > 0, an auxiliary SQuAD 2.0-style span loss: a start/end head points at the answer
+inside a positive sentence and at [CLS] for a negative one. It was meant to teach "gives the fact"
+apart from "mentions the entity"; measured at 0.5 it did not (MODEL_CARD.md), so the default is 0.
+
 Data: SQuAD v1.1 train (answerable, other articles than every dev set) and the train articles of
 SQuAD 2.0 dev (``eval/squad2_split.json``; unanswerable questions give adversarial negatives). Fixed
 seeds; stops after ``--minutes``. Exports ONNX (int8) to ``models/reader/``.
@@ -43,6 +48,8 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=6, help="keep this many of MiniLM's 6 layers (evenly spaced): fewer is faster")
     ap.add_argument("--paraphrase-bias", type=float, default=1.0,
                     help="prefer SQuAD train questions that share few words with their answer sentence (0: uniform)")
+    ap.add_argument("--span-weight", type=float, default=0.0,
+                    help="weight of an auxiliary answer-span loss (0, the shipped reader: classification only; 0.5 measured worse, MODEL_CARD.md)")
     ap.add_argument("--out", default=str(ROOT / "models" / "reader"))
     args = ap.parse_args()
     random.seed(0)
@@ -73,7 +80,9 @@ def main() -> None:
         stride = len(layers) / args.layers
         model.bert.encoder.layer = torch.nn.ModuleList([layers[int(i * stride)] for i in range(args.layers)])
         model.config.num_hidden_layers = args.layers
-    opt = torch.optim.AdamW(model.parameters(), lr=4e-5, weight_decay=0.01)
+    # Training only: not exported, the reader at run time reads the [CLS] logit alone.
+    span_head = torch.nn.Linear(model.config.hidden_size, 2)
+    opt = torch.optim.AdamW(list(model.parameters()) + list(span_head.parameters()), lr=4e-5, weight_decay=0.01)
     steps_total = len(batches)  # one epoch
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 100) * max(0.05, 1 - s / steps_total))
     model.train()
@@ -82,10 +91,18 @@ def main() -> None:
     step = 0
     for step in range(steps_total):
         batch = batches[step]
-        enc = tok([b[0] for b in batch], [b[1] for b in batch], truncation="only_second", max_length=args.max_len, padding=True, return_tensors="pt")
+        enc = tok([b[0] for b in batch], [b[1] for b in batch], truncation="only_second", max_length=args.max_len, padding=True,
+                  return_tensors="pt", return_offsets_mapping=True)
+        offsets = enc.pop("offset_mapping")
         y = torch.tensor([float(b[2]) for b in batch])
-        logits = model(**enc).logits.squeeze(-1)
+        out = model.bert(**enc)
+        logits = model.classifier(model.dropout(out.pooler_output)).squeeze(-1)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
+        if args.span_weight > 0:
+            starts, ends = span_labels(enc, offsets, batch)
+            span = span_head(out.last_hidden_state).masked_fill(~enc["attention_mask"].bool().unsqueeze(-1), -1e4)
+            ce = torch.nn.functional.cross_entropy
+            loss = loss + args.span_weight * 0.5 * (ce(span[..., 0], starts, ignore_index=-100) + ce(span[..., 1], ends, ignore_index=-100))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -115,10 +132,35 @@ def main() -> None:
                                                    "final_loss": float(np.mean(losses[-100:])), "minutes": round((time.time() - t0) / 60, 1),
                                                    "max_len": args.max_len, "batch": args.batch, "lr": 4e-5, "seeds": [0, 1, 2, 3],
                                                    "layers": args.layers, "epochs": round((step + 1) / steps_total, 2),
-                                                   "squad_train_questions": args.squad_train_questions, "paraphrase_bias": args.paraphrase_bias}, indent=1))
+                                                   "squad_train_questions": args.squad_train_questions, "paraphrase_bias": args.paraphrase_bias,
+                                                   "span_weight": args.span_weight}, indent=1))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     print("saved", out, flush=True)
+
+
+def span_labels(enc, offsets, batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token indexes of each answer's first and last word piece in the sentence; 0 ([CLS]) for a
+    negative; -100 (ignored) when truncation cut the answer off."""
+    starts, ends = [], []
+    for i, b in enumerate(batch):
+        if b[2] == 0:
+            starts.append(0)
+            ends.append(0)
+            continue
+        seq = enc.sequence_ids(i)
+        s = e = -100
+        for t, (sid, (a, z)) in enumerate(zip(seq, offsets[i].tolist())):
+            if sid != 1 or z <= a:
+                continue
+            if s == -100 and z > b[3]:
+                s = t
+            if a < b[4]:
+                e = t
+        ok = s != -100 and e != -100 and e >= s and offsets[i][e][1] >= b[4]
+        starts.append(s if ok else -100)
+        ends.append(e if ok else -100)
+    return torch.tensor(starts), torch.tensor(ends)
 
 
 if __name__ == "__main__":

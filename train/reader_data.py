@@ -26,10 +26,13 @@ def _gold_overlap(q: dict, corpus: dict[str, str]) -> float:
 
 
 def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | None, n_questions: int, seed: int,
-               unanswerable_negatives: int = 2, paraphrase_bias: float = 0.0) -> list[tuple[str, str, int]]:
+               unanswerable_negatives: int = 2, paraphrase_bias: float = 0.0) -> list[tuple[str, str, int, int, int]]:
     """``paraphrase_bias`` > 0 prefers questions that share few words with their answer's sentence:
     SQuAD's questions were written looking at the paragraph and mostly copy its words, so a reader
-    trained on a uniform sample learns word overlap; users' questions paraphrase."""
+    trained on a uniform sample learns word overlap; users' questions paraphrase.
+
+    Each pair is ``(question, sentence, label, answer_start, answer_end)``: the answer's character
+    span inside a positive sentence (``-1, -1`` for negatives), for the span objective."""
     rng = random.Random(seed)
     corpus = {}
     by_article: dict[str, list[str]] = {}
@@ -44,7 +47,7 @@ def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | Non
     if paraphrase_bias > 0:
         keys = {id(q): _gold_overlap(q, corpus) * paraphrase_bias + rng.random() for q in qs}
         qs.sort(key=lambda q: keys[id(q)])
-    out: list[tuple[str, str, int]] = []
+    out: list[tuple[str, str, int, int, int]] = []
     used = 0
     for q in qs:
         if used >= n_questions:
@@ -60,21 +63,23 @@ def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | Non
             if not pos:
                 continue  # the answer crosses a sentence boundary
             neg = [s for s in sents if s not in pos]
-            out.append((q["question"], pos[0], 1))
+            a = next(a for a in answers if a in pos[0])
+            start = pos[0].index(a)
+            out.append((q["question"], pos[0], 1, start, start + len(a)))
             rng.shuffle(neg)
             neg.sort(key=lambda s: -_overlap(qt, s))
             for s in neg[:2]:
-                out.append((q["question"], s, 0))
+                out.append((q["question"], s, 0, -1, -1))
         else:
             ranked = sorted(sents, key=lambda s: -_overlap(qt, s))
             for s in ranked[:unanswerable_negatives]:
-                out.append((q["question"], s, 0))
+                out.append((q["question"], s, 0, -1, -1))
         # "Mentioned but not given": the closest sentence of another paragraph of the same article.
         others = [d for d in by_article[q["gold_doc"].rsplit("#", 1)[0]] if d != q["gold_doc"]]
         if others:
             cands = [s for d in rng.sample(others, min(6, len(others))) for s in _sentences(corpus[d])]
             cands = [s for s in cands if not any(a in s for a in answers)]
             if cands:
-                out.append((q["question"], max(cands, key=lambda s: _overlap(qt, s)), 0))
+                out.append((q["question"], max(cands, key=lambda s: _overlap(qt, s)), 0, -1, -1))
         used += 1
     return out
