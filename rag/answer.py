@@ -79,6 +79,7 @@ class AnswerConfig:
     reader: object | None = None  # rag.reader.Reader: re-scores the selector's best candidates
     rerank: int = 2  # candidates the reader re-scores (~4 ms each on one thread)
     rerank_margin: float = math.inf  # ... among those within this many selector logits of the best
+    rerank_dense: bool = True  # ... and the candidate closest to the question in embedding space
 
     @property
     def threshold(self) -> float:
@@ -478,12 +479,29 @@ def compose(scorer: Scorer, best: _Scored, question: str) -> tuple[str, int, int
 READER_FEATURES = ("reader", "reader_margin", "sim", "chunk_sim", "lex", "ctx", "missing", "ent_missing", "typed", "type_ok", "rank")
 
 
-def rerank(scorer: Scorer, question: str, scored: list[_Scored], reader, n: int, margin: float = math.inf) -> _Scored:
-    """The cross-encoder re-scores the selector's best ``n``; the pick combines both scores (trained
-    weights when installed, else the reader alone). ``reader_max`` is the best reader logit of all."""
-    # Candidates far behind the selector's best are not read: past a margin of 1 logit the reader
-    # changed 1 pick of 458 SQuAD 2.0 calibration questions and none of ours, and reading costs ~4 ms each.
+def reader_candidates(scored: list[_Scored], n: int, margin: float = math.inf, dense: bool = True) -> list[_Scored]:
+    """What the reader reads: the selector's best ``n`` within ``margin`` logits of its best, and, with
+    ``dense``, the candidate closest to the question in embedding space.
+
+    Candidates far behind the selector's best are not read: past a margin of 1 logit the reader
+    changed 1 pick of 458 SQuAD 2.0 calibration questions, and reading costs ~3 ms each. The closest
+    one is read even when the selector ranks it low: the selector's word-overlap features miss
+    paraphrased answers ("Why won't the Polish government commit soldiers?" / "Poland, however,
+    opposes sending troops due to low public support."); with it the reader's candidates held the
+    answer for 108 instead of 94 of 134 answerable questions of our three sets."""
     top = [c for c in scored[:n] if scored[0].score - c.score <= margin]
+    if dense and scored and "sim" in scored[0].features:
+        closest = max(scored, key=lambda c: c.features["sim"])
+        if closest not in top:
+            top.append(closest)
+    return top
+
+
+def rerank(scorer: Scorer, question: str, scored: list[_Scored], reader, n: int, margin: float = math.inf,
+           dense: bool = True) -> _Scored:
+    """The cross-encoder re-scores the ``reader_candidates``; the pick combines both scores (trained
+    weights when installed, else the reader alone). ``reader_max`` is the best reader logit of all."""
+    top = reader_candidates(scored, n, margin, dense)
     logits = reader.score(question, [scorer.index.candidates[c.j].render for c in top])
     combiner = scorer.model.reader_selector if scorer.model is not None else None
     final = np.array([combiner.logit({"selector": c.score, "reader": float(r)}) for c, r in zip(top, logits)]) if combiner else logits
@@ -512,7 +530,7 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
     if not scored:
         return Answer(question, None, tuple(citations), 0.0)
     if config.reader is not None:
-        best = rerank(scorer, question, scored, config.reader, config.rerank, config.rerank_margin)
+        best = rerank(scorer, question, scored, config.reader, config.rerank, config.rerank_margin, config.rerank_dense)
         conf = reader_confidence(scorer, best)
     else:
         best = scored[0]

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # ... skipping those the selector puts more than this many logits behind its best: the reader
     # almost never overturns such a lead (1 of 458 SQuAD 2.0 calibration picks), and each read is ~4 ms.
     rerank_margin: float = Field(1.0, ge=0)
+    # ... and the candidate closest to the question in embedding space, which the selector's
+    # word-overlap features rank low when the question paraphrases (README, rag/answer.py).
+    rerank_dense: bool = True
     answer_model: Path = Field(Path(__file__).resolve().parent.parent / "models" / "answer_model.json",
                                description="trained selector/verifier; the hand-set fallback is used when absent")
     tables: bool = True
@@ -68,7 +71,7 @@ class Settings(BaseSettings):
         reader = load_reader(self.reader, self.threads) if self.use_reader else None
         threshold = self.reader_min_confidence if reader is not None else self.min_confidence
         return AnswerConfig(min_confidence=threshold, model=load_answer_model(self.answer_model), reader=reader, rerank=self.rerank,
-                            rerank_margin=self.rerank_margin)
+                            rerank_margin=self.rerank_margin, rerank_dense=self.rerank_dense)
 
     def chunker(self):
         from rag.chunking import ChunkerConfig

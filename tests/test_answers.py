@@ -222,3 +222,14 @@ def test_the_reader_skips_candidates_far_behind_the_selectors_best(scores, margi
     best = rerank(scorer, "q?", scored, reader, n=3, margin=margin)
     assert reader.seen == [[f"candidate {i}" for i in range(read)]]
     assert best is scored[0] and best.features["reader_max"] == 5.0
+
+
+def test_the_reader_also_reads_the_candidate_closest_to_the_question():
+    from rag.answer import _Scored, reader_candidates
+
+    # The selector ranks the paraphrased answer (highest similarity) last: it is read all the same, once.
+    scored = [_Scored(0, None, 3.0, {"sim": 0.4}), _Scored(1, None, 2.5, {"sim": 0.5}), _Scored(2, None, -1.0, {"sim": 0.7})]
+    assert [c.j for c in reader_candidates(scored, n=2, margin=1.0)] == [0, 1, 2]
+    assert [c.j for c in reader_candidates(scored, n=2, margin=1.0, dense=False)] == [0, 1]
+    scored[0].features["sim"] = 0.9
+    assert [c.j for c in reader_candidates(scored, n=2, margin=1.0)] == [0, 1]
