@@ -79,7 +79,7 @@ class AnswerConfig:
     reader: object | None = None  # rag.reader.Reader: re-scores the selector's best candidates
     rerank: int = 2  # candidates the reader re-scores (~4 ms each on one thread)
     rerank_margin: float = math.inf  # ... among those within this many selector logits of the best
-    rerank_dense: bool = True  # ... and the candidate closest to the question in embedding space
+    rerank_dense: bool = False  # ... and the candidate closest to the question in embedding space
 
     @property
     def threshold(self) -> float:
@@ -479,7 +479,7 @@ def compose(scorer: Scorer, best: _Scored, question: str) -> tuple[str, int, int
 READER_FEATURES = ("reader", "reader_margin", "sim", "chunk_sim", "lex", "ctx", "missing", "ent_missing", "typed", "type_ok", "rank")
 
 
-def reader_candidates(scored: list[_Scored], n: int, margin: float = math.inf, dense: bool = True) -> list[_Scored]:
+def reader_candidates(scored: list[_Scored], n: int, margin: float = math.inf, dense: bool = False) -> list[_Scored]:
     """What the reader reads: the selector's best ``n`` within ``margin`` logits of its best, and, with
     ``dense``, the candidate closest to the question in embedding space.
 
@@ -498,7 +498,7 @@ def reader_candidates(scored: list[_Scored], n: int, margin: float = math.inf, d
 
 
 def rerank(scorer: Scorer, question: str, scored: list[_Scored], reader, n: int, margin: float = math.inf,
-           dense: bool = True) -> _Scored:
+           dense: bool = False) -> _Scored:
     """The cross-encoder re-scores the ``reader_candidates``; the pick combines both scores (trained
     weights when installed, else the reader alone). ``reader_max`` is the best reader logit of all."""
     top = reader_candidates(scored, n, margin, dense)

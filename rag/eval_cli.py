@@ -193,7 +193,7 @@ def train_command(
     target_false_abstention: float = typer.Option(0.05, "--target-false-abstention"),
     max_train: int = typer.Option(3000, "--max-train", help="SQuAD 2.0 train-article questions to fit on (the shipped model: 3000)"),
     reader_dir: Path = typer.Option(Path("models/reader"), "--reader", help="fit the reader's verifier too when this folder holds a trained reader"),
-    combiner_max_overlap: float = typer.Option(0.5, "--combiner-max-overlap", help="fit the selector+reader combiner on SQuAD questions sharing at most this share of terms with their answer's sentence (1: all)"),
+    combiner_max_overlap: float = typer.Option(1.0, "--combiner-max-overlap", help="fit the selector+reader combiner on SQuAD questions sharing at most this share of terms with their answer's sentence (1: all)"),
     reader_only: bool = typer.Option(False, "--reader-only", help="keep the selector and verifier of --out; refit only what depends on the reader (after retraining it)"),
 ) -> None:
     """Train the answer selector and no-answer verifier on SQuAD 2.0 dev (train/calibration articles only)."""
@@ -229,7 +229,8 @@ def train_command(
             from rag.train import fit_reader_verifier
 
             model, rreport = fit_reader_verifier(index, embedder, model, reader, qs, split, target_false_abstention,
-                                                 lambda d, n: progress("reader verifier", d, n), settings.rerank_margin, combiner_max_overlap)
+                                                 lambda d, n: progress("reader verifier", d, n), settings.rerank_margin, combiner_max_overlap,
+                                                 settings.rerank_dense)
             report.update(rreport)
     save(model, report, out_path)
     err.print(json.dumps(report, indent=1))

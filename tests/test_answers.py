@@ -229,7 +229,7 @@ def test_the_reader_also_reads_the_candidate_closest_to_the_question():
 
     # The selector ranks the paraphrased answer (highest similarity) last: it is read all the same, once.
     scored = [_Scored(0, None, 3.0, {"sim": 0.4}), _Scored(1, None, 2.5, {"sim": 0.5}), _Scored(2, None, -1.0, {"sim": 0.7})]
-    assert [c.j for c in reader_candidates(scored, n=2, margin=1.0)] == [0, 1, 2]
-    assert [c.j for c in reader_candidates(scored, n=2, margin=1.0, dense=False)] == [0, 1]
+    assert [c.j for c in reader_candidates(scored, n=2, margin=1.0, dense=True)] == [0, 1, 2]
+    assert [c.j for c in reader_candidates(scored, n=2, margin=1.0)] == [0, 1]  # off by default
     scored[0].features["sim"] = 0.9
-    assert [c.j for c in reader_candidates(scored, n=2, margin=1.0)] == [0, 1]
+    assert [c.j for c in reader_candidates(scored, n=2, margin=1.0, dense=True)] == [0, 1]
