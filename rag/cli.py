@@ -26,9 +26,18 @@ err = Console(stderr=True, highlight=False)
 
 
 def _settings(**overrides):
+    from pydantic import ValidationError
+
+    from rag.errors import InvalidInputError
     from rag.settings import Settings
 
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        # pydantic's report spans several lines; the CLI promises one: name the setting and the rule.
+        first = exc.errors()[0]
+        name = "RAG_" + "_".join(str(p) for p in first["loc"]).upper()
+        raise InvalidInputError(f"{name}={first.get('input')!r}: {first['msg']}") from None
 
 
 def _progress_bar():

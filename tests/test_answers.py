@@ -126,6 +126,9 @@ def test_cli_json_batch_and_errors(tmp_path):
         assert r.returncode != 0, args
         assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error:"), (args, r.stderr)
         assert "Traceback" not in r.stderr
+    r = _rag("ask", "q", env={**env, "RAG_BACKEND": "bogus"})
+    assert r.returncode == 1 and r.stderr.startswith("error: RAG_BACKEND='bogus': Input should be")
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 def test_the_row_the_question_names_wins(real_index, embedder, answering):
