@@ -169,16 +169,20 @@ def train(index, embedder, questions: list[Question], split: dict, target_false_
     return model, report
 
 
-def gold_overlap(index, q: Question) -> float:
-    """Share of the question's terms found in the sentence that holds its answer (1.0 without one)."""
-    doc = index.documents.get(q.docs[0]) if q.docs else None
-    qt = set(terms(q.question))
-    if doc is None or not q.answerable or not qt:
-        return 1.0
-    for a, b in sentence_spans(doc.text):
-        if any(g in doc.text[a:b] for g in q.answers):
-            return len(qt & set(terms(doc.text[a:b]))) / len(qt)
+def answer_sentence_overlap(question: str, answers, text: str) -> float:
+    """Share of the question's terms found in the first sentence of ``text`` that holds an answer
+    (1.0 when none does): how much a question copies its source rather than paraphrasing it."""
+    qt = set(terms(question))
+    answers = [a for a in answers if a.strip()]
+    for a, b in sentence_spans(text):
+        if qt and any(g in text[a:b] for g in answers):
+            return len(qt & set(terms(text[a:b]))) / len(qt)
     return 1.0
+
+
+def gold_overlap(index, q: Question) -> float:
+    doc = index.documents.get(q.docs[0]) if q.docs else None
+    return answer_sentence_overlap(q.question, q.answers, doc.text) if doc is not None else 1.0
 
 
 def fit_reader_verifier(index, embedder, model: AnswerModel, reader, questions: list[Question], split: dict,

@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 from rag.text import sentence_spans, terms
+from rag.train import answer_sentence_overlap
 
 
 def _sentences(text: str) -> list[str]:
@@ -18,11 +19,7 @@ def _overlap(q: set[str], s: str) -> int:
 
 
 def _gold_overlap(q: dict, corpus: dict[str, str]) -> float:
-    """Share of the question's terms found in its answer's sentence (1.0 when it has no answer)."""
-    qt = set(terms(q["question"]))
-    answers = [a for a in q["answers"] if a.strip()]
-    gold = [s for s in _sentences(corpus[q["gold_doc"]]) if any(a in s for a in answers)]
-    return len(qt & set(terms(gold[0]))) / len(qt) if gold and qt else 1.0
+    return answer_sentence_overlap(q["question"], q["answers"], corpus[q["gold_doc"]])
 
 
 def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | None, n_questions: int, seed: int,
