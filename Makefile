@@ -30,7 +30,7 @@ test: setup           ## unit + integration tests (real model, real FAISS), then
 	$(BIN)/rag eval eval/questions.jsonl --check
 
 eval: setup
-	$(BIN)/rag eval eval/questions.jsonl --ablation
+	$(BIN)/rag eval eval/questions.jsonl --ablation --compare-model
 
 eval-squad: setup     ## SQuAD v1.1 dev, 1,000 questions over 2,067 paragraphs (own index; ~3 min)
 	$(BIN)/rag eval ../shared/bench/squad-dev/queries.jsonl --corpus ../shared/bench/squad-dev/corpus.jsonl --index index-squad-dev --out eval/results/squad-dev
