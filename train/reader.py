@@ -80,9 +80,12 @@ def main() -> None:
         stride = len(layers) / args.layers
         model.bert.encoder.layer = torch.nn.ModuleList([layers[int(i * stride)] for i in range(args.layers)])
         model.config.num_hidden_layers = args.layers
-    # Training only: not exported, the reader at run time reads the [CLS] logit alone.
-    span_head = torch.nn.Linear(model.config.hidden_size, 2)
-    opt = torch.optim.AdamW(list(model.parameters()) + list(span_head.parameters()), lr=4e-5, weight_decay=0.01)
+    # Training only: not exported, the reader at run time reads the [CLS] logit alone. Created only when
+    # used: its random initialisation would shift the dropout masks, and the default run must reproduce
+    # the shipped reader.
+    span_head = torch.nn.Linear(model.config.hidden_size, 2) if args.span_weight > 0 else None
+    params = list(model.parameters()) + (list(span_head.parameters()) if span_head is not None else [])
+    opt = torch.optim.AdamW(params, lr=4e-5, weight_decay=0.01)
     steps_total = len(batches)  # one epoch
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 100) * max(0.05, 1 - s / steps_total))
     model.train()
@@ -98,7 +101,7 @@ def main() -> None:
         out = model.bert(**enc)
         logits = model.classifier(model.dropout(out.pooler_output)).squeeze(-1)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
-        if args.span_weight > 0:
+        if span_head is not None:
             starts, ends = span_labels(enc, offsets, batch)
             span = span_head(out.last_hidden_state).masked_fill(~enc["attention_mask"].bool().unsqueeze(-1), -1e4)
             ce = torch.nn.functional.cross_entropy
