@@ -179,3 +179,18 @@ def test_quantized_queries_keep_documents_identical(onnx_cache, backend):
     assert np.allclose(fp32.embed_batch(docs), quant.embed_batch(docs), atol=1e-6)
     for q in ["what is Belgium's focus area?", "Why does Poland oppose sending troops?"]:
         assert float(fp32.embed_query(q) @ quant.embed_query(q)) >= 0.98
+
+
+def test_fingerprint_tells_same_sized_weights_apart(tmp_path):
+    # A model fine-tuned from the bundled one has the same config and weight sizes; it must not be
+    # handed the bundled model's cached ONNX export or index.
+    from rag.embedding import model_fingerprint
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder, byte in ((a, b"\x00"), (b, b"\x01")):
+        folder.mkdir()
+        (folder / "config.json").write_text('{"hidden_size": 384}')
+        (folder / "model.safetensors").write_bytes(byte * 1024)
+    assert model_fingerprint(a) != model_fingerprint(b)
+    (b / "model.safetensors").write_bytes(b"\x00" * 1024)
+    assert model_fingerprint(a) == model_fingerprint(b)
