@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.embedding import DEFAULT_MODEL, _QueryCache, _Tokens, model_fingerprint, resolve_model_path
+from rag.errors import ModelNotFoundError
 
 OPSET = 17
 _export_lock = threading.Lock()
@@ -139,12 +140,21 @@ def _max_seq_length(path: Path, default: int = 256) -> int:
 
 
 def _dim(path: Path) -> int:
+    """The output dimension, from the pooling config in either the sentence-transformers < 5 format
+    (``word_embedding_dimension``, ``pooling_mode_mean_tokens``) or the one it writes since
+    (``embedding_dimension``, ``pooling_mode: "mean"``)."""
     pooling = path / "1_Pooling" / "config.json"
     if pooling.exists():
         cfg = json.loads(pooling.read_text())
-        if not cfg.get("pooling_mode_mean_tokens", True) or any(cfg.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens")):
-            raise ValueError(f"the ONNX backend only does mean pooling; {pooling} asks for something else")
-        return int(cfg["word_embedding_dimension"])
+        mode = cfg.get("pooling_mode")
+        old_modes = ("pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
+                     "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken")
+        if (mode is not None and mode != "mean") or not cfg.get("pooling_mode_mean_tokens", True) or any(cfg.get(k) for k in old_modes):
+            raise ModelNotFoundError(f"the ONNX backend only does mean pooling, and {pooling} asks for something else; "
+                                     "set RAG_BACKEND=torch for this model")
+        dim = cfg.get("word_embedding_dimension", cfg.get("embedding_dimension"))
+        if dim is not None:
+            return int(dim)
     return int(json.loads((path / "config.json").read_text())["hidden_size"])
 
 

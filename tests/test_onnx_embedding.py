@@ -194,3 +194,29 @@ def test_fingerprint_tells_same_sized_weights_apart(tmp_path):
     assert model_fingerprint(a) != model_fingerprint(b)
     (b / "model.safetensors").write_bytes(b"\x00" * 1024)
     assert model_fingerprint(a) == model_fingerprint(b)
+
+
+@pytest.mark.parametrize("pooling", [
+    {"word_embedding_dimension": 384, "pooling_mode_mean_tokens": True},  # sentence-transformers < 5
+    {"embedding_dimension": 384, "pooling_mode": "mean"},  # what it saves since (a fine-tuned copy)
+])
+def test_dimension_read_from_either_pooling_format(tmp_path, pooling):
+    import json
+
+    from rag.onnx_embedding import _dim
+
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
+    assert _dim(tmp_path) == 384
+
+
+def test_other_pooling_is_a_clear_error(tmp_path):
+    import json
+
+    from rag.errors import ModelNotFoundError
+    from rag.onnx_embedding import _dim
+
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({"embedding_dimension": 384, "pooling_mode": "cls"}))
+    with pytest.raises(ModelNotFoundError, match="RAG_BACKEND=torch"):
+        _dim(tmp_path)
