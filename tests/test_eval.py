@@ -27,6 +27,9 @@ def test_metrics_by_hand():
     assert s["answer_accuracy"] == 0.5 and s["hit@5"] == 0.5 and s["mrr@5"] == 0.25
     assert s["abstention"] == 1.0 and s["false_abstention"] == 0.5
     assert ir_metrics([o1, o2, o3]) == {"Success@1": 0.0, "Success@5": 0.5, "RR@5": 0.25}
+    # results.jsonl carries the confidence, so a threshold can be studied from the rows alone.
+    row = score(q1, "x", [_cit("a", "x")], 0.01, confidence=0.123456).to_dict()
+    assert row["confidence"] == 0.1235 and o2.to_dict()["confidence"] is None
 
 
 def test_long_answers_and_context_budget_cannot_win_by_size():
@@ -45,7 +48,7 @@ def test_question_sets_are_valid():
     from rag.corpus import load_corpus
 
     docs = {d.id: d.text for d in load_corpus(CORPUS)}
-    for name in ("questions.jsonl", "questions_heldout.jsonl"):
+    for name in ("questions.jsonl", "questions_heldout.jsonl", "questions_heldout2.jsonl", "questions_heldout3.jsonl"):
         qs = load_questions(ROOT / "eval" / name)
         assert validate_questions(qs, docs) == []
     main = load_questions(ROOT / "eval" / "questions.jsonl")
