@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "train"))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from reader_data import pairs_from  # noqa: E402
+from steps import optimiser_step  # noqa: E402
 from sentence_transformers import SentenceTransformer  # noqa: E402
 
 from rag.embedding import resolve_model_path  # noqa: E402
@@ -91,15 +92,7 @@ def main() -> None:
         d = embed([b[1] for b in batch] + [b[2] for b in batch])
         logits = args.scale * q @ d.T
         loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(batch)))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad()
-        losses.append(loss.item())
-        if step % 20 == 0:
-            print(f"step {step}/{total} loss {np.mean(losses[-50:]):.4f} {time.time() - t0:.0f}s", flush=True)
-        if time.time() - t0 > args.minutes * 60:
+        if optimiser_step(loss, model, opt, sched, losses, step, total, t0, args.minutes):
             break
     model.eval()
     out = Path(args.out)

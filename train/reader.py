@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT / "train"))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from reader_data import pairs_from  # noqa: E402
+from steps import optimiser_step  # noqa: E402
 from transformers import AutoModelForSequenceClassification, AutoTokenizer  # noqa: E402
 
 from rag.embedding import resolve_model_path  # noqa: E402
@@ -106,15 +107,7 @@ def main() -> None:
             span = span_head(out.last_hidden_state).masked_fill(~enc["attention_mask"].bool().unsqueeze(-1), -1e4)
             ce = torch.nn.functional.cross_entropy
             loss = loss + args.span_weight * 0.5 * (ce(span[..., 0], starts, ignore_index=-100) + ce(span[..., 1], ends, ignore_index=-100))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad()
-        losses.append(loss.item())
-        if step % 20 == 0:
-            print(f"step {step}/{steps_total} loss {np.mean(losses[-50:]):.4f} {time.time() - t0:.0f}s", flush=True)
-        if time.time() - t0 > args.minutes * 60:
+        if optimiser_step(loss, model, opt, sched, losses, step, steps_total, t0, args.minutes):
             break
     model.eval()
     out = Path(args.out)
