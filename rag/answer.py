@@ -497,12 +497,24 @@ def reader_candidates(scored: list[_Scored], n: int, margin: float = math.inf, d
     return top
 
 
+def reader_texts(index: Index, top: list[_Scored], reader) -> list[str]:
+    """What the reader reads of each candidate: its render, after its passage's heading for a reader
+    trained that way (``context_words`` > 0; a row or item already carries its header or lead-in)."""
+    words = getattr(reader, "context_words", 0)
+    if not words:
+        return [index.candidates[c.j].render for c in top]
+    from rag.reader import with_context
+
+    return [with_context(c.hit.chunk.section or c.hit.chunk.title, index.candidates[c.j].render, words)
+            if index.candidates[c.j].kind == "sentence" else index.candidates[c.j].render for c in top]
+
+
 def rerank(scorer: Scorer, question: str, scored: list[_Scored], reader, n: int, margin: float = math.inf,
            dense: bool = False) -> _Scored:
     """The cross-encoder re-scores the ``reader_candidates``; the pick combines both scores (trained
     weights when installed, else the reader alone). ``reader_max`` is the best reader logit of all."""
     top = reader_candidates(scored, n, margin, dense)
-    logits = reader.score(question, [scorer.index.candidates[c.j].render for c in top])
+    logits = reader.score(question, reader_texts(scorer.index, top, reader))
     combiner = scorer.model.reader_selector if scorer.model is not None else None
     final = np.array([combiner.logit({"selector": c.score, "reader": float(r)}) for c, r in zip(top, logits)]) if combiner else logits
     order = np.argsort(-final, kind="stable")

@@ -12,6 +12,13 @@ from pathlib import Path
 import numpy as np
 
 
+def with_context(heading: str, text: str, words: int) -> str:
+    """What a context-trained reader reads: the first ``words`` words of the passage's heading, then
+    the candidate. The same function builds its training pairs (``train/reader_data.py``)."""
+    head = " ".join(heading.split()[:words])
+    return f"{head}: {text}" if head and words > 0 else text
+
+
 class Reader:
     def __init__(self, path: str | Path, threads: int = 1):
         import onnxruntime as ort
@@ -29,6 +36,8 @@ class Reader:
         self.session = ort.InferenceSession(str(p / "reader.int8.onnx"), opts, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.info = info
+        # Readers trained with a heading before each sentence (``train/reader.py --context-words``).
+        self.context_words = int(info.get("context_words", 0))
 
     def score(self, question: str, texts: list[str]) -> np.ndarray:
         """Logits, one per text: higher means the text answers the question."""

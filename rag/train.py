@@ -201,7 +201,7 @@ def fit_reader_verifier(index, embedder, model: AnswerModel, reader, questions: 
     (measured, not the default: MODEL_CARD.md)."""
     from sklearn.isotonic import IsotonicRegression
 
-    from rag.answer import READER_FEATURES, reader_candidates, rerank, score_candidates
+    from rag.answer import READER_FEATURES, reader_candidates, reader_texts, rerank, score_candidates
 
     cal = in_split(questions, split, "calibration")
     arts = sorted({article_of(q.docs[0]) for q in cal})
@@ -225,7 +225,7 @@ def fit_reader_verifier(index, embedder, model: AnswerModel, reader, questions: 
             if (qq.type != "masked" and qq.answerable and article_of(q.docs[0]) in fit_arts
                     and gold_overlap(index, qq) <= combiner_max_overlap):
                 top = reader_candidates(scored, n, margin, dense)
-                logits = reader.score(qq.question, [index.candidates[c.j].render for c in top])
+                logits = reader.score(qq.question, reader_texts(index, top, reader))
                 for c, r in zip(top, logits):
                     pick_X.append([c.score, float(r)])
                     pick_y.append(int(_contains_gold(index.candidates[c.j].text, qq.answers)))

@@ -47,3 +47,12 @@ def test_an_over_long_pair_is_truncated_to_the_trained_length(reader):
 
 def test_no_text_no_scores(reader):
     assert reader.score(QUESTION, []).shape == (0,)
+
+
+def test_context_prefix_only_for_context_trained_readers(reader):
+    from rag.reader import with_context
+
+    assert with_context("Poland and the peace force in Ukraine today", ANSWER, 3) == "Poland and the: " + ANSWER
+    assert with_context("", ANSWER, 8) == ANSWER and with_context("Heading", ANSWER, 0) == ANSWER
+    # The shipped reader was trained on bare sentences: it must read them bare.
+    assert reader.context_words == int(reader.info.get("context_words", 0)) == 0

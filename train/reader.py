@@ -51,6 +51,8 @@ def main() -> None:
                     help="prefer SQuAD train questions that share few words with their answer sentence (0: uniform)")
     ap.add_argument("--span-weight", type=float, default=0.0,
                     help="weight of an auxiliary answer-span loss (0, the shipped reader: classification only; 0.5 measured worse, MODEL_CARD.md)")
+    ap.add_argument("--context-words", type=int, default=0,
+                    help="prefix each sentence with this many words of its article's title (the reader then reads section headings)")
     ap.add_argument("--out", default=str(ROOT / "models" / "reader"))
     args = ap.parse_args()
     random.seed(0)
@@ -60,8 +62,9 @@ def main() -> None:
 
     split = json.loads((ROOT / "eval" / "squad2_split.json").read_text())
     pairs = pairs_from(SHARED / "squad-train" / "questions.jsonl", SHARED / "squad-train" / "corpus.jsonl", None, args.squad_train_questions, 1,
-                       paraphrase_bias=args.paraphrase_bias)
-    pairs += pairs_from(SHARED / "squad2-dev" / "questions.jsonl", SHARED / "squad2-dev" / "corpus.jsonl", set(split["train"]), 10**9, 2)
+                       paraphrase_bias=args.paraphrase_bias, context_words=args.context_words)
+    pairs += pairs_from(SHARED / "squad2-dev" / "questions.jsonl", SHARED / "squad2-dev" / "corpus.jsonl", set(split["train"]), 10**9, 2,
+                        context_words=args.context_words)
     rng = random.Random(3)
     rng.shuffle(pairs)
     # Length-bucketed batches: far less padding, same data.
@@ -129,7 +132,7 @@ def main() -> None:
                                                    "max_len": args.max_len, "batch": args.batch, "lr": 4e-5, "seeds": [0, 1, 2, 3],
                                                    "layers": args.layers, "epochs": round((step + 1) / steps_total, 2),
                                                    "squad_train_questions": args.squad_train_questions, "paraphrase_bias": args.paraphrase_bias,
-                                                   "span_weight": args.span_weight}, indent=1))
+                                                   "span_weight": args.span_weight, "context_words": args.context_words}, indent=1))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     print("saved", out, flush=True)

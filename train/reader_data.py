@@ -23,19 +23,26 @@ def _gold_overlap(q: dict, corpus: dict[str, str]) -> float:
 
 
 def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | None, n_questions: int, seed: int,
-               unanswerable_negatives: int = 2, paraphrase_bias: float = 0.0) -> list[tuple[str, str, int, int, int]]:
+               unanswerable_negatives: int = 2, paraphrase_bias: float = 0.0, context_words: int = 0) -> list[tuple[str, str, int, int, int]]:
     """``paraphrase_bias`` > 0 prefers questions that share few words with their answer's sentence:
     SQuAD's questions were written looking at the paragraph and mostly copy its words, so a reader
     trained on a uniform sample learns word overlap; users' questions paraphrase.
 
     Each pair is ``(question, sentence, label, answer_start, answer_end)``: the answer's character
-    span inside a positive sentence (``-1, -1`` for negatives), for the span objective."""
+    span inside a positive sentence (``-1, -1`` for negatives), for the span objective.
+
+    ``context_words`` > 0 prefixes every sentence with that many words of its article's title
+    (``rag.reader.with_context``), as the reader then sees our passages' section headings."""
+    from rag.reader import with_context
+
     rng = random.Random(seed)
     corpus = {}
+    titles: dict[str, str] = {}
     by_article: dict[str, list[str]] = {}
     for line in corpus_path.open(encoding="utf-8"):
         r = json.loads(line)
         corpus[r["id"]] = r["text"]
+        titles[r["id"]] = r.get("title", "")
         by_article.setdefault(r["id"].rsplit("#", 1)[0], []).append(r["id"])
     qs = [json.loads(l) for l in questions_path.open(encoding="utf-8")]
     if articles is not None:
@@ -54,6 +61,7 @@ def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | Non
         if len(sents) < 2:
             continue
         qt = set(terms(q["question"]))
+        first = len(out)
         answers = [a for a in q["answers"] if a.strip()]
         if answers:
             pos = [s for s in sents if any(a in s for a in answers)]
@@ -78,5 +86,11 @@ def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | Non
             cands = [s for s in cands if not any(a in s for a in answers)]
             if cands:
                 out.append((q["question"], max(cands, key=lambda s: _overlap(qt, s)), 0, -1, -1))
+        if context_words > 0:
+            for i in range(first, len(out)):
+                qq, sent, label, a0, a1 = out[i]
+                shown = with_context(titles[q["gold_doc"]], sent, context_words)
+                shift = len(shown) - len(sent)
+                out[i] = (qq, shown, label, a0 + shift if a0 >= 0 else -1, a1 + shift if a1 >= 0 else -1)
         used += 1
     return out
