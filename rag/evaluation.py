@@ -58,7 +58,8 @@ class Outcome:
         q = self.question
         return {"id": q.id, "type": q.type, "question": q.question, "gold": list(q.answers), "docs": list(q.docs),
                 "answer": self.answer, "abstained": self.abstained,
-                "confidence": None if self.confidence is None else round(self.confidence, 4), "correct": self.correct, "hit@1": self.hit1, "hit@5": self.hit5,
+                "confidence": None if self.confidence is None else round(self.confidence, 4),
+                "correct": self.correct, "hit@1": self.hit1, "hit@5": self.hit5,
                 "rr": round(self.rr, 4), "hit@1000c": self.hit_budget, "first_citation_gold_doc": self.first_citation_gold_doc,
                 "ms": round(self.seconds * 1e3, 2),
                 "citations": [{k: c[k] for k in ("doc_id", "section", "start", "end", "score")} for c in self.citations]}
