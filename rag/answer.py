@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.reader import with_context
 from rag.store import Index
 from rag.text import STOPWORDS, question_terms, terms
 from rag.types import Answer, Candidate, Citation, Hit, Span
@@ -503,8 +504,6 @@ def reader_texts(index: Index, top: list[_Scored], reader) -> list[str]:
     words = getattr(reader, "context_words", 0)
     if not words:
         return [index.candidates[c.j].render for c in top]
-    from rag.reader import with_context
-
     return [with_context(c.hit.chunk.section or c.hit.chunk.title, index.candidates[c.j].render, words)
             if index.candidates[c.j].kind == "sentence" else index.candidates[c.j].render for c in top]
 

@@ -6,6 +6,7 @@ import json
 import random
 from pathlib import Path
 
+from rag.reader import with_context
 from rag.text import sentence_spans, terms
 from rag.train import answer_sentence_overlap
 
@@ -33,7 +34,6 @@ def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | Non
 
     ``context_words`` > 0 prefixes every sentence with that many words of its article's title
     (``rag.reader.with_context``), as the reader then sees our passages' section headings."""
-    from rag.reader import with_context
 
     rng = random.Random(seed)
     corpus = {}
