@@ -46,6 +46,13 @@ def test_abstains_when_the_corpus_does_not_say(real_index, embedder, answering, 
     assert d["answer"] is None and d["abstained"] is True
 
 
+@pytest.mark.parametrize("question", ["hello", "what?", "asdfgh qwerty"])
+def test_no_shared_word_means_no_answer(real_index, embedder, answering, question):
+    # The reader alone was confident on these (0.2-0.3): not one of their content words is in a passage.
+    a = ask(real_index, embedder, question, answering=answering)
+    assert a.answer is None and a.abstained and a.confidence == 0.0
+
+
 def test_every_citation_round_trips(real_index, embedder, answering):
     for q in ["How many Patriot batteries has the Netherlands deployed to Poland?", "What are the key diplomatic tools?"]:
         a = ask(real_index, embedder, q, k=5, answering=answering)
