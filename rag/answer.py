@@ -561,9 +561,9 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
         conf = 0.0
     if kind == "person" and not _agent_cell(scorer.index, best, s, e):
         conf = 0.0  # "Who is Belgium's defense minister?" is not answered by a "Focus Area" cell
-    if not any(c.features["ctx"] > 0 for c in scored):
-        # Not one content word of the question in any passage read ("hello", "Who won the World
-        # Cup?"): whatever the reader believes, nothing here is evidence for an answer.
+    if best.features["ctx"] == 0:
+        # Not one content word of the question in the answer's passage, its title or heading ("hello",
+        # "Who won the World Cup?"): whatever the reader believes, nothing here is evidence for it.
         conf = 0.0
     if conf < config.threshold:
         return Answer(question, None, tuple(citations), conf)

@@ -46,9 +46,9 @@ def test_abstains_when_the_corpus_does_not_say(real_index, embedder, answering, 
     assert d["answer"] is None and d["abstained"] is True
 
 
-@pytest.mark.parametrize("question", ["hello", "what?", "asdfgh qwerty"])
+@pytest.mark.parametrize("question", ["hello", "what?", "asdfgh qwerty", "Who won the 2022 FIFA World Cup?"])
 def test_no_shared_word_means_no_answer(real_index, embedder, answering, question):
-    # The reader alone was confident on these (0.2-0.3): not one of their content words is in a passage.
+    # The reader alone was confident on these (0.2-0.3): not one of their content words is in the passage.
     a = ask(real_index, embedder, question, answering=answering)
     assert a.answer is None and a.abstained and a.confidence == 0.0
 
