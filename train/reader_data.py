@@ -23,8 +23,35 @@ def _gold_overlap(q: dict, corpus: dict[str, str]) -> float:
     return answer_sentence_overlap(q["question"], q["answers"], corpus[q["gold_doc"]])
 
 
+_DANGLING = {"the", "a", "an", "of", "in", "on", "at", "to", "by", "for", "from", "with", "as", "and", "or", "was", "were",
+             "is", "are", "be", "been", "than", "about", "nearly", "some", "its", "his", "her", "their", "called", "named"}
+
+
+def answer_deleted(sentence: str, answers: list[str], min_words: int = 6) -> str | None:
+    """``sentence`` without the longest gold answer in it (and the function words left dangling
+    before it), or None when a gold answer survives or too little is left."""
+    inside = [a for a in answers if a in sentence]
+    if not inside:
+        return None
+    a = max(inside, key=len)
+    i = sentence.index(a)
+    left = sentence[:i].rstrip().split(" ")
+    while left and left[-1].lower().strip(",;:(\"'") in _DANGLING:
+        left.pop()
+    right = sentence[i + len(a):].lstrip()
+    out = " ".join(left).rstrip(",;: ")
+    if right and right[0] not in ".,;:)":
+        out += " "
+    out = (out + right.lstrip(",;: ") if out.endswith(" ") else out + right).strip()
+    out = out[:1].upper() + out[1:]  # a cut subject must not leave a lower-case start to learn from
+    if len(out.split()) < min_words or any(g in out for g in answers):
+        return None
+    return out
+
+
 def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | None, n_questions: int, seed: int,
-               unanswerable_negatives: int = 2, paraphrase_bias: float = 0.0, context_words: int = 0) -> list[tuple[str, str, int, int, int]]:
+               unanswerable_negatives: int = 2, paraphrase_bias: float = 0.0, context_words: int = 0,
+               deletion_negatives: float = 0.0, foreign_negatives: float = 0.0) -> list[tuple[str, str, int, int, int]]:
     """``paraphrase_bias`` > 0 prefers questions that share few words with their answer's sentence:
     SQuAD's questions were written looking at the paragraph and mostly copy its words, so a reader
     trained on a uniform sample learns word overlap; users' questions paraphrase.
@@ -33,7 +60,16 @@ def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | Non
     span inside a positive sentence (``-1, -1`` for negatives), for the span objective.
 
     ``context_words`` > 0 prefixes every sentence with that many words of its article's title
-    (``rag.reader.with_context``), as the reader then sees our passages' section headings."""
+    (``rag.reader.with_context``), as the reader then sees our passages' section headings.
+
+    ``deletion_negatives``: the share of answerable questions that also get their answer's sentence
+    with the answer cut out as a negative (``answer_deleted``): it keeps every word the question
+    shares with it but no longer gives the fact, the "mentioned but not given" case.
+
+    ``foreign_negatives``: the share of questions that also get a sentence of another article (the
+    closest of 30 drawn at random) as a negative. Every other negative comes from the question's own
+    article, so without these the reader never sees an unrelated pair, and off-topic questions
+    ("Who won the World Cup?", "hello") got confident answers."""
 
     rng = random.Random(seed)
     corpus = {}
@@ -53,6 +89,11 @@ def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | Non
         qs.sort(key=lambda q: keys[id(q)])
     out: list[tuple[str, str, int, int, int]] = []
     used = 0
+    pool: list[tuple[str, str]] = []
+    if foreign_negatives > 0:
+        # Only articles the questions may come from: no test article's text is trained on, even as a negative.
+        pool = [(d.rsplit("#", 1)[0], s) for d, text in corpus.items()
+                if articles is None or d.rsplit("#", 1)[0] in articles for s in _sentences(text)]
     for q in qs:
         if used >= n_questions:
             break
@@ -75,6 +116,10 @@ def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | Non
             neg.sort(key=lambda s: -_overlap(qt, s))
             for s in neg[:2]:
                 out.append((q["question"], s, 0, -1, -1))
+            if deletion_negatives > 0 and rng.random() < deletion_negatives:
+                cut = answer_deleted(pos[0], answers)
+                if cut is not None:
+                    out.append((q["question"], cut, 0, -1, -1))
         else:
             ranked = sorted(sents, key=lambda s: -_overlap(qt, s))
             for s in ranked[:unanswerable_negatives]:
@@ -86,6 +131,11 @@ def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | Non
             cands = [s for s in cands if not any(a in s for a in answers)]
             if cands:
                 out.append((q["question"], max(cands, key=lambda s: _overlap(qt, s)), 0, -1, -1))
+        if pool and rng.random() < foreign_negatives:
+            art = q["gold_doc"].rsplit("#", 1)[0]
+            drawn = [s for a, s in (pool[rng.randrange(len(pool))] for _ in range(30)) if a != art]
+            if drawn:
+                out.append((q["question"], max(drawn, key=lambda s: _overlap(qt, s)), 0, -1, -1))
         if context_words > 0:
             for i in range(first, len(out)):
                 qq, sent, label, a0, a1 = out[i]
