@@ -68,8 +68,8 @@ def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | Non
 
     ``foreign_negatives``: the share of questions that also get a sentence of another article (the
     closest of 30 drawn at random) as a negative. Every other negative comes from the question's own
-    article, so without these the reader never sees an unrelated pair, and off-topic questions
-    ("Who won the World Cup?", "hello") got confident answers."""
+    article, so without these the reader never sees an unrelated pair (measured in session 7: they
+    did not make it doubt "Who won the 2022 FIFA World Cup?", see models/MODEL_CARD.md)."""
 
     rng = random.Random(seed)
     corpus = {}

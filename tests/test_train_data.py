@@ -1,0 +1,26 @@
+"""The training-pair builders of train/reader_data.py (no model needed)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "train"))
+
+from reader_data import answer_deleted  # noqa: E402
+
+
+def test_answer_deleted_keeps_the_question_words_but_not_the_answer():
+    s = "Secretary of Defense Pete Hegseth is set to embark on a diplomatic visit to Germany, Belgium, and Poland."
+    assert answer_deleted(s, ["Germany, Belgium, and Poland", "Belgium"]) == \
+        "Secretary of Defense Pete Hegseth is set to embark on a diplomatic visit."
+    assert answer_deleted("The 1973 oil crisis began in October 1973 when OAPEC proclaimed an oil embargo.", ["October 1973"]) == \
+        "The 1973 oil crisis began when OAPEC proclaimed an oil embargo."
+
+
+def test_answer_deleted_refuses_when_an_answer_survives_or_too_little_is_left():
+    # "1973" still occurs after "October 1973" is cut: the cut sentence would still answer.
+    assert answer_deleted("It began in October 1973 and peaked in 1973.", ["October 1973", "1973"]) is None
+    assert answer_deleted("Paris is the capital.", ["Paris"]) is None
+    assert answer_deleted("No answer in this sentence at all, none.", ["Rome"]) is None
+    # A cut subject does not leave a lower-case start behind.
+    assert answer_deleted("Denver Broncos defeated the Carolina Panthers to earn their third title.", ["Denver Broncos"]) == \
+        "Defeated the Carolina Panthers to earn their third title."
