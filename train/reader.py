@@ -67,13 +67,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     split = json.loads((ROOT / "eval" / "squad2_split.json").read_text())
+    shared = dict(context_words=args.context_words, deletion_negatives=args.deletion_negatives, foreign_negatives=args.foreign_negatives)
     pairs = pairs_from(SHARED / "squad-train" / "questions.jsonl", SHARED / "squad-train" / "corpus.jsonl", None, args.squad_train_questions, 1,
-                       paraphrase_bias=args.paraphrase_bias, context_words=args.context_words,
-                       deletion_negatives=args.deletion_negatives,
-                       foreign_negatives=args.foreign_negatives)
-    pairs += pairs_from(SHARED / "squad2-dev" / "questions.jsonl", SHARED / "squad2-dev" / "corpus.jsonl", set(split["train"]), 10**9, 2,
-                        context_words=args.context_words, deletion_negatives=args.deletion_negatives,
-                       foreign_negatives=args.foreign_negatives)
+                       paraphrase_bias=args.paraphrase_bias, **shared)
+    pairs += pairs_from(SHARED / "squad2-dev" / "questions.jsonl", SHARED / "squad2-dev" / "corpus.jsonl", set(split["train"]), 10**9, 2, **shared)
     rng = random.Random(3)
     if args.listwise > 0:
         batches = question_batches(pairs, args.batch, rng)
@@ -155,15 +152,20 @@ def main() -> None:
     print("saved", out, flush=True)
 
 
+def question_runs(pairs: list) -> list[tuple[int, int]]:
+    """``(start, end)`` of each run of consecutive pairs with the same question."""
+    runs, start = [], 0
+    for i in range(1, len(pairs) + 1):
+        if i == len(pairs) or pairs[i][0] != pairs[start][0]:
+            runs.append((start, i))
+            start = i
+    return runs
+
+
 def question_batches(pairs: list, size: int, rng: random.Random) -> list[list]:
     """Batches of whole questions (a question's pairs are consecutive in ``pairs``), about ``size``
     pairs each, length-bucketed like the pointwise batches."""
-    groups: list[list] = []
-    for p in pairs:
-        if groups and groups[-1][0][0] == p[0]:
-            groups[-1].append(p)
-        else:
-            groups.append([p])
+    groups = [pairs[a:b] for a, b in question_runs(pairs)]
     rng.shuffle(groups)
     per = max(1, size // 4)
     batches = []
@@ -178,16 +180,12 @@ def listwise_loss(logits: torch.Tensor, batch: list) -> torch.Tensor:
     """Cross-entropy of each answerable question's positive against its own negatives: the reader's
     job at run time is to pick among sentences of the same passages, which pointwise BCE trains only
     indirectly."""
-    terms, start = [], 0
-    while start < len(batch):
-        end = start
-        while end < len(batch) and batch[end][0] == batch[start][0]:
-            end += 1
+    terms = []
+    for start, end in question_runs(batch):
         labels = [b[2] for b in batch[start:end]]
         if 1 in labels and end - start > 1:
             g = logits[start:end]
             terms.append(torch.logsumexp(g, 0) - g[labels.index(1)])
-        start = end
     return torch.stack(terms).mean() if terms else logits.sum() * 0.0
 
 
