@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import Request
@@ -67,6 +68,8 @@ class Engine:
 
                 self.stage = "opening the index"
                 s = self.settings
+                if not Path(s.corpus).exists():
+                    log.warning("corpus %s not found; using the index at %s as it was built", s.corpus, s.index)
                 self.index, _report = open_index(s.corpus, s.index, self.embedder, s.chunker())
             self._warm()
             self.load_seconds = time.perf_counter() - t0

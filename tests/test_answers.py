@@ -133,6 +133,10 @@ def test_cli_json_batch_and_errors(tmp_path):
         assert r.returncode != 0, args
         assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error:"), (args, r.stderr)
         assert "Traceback" not in r.stderr
+    # A corpus that is not there, beside a built index: the index answers, and stderr says so.
+    r = _rag("ask", "What is Belgium's proposed collaboration area?", "--json", env={**env, "RAG_CORPUS": str(tmp_path / "gone")})
+    assert r.returncode == 0 and json.loads(r.stdout)["answer"] == "Cyber Defense Initiatives"
+    assert r.stderr.strip() == f"note: corpus {tmp_path / 'gone'} not found; using the index at {tmp_path / 'index'} as it was built"
     r = _rag("ask", "q", env={**env, "RAG_BACKEND": "bogus"})
     assert r.returncode == 1 and r.stderr.startswith("error: RAG_BACKEND='bogus': Input should be")
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
