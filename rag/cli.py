@@ -103,6 +103,14 @@ def index(
     err.print(f"index {settings.index} is current: {m['counts']['documents']} documents, {m['counts']['chunks']} chunks, model {m['embedding_model']}")
 
 
+def _where(title: str, section: str) -> str:
+    """"Title — Section"; the title alone for text before the first heading, or under a heading that
+    repeats the title (many articles open with their headline as a heading)."""
+    if not section or section.strip().casefold() == title.strip().casefold():
+        return title
+    return f"{title} — {section}"
+
+
 def _print_answer(ans) -> None:
     if ans.answer is None:
         out.print("[bold yellow]The corpus does not say.[/] Closest passages:")
@@ -117,7 +125,7 @@ def _print_answer(ans) -> None:
             snippet = escape(snippet)
         if len(c.text) > 600 and "[reverse]" not in snippet:
             snippet = escape(c.text[:600]) + "…"
-        out.print(f"\n[bold][{i}][/] {escape(c.title)} — {escape(c.section or '(top)')}  [dim]{c.doc_id}:{c.start}-{c.end} score {c.score:.4f}[/]")
+        out.print(f"\n[bold][{i}][/] {escape(_where(c.title, c.section))}  [dim]{c.doc_id}:{c.start}-{c.end} score {c.score:.4f}[/]")
         out.print(snippet)
 
 
@@ -195,7 +203,7 @@ def search(
         sys.stdout.write(json.dumps({"query": query, "results": rows}, ensure_ascii=False) + "\n")
         return
     for h in hits:
-        out.print(f"[bold][{h.rank}][/] {escape(h.chunk.title)} — {escape(h.chunk.section or '(top)')}  [dim]{h.chunk.doc_id}:{h.chunk.start}-{h.chunk.end} score {h.score:.4f}[/]")
+        out.print(f"[bold][{h.rank}][/] {escape(_where(h.chunk.title, h.chunk.section))}  [dim]{h.chunk.doc_id}:{h.chunk.start}-{h.chunk.end} score {h.score:.4f}[/]")
         out.print(escape(h.chunk.text[:400]) + ("…" if len(h.chunk.text) > 400 else "") + "\n")
 
 

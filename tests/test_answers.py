@@ -247,3 +247,11 @@ def test_the_reader_also_reads_the_candidate_closest_to_the_question():
     assert [c.j for c in reader_candidates(scored, n=2, margin=1.0)] == [0, 1]  # off by default
     scored[0].features["sim"] = 0.9
     assert [c.j for c in reader_candidates(scored, n=2, margin=1.0, dense=True)] == [0, 1]
+
+
+def test_citation_heading_names_the_section_once():
+    from rag.cli import _where
+
+    assert _where("Hegseth to Visit Europe", "Focus Areas") == "Hegseth to Visit Europe — Focus Areas"
+    assert _where("Hegseth to Visit Europe", "hegseth to visit europe ") == "Hegseth to Visit Europe"
+    assert _where("Hegseth to Visit Europe", "") == "Hegseth to Visit Europe"
