@@ -104,8 +104,8 @@ def index(
 
 
 def _where(title: str, section: str) -> str:
-    """"Title — Section"; the title alone for text before the first heading, or under a heading that
-    repeats the title (many articles open with their headline as a heading)."""
+    """A citation's heading, "Title — Section": the title alone before the first heading, or under a
+    heading that repeats the title (many articles open with their headline as a heading)."""
     if not section or section.strip().casefold() == title.strip().casefold():
         return title
     return f"{title} — {section}"
