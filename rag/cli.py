@@ -61,11 +61,12 @@ def _load(settings, rebuild: bool = False, quiet: bool = False):
     from rag.embedding import load_embedder
     from rag.session import open_index
 
-    if not Path(settings.corpus).exists() and not (Path(settings.index) / "manifest.json").exists():
+    corpus_missing = not Path(settings.corpus).exists()
+    if corpus_missing and not (Path(settings.index) / "manifest.json").exists():
         from rag.errors import CorpusNotFoundError
 
         raise CorpusNotFoundError(f"corpus not found: {settings.corpus} (and no index at {settings.index})")
-    if not Path(settings.corpus).exists() and not rebuild:
+    if corpus_missing and not rebuild:
         # By design an index answers without its corpus (it holds the text), but the user named a
         # corpus that is not there: say which index answers, so a typo does not go unnoticed.
         err.print(f"note: corpus {escape(str(settings.corpus))} not found; using the index at {escape(str(settings.index))} as it was built", soft_wrap=True)
