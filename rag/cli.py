@@ -83,6 +83,8 @@ def _load(settings, rebuild: bool = False, quiet: bool = False):
 
 
 def _print_report(report, index_dir) -> None:
+    if report.rebuilt_because:
+        err.print(f"{report.rebuilt_because}: every document is embedded again")
     err.print(
         f"indexed into {index_dir}: {len(report.added)} new, {len(report.changed)} changed, {len(report.removed)} removed, "
         f"{len(report.unchanged)} unchanged documents; {report.chunks} chunks, {report.candidates} answer candidates, "

@@ -22,7 +22,13 @@ class IndexNotFoundError(RagError):
 
 
 class IndexMismatchError(RagError):
-    """The index on disk was built with another model, other settings or an older corpus."""
+    """The index on disk was built with another model, other settings or an older corpus.
+
+    ``cause`` is the mismatch alone, without the advice to rebuild: what a rebuild reports as its reason."""
+
+    def __init__(self, message: str, cause: str | None = None):
+        super().__init__(message)
+        self.cause = cause or message
 
 
 class EmptyQueryError(RagError):

@@ -69,6 +69,7 @@ class BuildReport:
     embedded_texts: int
     seconds: float
     embed_seconds: float
+    rebuilt_because: str | None = None  # why no vector of the previous index could be reused
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -143,14 +144,22 @@ class Index:
 
 
 def check_manifest(manifest: dict, *, model_id: str | None = None, fingerprint: str | None = None, chunker: ChunkerConfig | None = None) -> None:
+    cause, hint = _manifest_mismatch(manifest, model_id, fingerprint, chunker)
+    if cause:
+        raise IndexMismatchError(f"{cause}; {hint}", cause=cause)
+
+
+def _manifest_mismatch(manifest: dict, model_id, fingerprint, chunker) -> tuple[str | None, str]:
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexMismatchError(f"index format {manifest.get('format_version')} is not {FORMAT_VERSION}; rebuild it with `rag index --rebuild`")
+        return f"index format {manifest.get('format_version')} is not {FORMAT_VERSION}", "rebuild it with `rag index --rebuild`"
+    hint = "rebuild it with `rag index`"
     if model_id is not None and manifest.get("embedding_model") != model_id:
-        raise IndexMismatchError(f"index was built with model {manifest.get('embedding_model')!r}, not {model_id!r}; rebuild it with `rag index`")
+        return f"index was built with model {manifest.get('embedding_model')!r}, not {model_id!r}", hint
     if fingerprint is not None and manifest.get("model_fingerprint") != fingerprint:
-        raise IndexMismatchError("index was built with different weights of this model; rebuild it with `rag index`")
+        return "index was built with different weights of this model", hint
     if chunker is not None and manifest.get("chunker") != chunker.to_dict():
-        raise IndexMismatchError(f"index was built with chunker settings {manifest.get('chunker')}, not {chunker.to_dict()}; rebuild it with `rag index`")
+        return f"index was built with chunker settings {manifest.get('chunker')}, not {chunker.to_dict()}", hint
+    return None, hint
 
 
 # -- building --------------------------------------------------------------------------------
@@ -160,12 +169,13 @@ def build_index(docs: list[Document], embedder: Embedder, path: str | Path, *, c
     t0 = time.perf_counter()
     path = Path(path)
     reusable: dict[str, tuple[list[Chunk], list[Candidate], np.ndarray, np.ndarray]] = {}
+    rebuilt_because = None
     if previous is not None:
         try:
             check_manifest(previous.manifest, model_id=embedder.model_id, fingerprint=getattr(embedder, "fingerprint", None), chunker=chunker)
             reusable = _reusable(previous, docs)
-        except IndexMismatchError:
-            reusable = {}
+        except IndexMismatchError as e:
+            rebuilt_because = e.cause
     old_docs = previous.manifest["documents"] if previous is not None else {}
     cutter = Chunker(embedder.count_tokens, chunker)
     chunks: list[Chunk] = []
@@ -224,6 +234,7 @@ def build_index(docs: list[Document], embedder: Embedder, path: str | Path, *, c
         embedded_texts=len(texts),
         seconds=time.perf_counter() - t0,
         embed_seconds=embed_seconds,
+        rebuilt_because=rebuilt_because,
     )
 
 

@@ -142,6 +142,20 @@ def test_cli_json_batch_and_errors(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
+def test_rag_index_says_why_it_embeds_everything_again(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "ferries.md").write_text("# Ferries\n\n| Port | Boats |\n|---|---|\n| Ostia | 4 |\n")
+    env = {"RAG_CORPUS": str(tmp_path / "corpus"), "RAG_INDEX": str(tmp_path / "index")}
+    first = _rag("index", env=env)
+    assert first.returncode == 0 and "1 new" in first.stderr and "embedded again" not in first.stderr, first.stderr
+    # A chunker setting changed: no vector can be reused, and the summary's "0 changed" needs the reason.
+    again = _rag("index", env={**env, "RAG_TABLES": "false"})
+    said = " ".join(again.stderr.split())  # rich wraps long lines
+    assert again.returncode == 0, said
+    assert "index was built with chunker settings" in said and "every document is embedded again" in said
+    assert "rebuild it" not in said
+
+
 def test_the_row_the_question_names_wins(real_index, embedder, answering):
     # "modernization" matches Germany's cell, but the question names Belgium's row.
     a = ask(real_index, embedder, "According to the modernization table, what is Belgium's focus area?", answering=answering)

@@ -86,6 +86,18 @@ def test_changing_one_file_reembeds_only_that_file(small_corpus, fake_embedder, 
     assert idx3.chunk_vectors([row])[0] == pytest.approx(fake_embedder.embed_batch([idx3.chunks[row].index_text])[0])
 
 
+def test_settings_change_rebuilds_everything_and_says_why(small_corpus, fake_embedder, tmp_path):
+    open_index(small_corpus, tmp_path / "idx", fake_embedder)
+    idx, report = open_index(small_corpus, tmp_path / "idx", fake_embedder, ChunkerConfig(max_tokens=100))
+    assert report.rebuilt_because.startswith("index was built with chunker settings") and "rebuild it" not in report.rebuilt_because
+    assert report.unchanged == () and report.embedded_texts == len(idx.chunks) + len(idx.candidates)
+    _, same = open_index(small_corpus, tmp_path / "idx", fake_embedder, ChunkerConfig(max_tokens=100))
+    assert same is None
+    (small_corpus / "beta.md").write_text("# Changed\nNew text.\n")
+    _, incremental = open_index(small_corpus, tmp_path / "idx", fake_embedder, ChunkerConfig(max_tokens=100))
+    assert incremental.rebuilt_because is None and incremental.unchanged == ("alpha",)
+
+
 def test_hnsw_above_threshold_records_recall(fake_embedder, tmp_path):
     import numpy as np
 
