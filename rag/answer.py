@@ -504,10 +504,12 @@ def reader_texts(index: Index, top: list[_Scored], reader) -> list[str]:
     row or item already carries its header or lead-in)."""
     words = getattr(reader, "context_words", 0)
     before = getattr(reader, "previous_words", 0)
+    if not (words or before):
+        return [index.candidates[c.j].render for c in top]
     out = []
     for c in top:
         cand = index.candidates[c.j]
-        if cand.kind != "sentence" or not (words or before):
+        if cand.kind != "sentence":
             out.append(cand.render)
         elif words:
             out.append(with_context(c.hit.chunk.section or c.hit.chunk.title, cand.render, words))
