@@ -144,22 +144,18 @@ class Index:
 
 
 def check_manifest(manifest: dict, *, model_id: str | None = None, fingerprint: str | None = None, chunker: ChunkerConfig | None = None) -> None:
-    cause, hint = _manifest_mismatch(manifest, model_id, fingerprint, chunker)
-    if cause:
-        raise IndexMismatchError(f"{cause}; {hint}", cause=cause)
-
-
-def _manifest_mismatch(manifest: dict, model_id, fingerprint, chunker) -> tuple[str | None, str]:
-    if manifest.get("format_version") != FORMAT_VERSION:
-        return f"index format {manifest.get('format_version')} is not {FORMAT_VERSION}", "rebuild it with `rag index --rebuild`"
     hint = "rebuild it with `rag index`"
-    if model_id is not None and manifest.get("embedding_model") != model_id:
-        return f"index was built with model {manifest.get('embedding_model')!r}, not {model_id!r}", hint
-    if fingerprint is not None and manifest.get("model_fingerprint") != fingerprint:
-        return "index was built with different weights of this model", hint
-    if chunker is not None and manifest.get("chunker") != chunker.to_dict():
-        return f"index was built with chunker settings {manifest.get('chunker')}, not {chunker.to_dict()}", hint
-    return None, hint
+    if manifest.get("format_version") != FORMAT_VERSION:
+        cause, hint = f"index format {manifest.get('format_version')} is not {FORMAT_VERSION}", "rebuild it with `rag index --rebuild`"
+    elif model_id is not None and manifest.get("embedding_model") != model_id:
+        cause = f"index was built with model {manifest.get('embedding_model')!r}, not {model_id!r}"
+    elif fingerprint is not None and manifest.get("model_fingerprint") != fingerprint:
+        cause = "index was built with different weights of this model"
+    elif chunker is not None and manifest.get("chunker") != chunker.to_dict():
+        cause = f"index was built with chunker settings {manifest.get('chunker')}, not {chunker.to_dict()}"
+    else:
+        return
+    raise IndexMismatchError(f"{cause}; {hint}", cause=cause)
 
 
 # -- building --------------------------------------------------------------------------------
