@@ -44,7 +44,8 @@ def _progress_bar():
     """A rich progress callback for index builds (on stderr, so stdout stays parseable)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True,
+                   disable=not err.is_terminal)  # a transient bar shows nothing in a log but leaves an empty line
     tasks: dict[str, int] = {}
 
     def update(stage: str, done: int, total: int) -> None:
@@ -84,11 +85,11 @@ def _load(settings, rebuild: bool = False, quiet: bool = False):
 
 def _print_report(report, index_dir) -> None:
     if report.rebuilt_because:
-        err.print(f"{report.rebuilt_because}: every document is embedded again")
+        err.print(f"{escape(report.rebuilt_because)}: every document is embedded again", soft_wrap=True)
     err.print(
-        f"indexed into {index_dir}: {len(report.added)} new, {len(report.changed)} changed, {len(report.removed)} removed, "
+        f"indexed into {escape(str(index_dir))}: {len(report.added)} new, {len(report.changed)} changed, {len(report.removed)} removed, "
         f"{len(report.unchanged)} unchanged documents; {report.chunks} chunks, {report.candidates} answer candidates, "
-        f"{report.embedded_texts} texts embedded in {report.seconds:.1f}s"
+        f"{report.embedded_texts} texts embedded in {report.seconds:.1f}s", soft_wrap=True
     )
 
 
@@ -103,7 +104,8 @@ def index(
     settings = _settings(corpus=corpus, index=index_dir, tables=tables)
     idx, _ = _load(settings, rebuild=rebuild, quiet=False)
     m = idx.manifest
-    err.print(f"index {settings.index} is current: {m['counts']['documents']} documents, {m['counts']['chunks']} chunks, model {m['embedding_model']}")
+    err.print(f"index {escape(str(settings.index))} is current: {m['counts']['documents']} documents, {m['counts']['chunks']} chunks, model {m['embedding_model']}",
+              soft_wrap=True)
 
 
 def _where(title: str, section: str) -> str:
