@@ -7,6 +7,7 @@ under ``models/reader/``. Loaded once, explicitly; runs on onnxruntime with a fi
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ def with_context(heading: str, text: str, words: int) -> str:
 
 
 class Reader:
-    def __init__(self, path: str | Path, threads: int = 1):
+    def __init__(self, path: str | Path, threads: int = 1, parallel: int = 1):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -33,7 +34,13 @@ class Reader:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = max(1, threads)
         opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(p / "reader.int8.onnx"), opts, providers=["CPUExecutionProvider"])
+        # ``parallel`` sessions read a question's pairs side by side, one pair per run each, so every
+        # logit is the one it gets alone. Two sessions, not two threads in one: measured 6.2 vs 7.8 ms
+        # for two pairs (10.3 one after the other), and no spinning thread pool to fight a busy neighbour.
+        self.sessions = [ort.InferenceSession(str(p / "reader.int8.onnx"), opts, providers=["CPUExecutionProvider"])
+                         for _ in range(max(1, parallel))]
+        self.session = self.sessions[0]
+        self._pool = ThreadPoolExecutor(len(self.sessions) - 1, thread_name_prefix="rag-reader") if len(self.sessions) > 1 else None
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.info = info
         # Readers trained with a heading before each sentence (``train/reader.py --context-words``).
@@ -48,18 +55,29 @@ class Reader:
         # One pair per run, tokenized on this thread. The int8 graph quantizes activations with one
         # scale per tensor, so in a batch a pair's logit moved with its neighbours and their padding
         # (by up to 0.26); alone it is the same whatever else is read, and as fast (3.0 vs 3.0 ms a pair).
-        out = np.empty(len(texts), np.float32)
-        for i, t in enumerate(texts):
+        feeds = []
+        for t in texts:
             e = self.tok.encode(question, t)
             feed = {"input_ids": np.array([e.ids], dtype=np.int64), "attention_mask": np.ones((1, len(e.ids)), dtype=np.int64),
                     "token_type_ids": np.array([e.type_ids], dtype=np.int64)}
-            out[i] = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0].reshape(-1)[0]
+            feeds.append({k: v for k, v in feed.items() if k in self.inputs})
+        out = np.empty(len(texts), np.float32)
+        n = min(len(self.sessions), len(feeds))
+
+        def run(j: int) -> None:  # session j reads pairs j, j + n, ...
+            for i in range(j, len(feeds), n):
+                out[i] = self.sessions[j].run(None, feeds[i])[0].reshape(-1)[0]
+
+        others = [self._pool.submit(run, j) for j in range(1, n)] if self._pool is not None else []
+        run(0)
+        for f in others:
+            f.result()
         return out
 
 
-def load_reader(path: str | Path, threads: int = 1) -> Reader | None:
+def load_reader(path: str | Path, threads: int = 1, parallel: int = 1) -> Reader | None:
     """The reader at ``path``, or None when it is not installed (answers then use the selector alone)."""
     p = Path(path)
     if not (p / "reader.int8.onnx").exists():
         return None
-    return Reader(p, threads)
+    return Reader(p, threads, parallel)

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # ... skipping those the selector puts more than this many logits behind its best: the reader
     # almost never overturns such a lead (1 of 458 SQuAD 2.0 calibration picks), and each read is ~4 ms.
     rerank_margin: float = Field(1.0, ge=0)
+    # Reader sessions that read a question's candidates side by side (one core each); 1 reads them
+    # one after another. The logits are the same either way.
+    reader_parallel: int = Field(2, ge=1, le=8, description="reader sessions run side by side")
     # ... and the candidate closest to the question in embedding space, which the selector's
     # word-overlap features rank low when the question paraphrases. Off: on our four question sets
     # together it answered 2 more of 229 right, on held-out 3 two fewer, and it costs ~0.8 ms (README).
@@ -69,7 +72,7 @@ class Settings(BaseSettings):
         from rag.answer import AnswerConfig, load_answer_model
         from rag.reader import load_reader
 
-        reader = load_reader(self.reader, self.threads) if self.use_reader else None
+        reader = load_reader(self.reader, self.threads, self.reader_parallel) if self.use_reader else None
         threshold = self.reader_min_confidence if reader is not None else self.min_confidence
         return AnswerConfig(min_confidence=threshold, model=load_answer_model(self.answer_model), reader=reader, rerank=self.rerank,
                             rerank_margin=self.rerank_margin, rerank_dense=self.rerank_dense)

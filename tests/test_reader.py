@@ -78,3 +78,12 @@ def test_a_previous_words_reader_reads_the_sentence_before_in_the_same_passage(s
         else:
             assert s == c.render  # a passage's first sentence, a row or an item: read as is
     assert shown != plain
+
+
+def test_side_by_side_sessions_give_each_pair_its_own_logit(reader):
+    # Pairs split over two sessions (RAG_READER_PARALLEL) must score exactly as one session reads them.
+    side = load_reader(ROOT / "models" / "reader", parallel=2)
+    assert len(side.sessions) == 2
+    texts = [ANSWER] + OTHERS + [OTHERS[0] + " " + ANSWER]
+    np.testing.assert_array_equal(side.score(QUESTION, texts), reader.score(QUESTION, texts))
+    np.testing.assert_array_equal(side.score(QUESTION, [ANSWER]), reader.score(QUESTION, [ANSWER]))
