@@ -91,6 +91,10 @@ def _print_report(report, index_dir) -> None:
         f"{len(report.unchanged)} unchanged documents; {report.chunks} chunks, {report.candidates} answer candidates, "
         f"{report.embedded_texts} texts embedded in {report.seconds:.1f}s", soft_wrap=True
     )
+    if report.empty:
+        names = ", ".join(report.empty[:5]) + (f" and {len(report.empty) - 5} more" if len(report.empty) > 5 else "")
+        err.print(f"note: {len(report.empty)} document{'s' if len(report.empty) > 1 else ''} with nothing to index "
+                  f"(empty, or only web boilerplate): {escape(names)}", soft_wrap=True)
 
 
 @app.command()
@@ -118,7 +122,7 @@ def _where(title: str, section: str) -> str:
 
 def _print_answer(ans) -> None:
     if ans.answer is None:
-        out.print("[bold yellow]The corpus does not say.[/] Closest passages:")
+        out.print("[bold yellow]The corpus does not say.[/]" + (" Closest passages:" if ans.citations else " (The index holds no passages.)"))
     else:
         out.print(f"[bold green]{escape(ans.answer)}[/]")
     for i, c in enumerate(ans.citations, 1):
@@ -207,6 +211,8 @@ def search(
                  "start": h.chunk.start, "end": h.chunk.end, "text": h.chunk.text, "score": round(h.score, 6)} for h in hits]
         sys.stdout.write(json.dumps({"query": query, "results": rows}, ensure_ascii=False) + "\n")
         return
+    if not hits:
+        out.print("[yellow]No passage matches.[/]")
     for h in hits:
         out.print(f"[bold][{h.rank}][/] {escape(_where(h.chunk.title, h.chunk.section))}  [dim]{h.chunk.doc_id}:{h.chunk.start}-{h.chunk.end} score {h.score:.4f}[/]")
         out.print(escape(h.chunk.text[:400]) + ("…" if len(h.chunk.text) > 400 else "") + "\n")

@@ -70,6 +70,7 @@ class BuildReport:
     seconds: float
     embed_seconds: float
     rebuilt_because: str | None = None  # why no vector of the previous index could be reused
+    empty: tuple[str, ...] = ()  # documents with nothing to index: no text, or only web boilerplate
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -178,6 +179,7 @@ def build_index(docs: list[Document], embedder: Embedder, path: str | Path, *, c
     cands: list[Candidate] = []
     chunk_vecs: list[np.ndarray | None] = []
     cand_vecs: list[np.ndarray | None] = []
+    empty: list[str] = []
     for n, d in enumerate(docs):
         if d.id in reusable:
             cs, cds, cv, dv = reusable[d.id]
@@ -191,6 +193,8 @@ def build_index(docs: list[Document], embedder: Embedder, path: str | Path, *, c
             cands += cds
             chunk_vecs += [None] * len(cs)
             cand_vecs += [None] * len(cds)
+        if not cs:
+            empty.append(d.id)
         progress("chunk", n + 1, len(docs))
     texts = [c.index_text for c, v in zip(chunks, chunk_vecs) if v is None] + [c.render for c, v in zip(cands, cand_vecs) if v is None]
     t_embed = time.perf_counter()
@@ -231,6 +235,7 @@ def build_index(docs: list[Document], embedder: Embedder, path: str | Path, *, c
         seconds=time.perf_counter() - t0,
         embed_seconds=embed_seconds,
         rebuilt_because=rebuilt_because,
+        empty=tuple(sorted(empty)),
     )
 
 

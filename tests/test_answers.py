@@ -156,6 +156,11 @@ def test_rag_index_says_why_it_embeds_everything_again(tmp_path):
     assert again.returncode == 0, said
     assert "index was built with chunker settings" in said and "every document is embedded again" in said
     assert "rebuild it" not in said
+    # A file of web boilerplate only is indexed as a document with no passages: say so, by name.
+    (tmp_path / "corpus" / "menu.txt").write_text("Skip to content\nLatest\n")
+    menu = _rag("index", env={**env, "RAG_TABLES": "false"})
+    assert menu.returncode == 0 and "1 new" in menu.stderr, menu.stderr
+    assert "note: 1 document with nothing to index (empty, or only web boilerplate): menu" in menu.stderr
 
 
 def test_the_row_the_question_names_wins(real_index, embedder, answering):

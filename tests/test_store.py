@@ -98,6 +98,14 @@ def test_settings_change_rebuilds_everything_and_says_why(small_corpus, fake_emb
     assert incremental.rebuilt_because is None and incremental.unchanged == ("alpha",)
 
 
+def test_a_document_with_nothing_to_index_is_named(small_corpus, fake_embedder, tmp_path):
+    (small_corpus / "menu.txt").write_text("Skip to content\nLatest\n")
+    (small_corpus / "blank.md").write_text("")
+    idx, report = open_index(small_corpus, tmp_path / "idx", fake_embedder)
+    assert report.empty == ("blank", "menu")
+    assert {c.doc_id for c in idx.chunks} == {"alpha", "beta"} and "menu" in idx.manifest["documents"]
+
+
 def test_hnsw_above_threshold_records_recall(fake_embedder, tmp_path):
     import numpy as np
 
