@@ -20,6 +20,7 @@ import numpy as np
 from rag.reader import with_context
 from rag.store import Index
 from rag.text import STOPWORDS, question_terms, terms
+from rag.trees import TreeModel
 from rag.types import Answer, Candidate, Citation, Hit, Span
 
 MAX_ANSWER_CHARS = 300
@@ -43,7 +44,7 @@ _MONEY = re.compile(r"[$€£]\s*\d|\b\d[\d,.]*\s*(dollars|euros|billion|million
 class AnswerModel:
     """Trained selector and verifier (``models/answer_model.json``), with the verifier's calibration."""
 
-    selector: "LinearModel"
+    selector: "LinearModel | TreeModel"
     verifier: "LinearModel"
     calibration_x: tuple[float, ...] = ()
     calibration_y: tuple[float, ...] = ()
@@ -66,7 +67,9 @@ def load_answer_model(path: str | Path) -> AnswerModel | None:
     cal = d.get("calibration", {})
     rcal = d.get("reader_calibration", {})
     rv = d.get("reader_verifier")
-    return AnswerModel(LinearModel.from_dict(d["selector"]), LinearModel.from_dict(d["verifier"]),
+    sel = d["selector"]
+    selector = TreeModel.from_dict(sel) if sel.get("kind") == "trees" else LinearModel.from_dict(sel)
+    return AnswerModel(selector, LinearModel.from_dict(d["verifier"]),
                        tuple(cal.get("x", ())), tuple(cal.get("y", ())), d.get("threshold"), d.get("info", {}),
                        LinearModel.from_dict(rv) if rv else None, tuple(rcal.get("x", ())), tuple(rcal.get("y", ())),
                        d.get("reader_threshold"), LinearModel.from_dict(d["reader_selector"]) if d.get("reader_selector") else None)
@@ -210,6 +213,9 @@ class LinearModel:
             z += w * x
         return z
 
+    def logits(self, rows: list[dict[str, float]]) -> np.ndarray:
+        return np.array([self.logit(f) for f in rows], dtype=np.float64)
+
     def prob(self, f: dict[str, float]) -> float:
         return 1.0 / (1.0 + math.exp(-max(min(self.logit(f), 40.0), -40.0)))
 
@@ -286,7 +292,9 @@ def score_candidates(scorer: Scorer, question: str, qvec: np.ndarray | None, hit
     sel = scorer.selector
     feats = candidate_features(scorer, question, qvec, hits)
     kept = [x for x in feats if not _META.match(scorer.index.candidates[x[0]].text)]
-    scored = [_Scored(j, h, sel.logit(f), f) for j, h, f in (kept or feats)]
+    rows = kept or feats
+    logits = sel.logits([f for _, _, f in rows])
+    scored = [_Scored(j, h, float(z), f) for (j, h, f), z in zip(rows, logits)]
     scored.sort(key=lambda c: -c.score)
     if scored:
         runner_up = scored[1].score if len(scored) > 1 else scored[0].score - 5.0

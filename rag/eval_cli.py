@@ -194,10 +194,14 @@ def train_command(
     max_train: int = typer.Option(3000, "--max-train", help="SQuAD 2.0 train-article questions to fit on (the shipped model: 3000)"),
     reader_dir: Path = typer.Option(Path("models/reader"), "--reader", help="fit the reader's verifier too when this folder holds a trained reader"),
     combiner_max_overlap: float = typer.Option(1.0, "--combiner-max-overlap", help="fit the selector+reader combiner on SQuAD questions sharing at most this share of terms with their answer's sentence (1: all)"),
+    selector: str = typer.Option("linear", "--selector", help="linear (logistic, the shipped one) | trees (gradient boosting, measured in session 10)"),
     reader_only: bool = typer.Option(False, "--reader-only", help="keep the selector and verifier of --out; refit only what depends on the reader (after retraining it)"),
 ) -> None:
     """Train the answer selector and no-answer verifier on SQuAD 2.0 dev (train/calibration articles only)."""
     from rag.train import load_split, save, train
+
+    if selector not in ("trees", "linear"):
+        raise InvalidInputError(f"--selector must be trees or linear, not {selector!r}")
 
     qs = load_questions(questions)
     split = load_split(split_file, qs)
@@ -224,7 +228,7 @@ def train_command(
                 raise InvalidInputError(f"--reader-only needs a trained model at {out_path} and a reader in {reader_dir}")
             report = dict(model.info)
         else:
-            model, report = train(index, embedder, qs, split, target_false_abstention, max_train, progress)
+            model, report = train(index, embedder, qs, split, target_false_abstention, max_train, progress, selector)
         if reader is not None:
             from rag.train import fit_reader_verifier
 
