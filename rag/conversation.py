@@ -99,16 +99,32 @@ def _body(text: str) -> str:
     return _clean(text).rstrip(" ?.!")
 
 
-def _has_pronoun(text: str) -> bool:
-    words = [w.lower() for w in _words(text)]
+def _first_pronoun(words: list[str]) -> int:
+    """Index of the first pronoun of ``words`` (lower-cased) that points outside the question, else -1."""
     for i, w in enumerate(words):
         if w in _PRONOUNS:
             if w == "there" and i > 0 and words[i - 1] in _AUX:  # "is there ...": existential
                 continue
             if w == "there" and i + 1 < len(words) and words[i + 1] in _AUX and i == 0:
                 continue
-            return True
-    return False
+            return i
+    return -1
+
+
+def _has_pronoun(text: str) -> bool:
+    return _first_pronoun([w.lower() for w in _words(text)]) >= 0
+
+
+def _pronoun_before_own_entity(text: str, own: list[str]) -> bool:
+    """A pronoun ahead of every name the question gives cannot point at one of them (an antecedent
+    comes first): "Who is he meeting in Brussels?" asks about the conversation's "he"."""
+    words = _words(text)
+    i = _first_pronoun([w.lower() for w in words])
+    if i < 0:
+        return False
+    first_names = {e.split()[0] for e in own}
+    first_entity = next((k for k, w in enumerate(words) if _strip_possessive(w) in first_names), len(words))
+    return i < first_entity
 
 
 def _opens_with_wh_or_aux(text: str) -> bool:
@@ -125,7 +141,7 @@ def needs_context(question: str) -> bool:
     if connector is not None:
         return True
     own = entities(q)
-    if _has_pronoun(q) and not own:
+    if _has_pronoun(q) and (not own or _pronoun_before_own_entity(q, own)):
         return True
     words = _words(q)
     if len(words) <= 3 and not _opens_with_wh_or_aux(q):
@@ -148,16 +164,20 @@ def _replace_entity(question: str, old: str, new: str) -> str:
 
 
 def _replace_pronouns(text: str, entity: str) -> str:
+    used = False  # one name is not both who (or what) acts and where: "What will he discuss there?"
+
     def sub(m: re.Match) -> str:
+        nonlocal used
         w = m.group(0)
         lw = w.lower()
-        if lw in _POSSESSIVE_PRONOUNS:
-            return entity + "’s" if "’" in text else entity + "'s"
         if lw in _PLACE_PRONOUNS:
             before = text[: m.start()].rstrip().split(" ")[-1].lower() if text[: m.start()].strip() else ""
-            if before in _AUX:
+            if before in _AUX or used:
                 return w
             return "in " + entity
+        used = True
+        if lw in _POSSESSIVE_PRONOUNS:
+            return entity + "’s" if "’" in text else entity + "'s"
         return entity
 
     return re.sub(r"\b(" + "|".join(sorted(_PRONOUNS, key=len, reverse=True)) + r")\b", sub, text, flags=re.IGNORECASE)

@@ -70,6 +70,21 @@ def test_person_pronouns_and_substitution_of_the_last_entity():
     assert standalone_question(conv("What did Hegseth discuss in Poland?", "and Germany?")) == "What did Hegseth discuss in Germany?"
 
 
+def test_a_pronoun_ahead_of_the_questions_own_names_points_back():
+    # "he" comes before "Brussels", so it cannot mean Brussels: it is the conversation's Hegseth.
+    prev = "Which countries will Hegseth visit?"
+    assert standalone_question(conv(prev, "Who is he meeting in Brussels?")) == "Who is Hegseth meeting in Brussels?"
+    assert needs_context("Who is he meeting in Brussels?")
+    # After its own name, the pronoun is that name's ("its" is NATO's): kept as asked.
+    assert standalone_question(conv(prev, "What does NATO think of its goals?")) == "What does NATO think of its goals?"
+
+
+def test_one_name_is_not_both_the_actor_and_the_place():
+    prev = "Which countries will Hegseth visit?"
+    assert standalone_question(conv(prev, "What will he discuss there?")) == "What will Hegseth discuss there?"
+    assert standalone_question(conv(Q, "What happens there?")) == "What happens in Belgium?"
+
+
 def test_very_short_wh_fragment_is_asked_about_the_previous_question():
     out = standalone_question(conv(Q, "Why?"))
     assert "Belgium" in out and out.endswith("Why?")
