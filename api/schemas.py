@@ -88,7 +88,7 @@ class OpenAIMessage(BaseModel):
 
 
 class ChatCompletionRequest(BaseModel):
-    """OpenAI ``/v1/chat/completions``; sampling parameters the client may send are accepted and ignored."""
+    """OpenAI ``/v1/chat/completions``; sampling parameters the client may send are accepted and ignored, but ``n`` > 1."""
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
         "model": "rag", "messages": [{"role": "user", "content": "What is Belgium's focus area?"}], "stream": False}]})
@@ -97,6 +97,8 @@ class ChatCompletionRequest(BaseModel):
     messages: list[OpenAIMessage] = Field(..., min_length=1, max_length=100)
     stream: StrictBool = False
     k: StrictInt = Field(5, ge=1, le=MAX_K)
+    # One extractive answer per question: asking for more choices is refused, not silently cut to one.
+    n: StrictInt = Field(1, ge=1, le=1, description="choices per request: only 1")
 
 
 # -- responses -------------------------------------------------------------------------------

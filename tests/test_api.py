@@ -220,6 +220,7 @@ def test_bad_ask_is_422_naming_the_field(api_client, body, field):
     ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": " "}]}, "question"),
     ("/v1/chat/completions", {"model": "rag", "messages": []}, "messages"),
     ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": "hi"}], "stream": "yes"}, "stream"),
+    ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": "hi"}], "n": 2}, "n"),
 ])
 def test_bad_input_on_other_endpoints(api_client, path, body, field):
     r = api_client.post(path, json=body)
