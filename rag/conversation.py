@@ -46,6 +46,9 @@ _STOP_CAPS = (_WH | _AUX | _PRONOUNS | _PREPOSITIONS | _DETERMINERS
 _FILLER = {"then", "too", "also", "instead", "please", "now", "again", "as", "well"}
 
 _WORD = re.compile(r"[A-Za-z0-9][\w\-]*")
+# "Is it true that ...?": an "it" before one of these stands for the clause after it, not for a thing.
+_EXTRAPOSED = {"true", "possible", "likely", "unlikely", "clear", "unclear", "known", "said", "reported", "expected",
+               "necessary", "important", "certain", "worth"}
 
 
 def _strip_possessive(word: str) -> str:
@@ -103,6 +106,8 @@ def _first_pronoun(words: list[str]) -> int:
     """Index of the first pronoun of ``words`` (lower-cased) that points outside the question, else -1."""
     for i, w in enumerate(words):
         if w in _PRONOUNS:
+            if w == "it" and i + 1 < len(words) and words[i + 1] in _EXTRAPOSED:
+                continue
             if w == "there" and i > 0 and words[i - 1] in _AUX:  # "is there ...": existential
                 continue
             if w == "there" and i + 1 < len(words) and words[i + 1] in _AUX and i == 0:
@@ -170,6 +175,9 @@ def _replace_pronouns(text: str, entity: str) -> str:
         nonlocal used
         w = m.group(0)
         lw = w.lower()
+        after = text[m.end():].split(None, 1)
+        if lw == "it" and after and after[0].lower().strip("?,.") in _EXTRAPOSED:
+            return w
         if lw in _PLACE_PRONOUNS:
             before = text[: m.start()].rstrip().split(" ")[-1].lower() if text[: m.start()].strip() else ""
             if before in _AUX or used:

@@ -85,6 +85,13 @@ def test_one_name_is_not_both_the_actor_and_the_place():
     assert standalone_question(conv(Q, "What happens there?")) == "What happens in Belgium?"
 
 
+def test_an_it_that_stands_for_the_clause_after_it_is_kept():
+    prev = "Which countries will Hegseth visit?"
+    assert standalone_question(conv(prev, "Is it true that he met Poland's minister?")) == "Is it true that Hegseth met Poland's minister?"
+    assert standalone_question(conv(prev, "Is it likely that Poland agrees?")) == "Is it likely that Poland agrees?"
+    assert standalone_question(conv(Q, "Who leads it?")) == "Who leads Belgium?"
+
+
 def test_very_short_wh_fragment_is_asked_about_the_previous_question():
     out = standalone_question(conv(Q, "Why?"))
     assert "Belgium" in out and out.endswith("Why?")
