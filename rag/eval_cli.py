@@ -234,7 +234,7 @@ def train_command(
 
             model, rreport = fit_reader_verifier(index, embedder, model, reader, qs, split, target_false_abstention,
                                                  lambda d, n: progress("reader verifier", d, n), settings.rerank_margin, combiner_max_overlap,
-                                                 settings.rerank_dense)
+                                                 settings.rerank_dense, settings.rerank)
             report.update(rreport)
     save(model, report, out_path)
     err.print(json.dumps(report, indent=1))

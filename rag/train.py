@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer import FEATURES, AnswerConfig, AnswerModel, LinearModel, Scorer, candidate_features
+from rag.answer import FEATURES, AnswerModel, LinearModel, Scorer, candidate_features
 from rag.evaluation import Question, _norm
 from rag.retrieval import RetrievalConfig, retrieve
 from rag.text import sentence_spans, terms
@@ -204,7 +204,7 @@ def gold_overlap(index, q: Question) -> float:
 
 def fit_reader_verifier(index, embedder, model: AnswerModel, reader, questions: list[Question], split: dict,
                         target_false_abstention: float = 0.05, progress=None, margin: float = 1.0,
-                        combiner_max_overlap: float = 1.0, dense: bool = False) -> tuple[AnswerModel, dict]:
+                        combiner_max_overlap: float = 1.0, dense: bool = False, reads: int = 2) -> tuple[AnswerModel, dict]:
     """Fit the verifier that uses the reader's scores, on the calibration articles (the reader never saw them).
 
     Half of the calibration articles fit the logistic model, the other half its isotonic calibration and
@@ -238,7 +238,7 @@ def fit_reader_verifier(index, embedder, model: AnswerModel, reader, questions: 
             scored = score_candidates(scorer, qq.question, qvec, hs)
             if not scored:
                 continue
-            n = AnswerConfig().rerank
+            n = reads
             if (qq.type != "masked" and qq.answerable and article_of(q.docs[0]) in fit_arts
                     and gold_overlap(index, qq) <= combiner_max_overlap):
                 top = reader_candidates(scored, n, margin, dense)
@@ -272,6 +272,7 @@ def fit_reader_verifier(index, embedder, model: AnswerModel, reader, questions: 
     report["reader_selector_rows"] = len(pick_y)
     report["reader_selector_max_overlap"] = combiner_max_overlap
     report["reader_reads_closest"] = dense
+    report["reader_reads"] = {"rerank": reads, "margin": margin}
     model = replace(model, reader_selector=combiner, reader_verifier=verifier, reader_calibration_x=tuple(map(float, xs)),
                     reader_calibration_y=tuple(map(float, iso.predict(xs))), reader_threshold=max(threshold, 0.0))
     return model, report
