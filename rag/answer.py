@@ -219,6 +219,10 @@ class LinearModel:
     def prob(self, f: dict[str, float]) -> float:
         return 1.0 / (1.0 + math.exp(-max(min(self.logit(f), 40.0), -40.0)))
 
+    def to_dict(self) -> dict:
+        return {"features": list(self.features), "coef": list(self.coef), "intercept": self.intercept,
+                "mean": list(self.mean), "scale": list(self.scale)}
+
     @classmethod
     def from_dict(cls, d: dict) -> LinearModel:
         return cls(tuple(d["features"]), tuple(d["coef"]), float(d["intercept"]), tuple(d.get("mean", ())), tuple(d.get("scale", ())))

@@ -102,11 +102,16 @@ def _body(text: str) -> str:
     return _clean(text).rstrip(" ?.!")
 
 
+def _extraposed(next_word: str) -> bool:
+    """Whether an "it" followed by ``next_word`` stands for a clause ("Is it true that ...?")."""
+    return next_word.lower().strip("?,.!") in _EXTRAPOSED
+
+
 def _first_pronoun(words: list[str]) -> int:
     """Index of the first pronoun of ``words`` (lower-cased) that points outside the question, else -1."""
     for i, w in enumerate(words):
         if w in _PRONOUNS:
-            if w == "it" and i + 1 < len(words) and words[i + 1] in _EXTRAPOSED:
+            if w == "it" and _extraposed(words[i + 1] if i + 1 < len(words) else ""):
                 continue
             if w == "there" and i > 0 and words[i - 1] in _AUX:  # "is there ...": existential
                 continue
@@ -176,7 +181,7 @@ def _replace_pronouns(text: str, entity: str) -> str:
         w = m.group(0)
         lw = w.lower()
         after = text[m.end():].split(None, 1)
-        if lw == "it" and after and after[0].lower().strip("?,.") in _EXTRAPOSED:
+        if lw == "it" and _extraposed(after[0] if after else ""):
             return w
         if lw in _PLACE_PRONOUNS:
             before = text[: m.start()].rstrip().split(" ")[-1].lower() if text[: m.start()].strip() else ""

@@ -279,19 +279,15 @@ def fit_reader_verifier(index, embedder, model: AnswerModel, reader, questions: 
 
 
 def save(model: AnswerModel, report: dict, path: Path) -> None:
-    def lm(m: LinearModel) -> dict:
-        return {"features": list(m.features), "coef": list(m.coef), "intercept": m.intercept, "mean": list(m.mean), "scale": list(m.scale)}
-
-    selector = model.selector.to_dict() if hasattr(model.selector, "to_dict") else lm(model.selector)
-    data = {"format": 1, "selector": selector, "verifier": lm(model.verifier),
+    data = {"format": 1, "selector": model.selector.to_dict(), "verifier": model.verifier.to_dict(),
             "calibration": {"x": list(model.calibration_x), "y": list(model.calibration_y)},
             "threshold": model.threshold, "info": report}
     if model.reader_verifier is not None:
-        data["reader_verifier"] = lm(model.reader_verifier)
+        data["reader_verifier"] = model.reader_verifier.to_dict()
         data["reader_calibration"] = {"x": list(model.reader_calibration_x), "y": list(model.reader_calibration_y)}
         data["reader_threshold"] = model.reader_threshold
     if model.reader_selector is not None:
-        data["reader_selector"] = lm(model.reader_selector)
+        data["reader_selector"] = model.reader_selector.to_dict()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n")
