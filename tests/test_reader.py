@@ -45,6 +45,14 @@ def test_an_over_long_pair_is_truncated_to_the_trained_length(reader):
     assert np.isfinite(reader.score(QUESTION, [long])).all()
 
 
+def test_a_question_longer_than_the_window_is_cut_not_an_error(reader):
+    # Truncation takes tokens from the sentence only: a question filling the window alone used to raise.
+    briefing = "Ahead of the ministers' meeting next week, and given everything reported so far, " * 8 + QUESTION
+    logits = reader.score(briefing, [ANSWER] + OTHERS)
+    assert logits.shape == (3,) and np.isfinite(logits).all()
+    assert reader.score(QUESTION, [ANSWER])[0] == reader.score(reader._fit_question(QUESTION), [ANSWER])[0]  # short: untouched
+
+
 def test_no_text_no_scores(reader):
     assert reader.score(QUESTION, []).shape == (0,)
 
