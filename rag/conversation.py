@@ -44,6 +44,14 @@ _STOP_CAPS = (_WH | _AUX | _PRONOUNS | _PREPOSITIONS | _DETERMINERS
               | {"and", "or", "but", "also", "then", "so", "i", "please", "tell", "me", "give", "list", "name",
                  "explain", "describe", "show", "same", "ok", "okay", "yes", "no", "too", "now", "again"})
 _FILLER = {"then", "too", "also", "instead", "please", "now", "again", "as", "well"}
+# A turn made only of these is talk, not a question: "thanks!", "ok great", "hi". It stands alone
+# (and finds nothing to answer) rather than being grafted onto the previous question.
+_SOCIAL = {"thanks", "thank", "you", "thx", "ty", "cheers", "ok", "okay", "k", "great", "cool", "nice", "good",
+           "perfect", "awesome", "got", "it", "understood", "i", "see", "hi", "hello", "hey", "bye", "goodbye",
+           "sure", "yes", "no", "yeah", "yep", "nope", "alright", "fine", "wow", "very", "much", "a", "lot", "so"}
+# "Tell me more" asks the previous question again (the passages beside its answer are what "more" is).
+_MORE = re.compile(r"^(please\s+)?(tell me more|more|go on|continue|more details|more detail|details|explain more|"
+                   r"elaborate|can you elaborate|and|what else)(\s+please)?$", re.IGNORECASE)
 
 _WORD = re.compile(r"[A-Za-z0-9][\w\-]*")
 # "Is it true that ...?": an "it" before one of these stands for the clause after it, not for a thing.
@@ -147,6 +155,11 @@ def needs_context(question: str) -> bool:
     q = _clean(question)
     if not q:
         return False
+    words = [w.lower() for w in _words(q)]
+    if words and all(w in _SOCIAL for w in words):
+        return False
+    if _MORE.match(_body(q)):
+        return True
     connector, _ = _strip_connector(q)
     if connector is not None:
         return True
@@ -173,8 +186,44 @@ def _replace_entity(question: str, old: str, new: str) -> str:
     return re.sub(r"(?<![\w])" + re.escape(old) + r"(?![\w])", new, question, count=1)
 
 
-def _replace_pronouns(text: str, entity: str) -> str:
-    used = False  # one name is not both who (or what) acts and where: "What will he discuss there?"
+def plural_antecedent(previous: str) -> str | None:
+    """What "they" / "them" / "their" most likely stand for in a question after ``previous``: names
+    joined by "and" ("Britain and France"), else the plural the question asked about ("Which
+    countries ...?" -> "those countries"); None when there is neither."""
+    ents = entities(previous)
+    if len(ents) > 1:
+        name = "(?:" + "|".join(re.escape(e) for e in sorted(ents, key=len, reverse=True)) + ")"
+        m = re.search(rf"{name}(?:\s*,\s*{name})*\s*,?\s+and\s+{name}", previous)
+        if m:
+            return m.group(0)
+    m = re.match(r"\s*(?:which|what|how many)\s+([a-z]+s)\b", previous, re.IGNORECASE)
+    if m and m.group(1).lower() not in _AUX | {"has", "does", "was"}:
+        return "those " + m.group(1).lower()
+    return None
+
+
+_PLURAL_PRONOUNS = {"they", "them", "their"}
+
+
+def _actor_and_place(previous: str, ents: list[str]) -> tuple[str | None, str | None]:
+    """The name a "he" / "it" most likely stands for (the first one not after a preposition: the
+    subject comes first) and the one a "there" stands for (the last one after a preposition):
+    "What will Hegseth discuss in Poland?" -> ("Hegseth", "Poland")."""
+    if not ents:
+        return None, None
+    after_prep = []
+    for e in ents:
+        m = re.search(r"(\w+)\s+(?:the\s+)?" + re.escape(e.split()[0]), previous)
+        after_prep.append(bool(m) and m.group(1).lower() in _PREPOSITIONS)
+    actor = next((e for e, p in zip(ents, after_prep) if not p), ents[-1])
+    place = next((e for e, p in zip(reversed(ents), reversed(after_prep)) if p), ents[-1])
+    return actor, place
+
+
+def _replace_pronouns(text: str, entity: str, plural: str | None = None, place: str | None = None) -> str:
+    # One name is not both who acts and where ("What will he discuss there?") nor both who acts and
+    # what is acted on ("When would they send them?"): only the first pronoun is replaced.
+    used = False
 
     def sub(m: re.Match) -> str:
         nonlocal used
@@ -185,13 +234,16 @@ def _replace_pronouns(text: str, entity: str) -> str:
             return w
         if lw in _PLACE_PRONOUNS:
             before = text[: m.start()].rstrip().split(" ")[-1].lower() if text[: m.start()].strip() else ""
-            if before in _AUX or used:
+            if before in _AUX or (used and (place or entity) == entity):
                 return w
-            return "in " + entity
+            return "in " + (place or entity)
+        if used:
+            return w
         used = True
+        name = plural if plural and lw in _PLURAL_PRONOUNS else entity
         if lw in _POSSESSIVE_PRONOUNS:
-            return entity + "’s" if "’" in text else entity + "'s"
-        return entity
+            return name + "’s" if "’" in text else name + "'s"
+        return name
 
     return re.sub(r"\b(" + "|".join(sorted(_PRONOUNS, key=len, reverse=True)) + r")\b", sub, text, flags=re.IGNORECASE)
 
@@ -214,10 +266,12 @@ def _resolve(question: str, previous: str) -> str:
     rest_body = _body(rest)
     prev_entities = entities(previous)
     prev_entity = prev_entities[-1] if prev_entities else None
+    actor, place = _actor_and_place(previous, prev_entities)
+    plural = plural_antecedent(previous)
     punct = "?"
 
-    if connector is not None and not rest_body:
-        return previous  # "and?" / "what about?": nothing new
+    if (connector is not None and not rest_body) or _MORE.match(_body(q)):
+        return previous  # "and?" / "what about?" / "tell me more": nothing new
     fragment = rest_body if connector is not None else _body(q)
     frag_words = [w.lower() for w in _words(fragment)]
 
@@ -238,21 +292,21 @@ def _resolve(question: str, previous: str) -> str:
 
     if connector is None and not _opens_with_wh_or_aux(q) and len(_words(q)) > 3:
         # 2. a full question with an unresolved pronoun
-        return _replace_pronouns(q, prev_entity) if prev_entity else q
+        return _replace_pronouns(q, actor, plural, place) if prev_entity else q
 
     if connector is None and _opens_with_wh_or_aux(q) and len(_words(q)) <= 2 and not entities(q):
         return f"{_body(previous)}: {q}"  # "Why?" / "How much?": the previous question asked again
 
     if connector is None and _opens_with_wh_or_aux(q):
-        return _replace_pronouns(q, prev_entity) if prev_entity else q
+        return _replace_pronouns(q, actor, plural, place) if prev_entity else q
 
     # 3. a qualifier: "what about in 2024?" -> previous question + qualifier
     if frag_words and frag_words[0] in _PREPOSITIONS:
-        frag = _replace_pronouns(fragment, prev_entity) if prev_entity else fragment
+        frag = _replace_pronouns(fragment, actor, plural, place) if prev_entity else fragment
         return f"{_body(previous)} {frag}{punct}"
 
     # 4. a new topic: "what about its proposed collaboration area?" -> head + topic
-    topic = _replace_pronouns(fragment, prev_entity) if prev_entity else fragment
+    topic = _replace_pronouns(fragment, actor, plural, place) if prev_entity else fragment
     if prev_entity and not entities(topic):
         topic = f"{topic} of {prev_entity}"
     ht = _head_and_topic(previous)

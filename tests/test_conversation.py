@@ -121,3 +121,27 @@ def test_needs_context():
     assert needs_context("Poland?")
     assert not needs_context("What is Poland's focus area?")
     assert not needs_context("")
+
+
+@pytest.mark.parametrize("turn", ["thanks!", "ok", "Thank you", "great, thanks", "Hi", "ok, got it"])
+def test_social_turns_are_not_grafted_onto_the_previous_question(turn):
+    assert not needs_context(turn)
+    assert standalone_question(conv(Q, turn)) == turn
+
+
+@pytest.mark.parametrize("turn", ["Tell me more", "tell me more please", "go on", "What else?"])
+def test_tell_me_more_asks_the_previous_question_again(turn):
+    assert standalone_question(conv(Q, turn)) == "What is Belgium's focus area?"
+
+
+@pytest.mark.parametrize("previous, follow_up, expected", [
+    # one name is not both who acts and what is acted on; a plural pronoun takes the asked-about plural
+    ("Which countries are willing to send troops to Ukraine?", "When would they send them?", "When would those countries send them?"),
+    ("What did Britain and France agree?", "Where will they deploy?", "Where will Britain and France deploy?"),
+    ("What did Germany, Belgium and Poland agree?", "What do they plan?", "What do Germany, Belgium and Poland plan?"),
+    # the subject for "he", the place for "there"
+    ("What will Hegseth discuss in Poland?", "What will he discuss there?", "What will Hegseth discuss in Poland?"),
+    ("When does Hegseth visit Poland?", "Who will he meet?", "Who will Hegseth meet?"),
+])
+def test_pronouns_take_the_antecedent_they_agree_with(previous, follow_up, expected):
+    assert standalone_question(conv(previous, follow_up)) == expected
