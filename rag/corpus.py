@@ -89,9 +89,13 @@ def _load_jsonl(path: Path) -> list[Document]:
                 continue
             try:
                 rec = json.loads(line)
-                doc_id, text = str(rec["id"]), rec["text"]
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise InvalidInputError(f"{path}:{lineno}: expected a JSON object with 'id' and 'text' ({exc})") from exc
+            except json.JSONDecodeError as exc:
+                raise InvalidInputError(f"{path}:{lineno}: not JSON ({exc.msg})") from None
+            missing = [k for k in ("id", "text") if k not in rec] if isinstance(rec, dict) else None
+            if missing is None or missing:
+                got = f"no {' or '.join(repr(k) for k in missing)}" if missing else f"a JSON {type(rec).__name__}"
+                raise InvalidInputError(f"{path}:{lineno}: expected a JSON object with 'id' and 'text', got {got}")
+            doc_id, text = str(rec["id"]), rec["text"]
             if not isinstance(text, str):
                 raise InvalidInputError(f"{path}:{lineno}: 'text' must be a string")
             title = str(rec.get("title") or _title_of(text, doc_id))
@@ -105,14 +109,14 @@ def load_corpus(path: str | Path) -> list[Document]:
     if not p.exists():
         raise CorpusNotFoundError(f"corpus not found: {p}")
     if p.is_file():
-        if p.suffix == ".jsonl":
+        if p.suffix.lower() == ".jsonl":
             docs = _load_jsonl(p)
-        elif p.suffix in TEXT_SUFFIXES:
+        elif p.suffix.lower() in TEXT_SUFFIXES:
             docs = [load_document(p)]
         else:
             raise InvalidInputError(f"{p}: a corpus is a folder of .txt/.md files or a .jsonl file")
     else:
-        docs = [load_document(f) for f in sorted(p.iterdir()) if f.suffix in TEXT_SUFFIXES and f.is_file()]
+        docs = [load_document(f) for f in sorted(p.iterdir()) if f.suffix.lower() in TEXT_SUFFIXES and f.is_file()]
     if not docs:
         raise EmptyCorpusError(f"no .txt, .md or .jsonl documents in {p}")
     seen: set[str] = set()

@@ -122,9 +122,13 @@ def test_jsonl_corpus_and_errors(tmp_path):
     with pytest.raises(EmptyCorpusError):
         load_corpus(tmp_path / "empty")
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"id": "x"}\n')
-    with pytest.raises(InvalidInputError, match="bad.jsonl:1"):
-        load_corpus(bad)
+    for line, says in (('{"id": "x"}', "bad.jsonl:1: .* got no 'text'"), ('["x"]', "got a JSON list"), ("{oops", "bad.jsonl:1: not JSON")):
+        bad.write_text(line + "\n")
+        with pytest.raises(InvalidInputError, match=says):
+            load_corpus(bad)
+    (tmp_path / "caps").mkdir()
+    (tmp_path / "caps" / "NOTES.TXT").write_text("Notes\n\nSome text.\n")
+    assert [d.id for d in load_corpus(tmp_path / "caps")] == ["NOTES"]  # suffixes in any case
     (tmp_path / "bin").mkdir()
     Path(tmp_path / "bin" / "x.txt").write_bytes(b"\xff\xfe bad")
     with pytest.raises(InvalidInputError, match="not UTF-8"):
