@@ -80,10 +80,7 @@ async def ask_endpoint(body: AskRequest, engine: Engine = Depends(get_engine)) -
 async def search_endpoint(body: SearchRequest, engine: Engine = Depends(get_engine)) -> dict:
     t0 = time.perf_counter()
     hits = await run_in_threadpool(search, engine.index, engine.embedder, body.query, body.k, engine.retrieval)
-    passages = [{"rank": h.rank, "doc_id": h.chunk.doc_id, "title": h.chunk.title, "section": h.chunk.section,
-                 "start": h.chunk.start, "end": h.chunk.end, "text": h.chunk.text, "score": round(float(h.score), 6)}
-                for h in hits]
-    return {"query": body.query.strip(), "passages": passages, "timings_ms": {"total": round((time.perf_counter() - t0) * 1e3, 3)}}
+    return {"query": body.query.strip(), "passages": [h.to_dict() for h in hits], "timings_ms": {"total": round((time.perf_counter() - t0) * 1e3, 3)}}
 
 
 @router.post("/chat", response_model=ChatResponse, tags=["qa"], responses=_ERRORS,
@@ -119,11 +116,14 @@ def render_content(a: Answer) -> str:
 
 
 def _openai_question(body: ChatCompletionRequest) -> str:
+    from rag.errors import InvalidInputError
+
     messages = [(m.role, m.text()) for m in body.messages if m.role in ("user", "assistant")]
     if not messages or messages[-1][0] != "user":
-        from rag.errors import InvalidInputError
-
         raise InvalidInputError("messages: the last message must have role 'user'")
+    if not messages[-1][1].strip():
+        # standalone_question skips blank turns, so the previous question would be answered again
+        raise InvalidInputError("messages: the last user message is empty")
     question = standalone_question(messages)
     validate_question(question, body.k)
     return question

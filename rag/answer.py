@@ -84,6 +84,12 @@ class AnswerConfig:
     rerank: int = 2  # candidates the reader re-scores (~4 ms each on one thread)
     rerank_margin: float = math.inf  # ... among those within this many selector logits of the best
     rerank_dense: bool = False  # ... and the candidate closest to the question in embedding space
+    # A second look when the first reads leave the reader unsure: up to this many more candidates,
+    # within ``more_margin`` selector logits of the best, read only when the best reader probability
+    # is below ``more_below``. Confident questions (most) cost nothing more.
+    rerank_more: int = 0
+    rerank_more_margin: float = 2.0
+    rerank_more_below: float = 0.5
 
     @property
     def threshold(self) -> float:
@@ -533,17 +539,29 @@ def reader_texts(index: Index, top: list[_Scored], reader) -> list[str]:
 
 
 def rerank(scorer: Scorer, question: str, scored: list[_Scored], reader, n: int, margin: float = math.inf,
-           dense: bool = False) -> _Scored:
+           dense: bool = False, more: int = 0, more_margin: float = 2.0, more_below: float = 0.5,
+           more_above: float = 0.0) -> _Scored:
     """The cross-encoder re-scores the ``reader_candidates``; the pick combines both scores (trained
-    weights when installed, else the reader alone). ``reader_max`` is the best reader logit of all."""
+    weights when installed, else the reader alone). ``reader_max`` is the best reader logit of the
+    first reading. With ``more``, an unsure first reading (best probability below ``more_below``)
+    reads the selector's next ``more`` candidates within ``more_margin`` logits too, for the pick;
+    not below ``more_above`` (the abstention threshold: that question is abstained on whatever is read)."""
     top = reader_candidates(scored, n, margin, dense)
     logits = reader.score(question, reader_texts(scorer.index, top, reader))
+    first_max = float(logits.max()) if len(logits) else 0.0
+    if more and more_above <= 1.0 / (1.0 + math.exp(-first_max)) < more_below:
+        extra = [c for c in scored[: n + more] if c not in top and scored[0].score - c.score <= more_margin][:more]
+        if extra:
+            top = top + extra
+            logits = np.concatenate([logits, reader.score(question, reader_texts(scorer.index, extra, reader))])
     combiner = scorer.model.reader_selector if scorer.model is not None else None
     final = np.array([combiner.logit({"selector": c.score, "reader": float(r)}) for c, r in zip(top, logits)]) if combiner else logits
     order = np.argsort(-final, kind="stable")
     best = top[int(order[0])]
     best.features["reader"] = float(logits[order[0]])
-    best.features["reader_max"] = float(logits.max())
+    # The confidence stays that of the first reading: the abstention threshold was calibrated on it,
+    # and the best of more reads is higher by chance alone (measured: more abstentions lost).
+    best.features["reader_max"] = first_max
     best.features["reader_margin"] = float(min(logits[order[0]] - np.sort(logits)[-2], 10.0)) if len(logits) > 1 else 10.0
     return best
 
@@ -565,7 +583,8 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
     if not scored:
         return Answer(question, None, tuple(citations), 0.0)
     if config.reader is not None:
-        best = rerank(scorer, question, scored, config.reader, config.rerank, config.rerank_margin, config.rerank_dense)
+        best = rerank(scorer, question, scored, config.reader, config.rerank, config.rerank_margin, config.rerank_dense,
+                      config.rerank_more, config.rerank_more_margin, config.rerank_more_below, config.threshold)
         conf = reader_confidence(scorer, best)
     else:
         best = scored[0]

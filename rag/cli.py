@@ -17,7 +17,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
 from rich.console import Console
 from rich.markup import escape
 
-from rag.errors import RagError
+from rag.errors import CorpusNotFoundError, RagError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Ask questions of a folder of articles; get short answers with exact citations.")
@@ -106,6 +106,9 @@ def index(
 ) -> None:
     """Build or update the index (only changed documents are re-embedded)."""
     settings = _settings(corpus=corpus, index=index_dir, tables=tables)
+    if not settings.corpus.exists():
+        # Asking may fall back on the index alone; indexing a corpus that is not there cannot succeed.
+        raise CorpusNotFoundError(f"corpus not found: {settings.corpus}")
     idx, _ = _load(settings, rebuild=rebuild, quiet=False)
     m = idx.manifest
     err.print(f"index {escape(str(settings.index))} is current: {m['counts']['documents']} documents, {m['counts']['chunks']} chunks, model {m['embedding_model']}",
@@ -138,7 +141,8 @@ def _print_answer(ans) -> None:
         out.print(snippet)
 
 
-def _read_batch(path: str) -> list[str]:
+def _read_batch(path: str) -> list[tuple[str, object]]:
+    """(question, id) per line; the id (any JSON value, or None) is echoed so results can be matched."""
     from rag.errors import InvalidInputError
 
     fh = sys.stdin if path == "-" else open(path, encoding="utf-8")
@@ -149,12 +153,12 @@ def _read_batch(path: str) -> list[str]:
                 continue
             try:
                 rec = json.loads(line)
-                q = rec["question"] if isinstance(rec, dict) else None
             except json.JSONDecodeError as exc:
                 raise InvalidInputError(f"{path}:{n}: not JSON ({exc.msg})") from None
+            q = rec.get("question") if isinstance(rec, dict) else None
             if not isinstance(q, str):
                 raise InvalidInputError(f"{path}:{n}: expected an object with a string 'question' field")
-            questions.append(q)
+            questions.append((q, rec.get("id")))
     return questions
 
 
@@ -175,16 +179,22 @@ def ask(
 
     if (question is None) == (batch is None):
         raise InvalidInputError("give a question or --batch FILE (not both)")
-    questions = _read_batch(batch) if batch is not None else [question]
-    for q in questions:
-        validate_question(q, k)  # fail before loading the model
+    questions = _read_batch(batch) if batch is not None else [(question, None)]
+    for n, (q, _) in enumerate(questions, 1):
+        try:
+            validate_question(q, k)  # fail before loading the model
+        except RagError as exc:
+            if batch is None:
+                raise
+            raise type(exc)(f"{batch}:{n}: {exc}") from None
     settings = _settings(corpus=corpus, index=index_dir, mode=mode)
     idx, embedder = _load(settings)
     retrieval, answering = settings.retrieval(), settings.answering()  # the answer models load once
-    for q in questions:
+    for q, qid in questions:
         ans = rag_ask(idx, embedder, q, k=k, retrieval=retrieval, answering=answering)
         if as_json or batch is not None:
-            sys.stdout.write(json.dumps(ans.to_dict(), ensure_ascii=False) + "\n")
+            d = ans.to_dict()
+            sys.stdout.write(json.dumps({"id": qid, **d} if qid is not None else d, ensure_ascii=False) + "\n")
         else:
             _print_answer(ans)
 
@@ -207,15 +217,27 @@ def search(
     idx, embedder = _load(settings)
     hits = rag_search(idx, embedder, query, k=k, retrieval=settings.retrieval())
     if as_json:
-        rows = [{"rank": h.rank, "doc_id": h.chunk.doc_id, "title": h.chunk.title, "section": h.chunk.section,
-                 "start": h.chunk.start, "end": h.chunk.end, "text": h.chunk.text, "score": round(h.score, 6)} for h in hits]
-        sys.stdout.write(json.dumps({"query": query, "results": rows}, ensure_ascii=False) + "\n")
+        # the /search shape (less its timings)
+        sys.stdout.write(json.dumps({"query": query.strip(), "passages": [h.to_dict() for h in hits]}, ensure_ascii=False) + "\n")
         return
     if not hits:
         out.print("[yellow]No passage matches.[/]")
     for h in hits:
         out.print(f"[bold][{h.rank}][/] {escape(_where(h.chunk.title, h.chunk.section))}  [dim]{h.chunk.doc_id}:{h.chunk.start}-{h.chunk.end} score {h.score:.4f}[/]")
         out.print(escape(h.chunk.text[:400]) + ("…" if len(h.chunk.text) > 400 else "") + "\n")
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Fail in one line, before saying "serving", when the address is taken or not ours."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            s.bind(infos[0][4])
+    except OSError as exc:
+        raise RagError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 @app.command()
@@ -236,6 +258,7 @@ def serve(
         raise RagError("the HTTP service needs the api extra: pip install -e '.[api]'") from None
     settings = _settings(host=host, port=port, corpus=corpus, index=index_dir, workers=workers)
     n = settings.workers
+    _check_can_listen(settings.host, settings.port)
     err.print(f"serving on http://{settings.host}:{settings.port} (index {settings.index}, {n} worker{'s' * (n > 1)})")
     if n == 1:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning", http=NoDelayHTTPProtocol)

@@ -103,7 +103,7 @@ def eval_command(
     ablation: bool = typer.Option(False, "--ablation", help="also run dense, bm25 and hybrid, and hybrid without table-aware chunking"),
     do_check: bool = typer.Option(False, "--check", help="exit 1 when a metric falls below eval/thresholds.toml"),
     thresholds: Path = typer.Option(Path("eval/thresholds.toml"), "--thresholds"),
-    limit: Optional[int] = typer.Option(None, "--limit", help="only the first N questions"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N questions"),
     split: Optional[str] = typer.Option(None, "--split", help="SPLIT_FILE:PART, e.g. eval/squad2_split.json:test (questions of those articles only)"),
     compare_model: bool = typer.Option(False, "--compare-model", help="also run with / without the cross-encoder reader and without any trained model"),
 ) -> None:
@@ -113,7 +113,13 @@ def eval_command(
         from rag.train import in_split
 
         split_file, _, part = split.rpartition(":")
-        questions = in_split(questions, json.loads(Path(split_file).read_text()), part)
+        if not split_file or not Path(split_file).is_file():
+            raise InvalidInputError(f"--split wants SPLIT_FILE:PART (e.g. eval/squad2_split.json:test), not {split!r}")
+        parts = json.loads(Path(split_file).read_text())
+        if not isinstance(parts.get(part), list):
+            names = ", ".join(k for k, v in parts.items() if isinstance(v, list))
+            raise InvalidInputError(f"{split_file} has no part {part!r}; its parts are {names}")
+        questions = in_split(questions, parts, part)
     questions = questions[:limit]
     if not questions:
         raise InvalidInputError("no questions to evaluate")

@@ -52,11 +52,14 @@ class Settings(BaseSettings):
     # word-overlap features rank low when the question paraphrases. Off: on our four question sets
     # together it answered 2 more of 229 right, on held-out 3 two fewer, and it costs ~0.8 ms (README).
     rerank_dense: bool = False
+    rerank_more: int = Field(0, ge=0, le=20)
+    rerank_more_margin: float = Field(2.0, ge=0)
+    rerank_more_below: float = Field(0.5, ge=0, le=1)
     answer_model: Path = Field(Path(__file__).resolve().parent.parent / "models" / "answer_model.json",
                                description="trained selector/verifier; the hand-set fallback is used when absent")
     tables: bool = True
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(8000, ge=1, le=65535)
     # HTTP server processes, each with its own copy of the model and index: for machines with more
     # cores. On this 2-core one a second worker measured the same throughput (101 vs 102 requests/s).
     workers: int = Field(1, ge=1, le=64)
@@ -75,7 +78,9 @@ class Settings(BaseSettings):
         reader = load_reader(self.reader, self.threads, self.reader_parallel) if self.use_reader else None
         threshold = self.reader_min_confidence if reader is not None else self.min_confidence
         return AnswerConfig(min_confidence=threshold, model=load_answer_model(self.answer_model), reader=reader, rerank=self.rerank,
-                            rerank_margin=self.rerank_margin, rerank_dense=self.rerank_dense)
+                            rerank_margin=self.rerank_margin, rerank_dense=self.rerank_dense,
+                            rerank_more=self.rerank_more, rerank_more_margin=self.rerank_more_margin,
+                            rerank_more_below=self.rerank_more_below)
 
     def chunker(self):
         from rag.chunking import ChunkerConfig

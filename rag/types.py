@@ -65,6 +65,12 @@ class Hit:
     dense_score: float | None = None
     bm25_score: float | None = None
 
+    def to_dict(self) -> dict:
+        """A passage as ``rag search --json`` and ``/search`` return it."""
+        c = self.chunk
+        return {"rank": self.rank, "doc_id": c.doc_id, "title": c.title, "section": c.section, "start": c.start,
+                "end": c.end, "text": c.text, "score": round(float(self.score), 6)}
+
 
 @dataclass(frozen=True)
 class Citation:

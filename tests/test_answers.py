@@ -120,14 +120,19 @@ def _rag(*args, stdin=None, env=None):
 
 def test_cli_json_batch_and_errors(tmp_path):
     env = {"RAG_INDEX": str(tmp_path / "index")}
-    r = _rag("ask", "--batch", "-", stdin='{"question": "what is Belgium\'s focus area?"}\n{"question": "What is the boiling point of mercury?"}\n', env=env)
+    r = _rag("ask", "--batch", "-", stdin='{"question": "what is Belgium\'s focus area?", "id": "b1"}\n{"question": "What is the boiling point of mercury?"}\n', env=env)
     assert r.returncode == 0, r.stderr
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert [x["answer"] for x in lines] == ["Enhancement of Rapid Response forces", None]
+    assert lines[0]["id"] == "b1" and "id" not in lines[1]  # an input id comes back, to match results to questions
     assert set(lines[0]) >= {"question", "answer", "abstained", "citations"}
     assert set(lines[0]["citations"][0]) == {"doc_id", "title", "section", "start", "end", "text", "score"}
     r = _rag("ask", "What is Belgium's proposed collaboration area?", "--json", env=env)
     assert json.loads(r.stdout)["answer"] == "Cyber Defense Initiatives"
+    r = _rag("search", "Patriot batteries", "-k", "2", "--json", env=env)
+    found = json.loads(r.stdout)  # the /search shape
+    assert found["query"] == "Patriot batteries" and [p["rank"] for p in found["passages"]] == [1, 2]
+    assert set(found["passages"][0]) == {"rank", "doc_id", "title", "section", "start", "end", "text", "score"}
     for args in (["ask", ""], ["ask", "q", "--bogus"], ["ask", "q", "--corpus", str(tmp_path / "none"), "--index", str(tmp_path / "none")], ["ask", "q", "-k", "99"]):
         r = _rag(*args, env=env)
         assert r.returncode != 0, args
@@ -137,9 +142,36 @@ def test_cli_json_batch_and_errors(tmp_path):
     r = _rag("ask", "What is Belgium's proposed collaboration area?", "--json", env={**env, "RAG_CORPUS": str(tmp_path / "gone")})
     assert r.returncode == 0 and json.loads(r.stdout)["answer"] == "Cyber Defense Initiatives"
     assert r.stderr.strip() == f"note: corpus {tmp_path / 'gone'} not found; using the index at {tmp_path / 'index'} as it was built"
+    for stdin in ('{"q": "x"}\n', '{"question": "fine"}\n{"question": ""}\n'):  # no question / an empty one, on line 1 / 2
+        r = _rag("ask", "--batch", "-", stdin=stdin, env=env)
+        assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error: -:"), r.stderr
     r = _rag("ask", "q", env={**env, "RAG_BACKEND": "bogus"})
     assert r.returncode == 1 and r.stderr.startswith("error: RAG_BACKEND='bogus': Input should be")
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+@pytest.mark.parametrize("args, says", [
+    (["index", "--corpus", "no-such-folder"], "corpus not found: no-such-folder"),
+    (["eval", "eval/questions.jsonl", "--split", "eval/squad2_split.json:bogus"], "has no part 'bogus'; its parts are train, calibration, test"),
+    (["eval", "eval/questions.jsonl", "--split", "eval/squad2_split.json"], "--split wants SPLIT_FILE:PART"),
+    (["eval", "eval/questions.jsonl", "--limit", "0"], "--limit"),
+    (["serve", "--port", "70000"], "RAG_PORT"),
+])
+def test_bad_options_are_one_line_errors(args, says):
+    r = _rag(*args)
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+    assert says in " ".join(r.stderr.split()), r.stderr
+
+
+def test_serve_on_a_taken_port_says_so_before_serving():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        r = _rag("serve", "--port", str(s.getsockname()[1]))
+    assert r.returncode == 1 and r.stderr.startswith("error: cannot listen on 127.0.0.1:"), r.stderr
+    assert "serving on" not in r.stderr
 
 
 def test_rag_index_says_why_it_embeds_everything_again(tmp_path):
@@ -257,6 +289,39 @@ def test_the_reader_skips_candidates_far_behind_the_selectors_best(scores, margi
     best = rerank(scorer, "q?", scored, reader, n=3, margin=margin)
     assert reader.seen == [[f"candidate {i}" for i in range(read)]]
     assert best is scored[0] and best.features["reader_max"] == 5.0
+
+
+class _UnsureReader(_CountingReader):
+    def __init__(self, first: float):
+        super().__init__()
+        self.first = first
+
+    def score(self, question, texts):
+        import numpy as np
+
+        self.seen.append(list(texts))
+        # unsure of the first reading; the first extra candidate is the one it believes
+        return np.full(len(texts), self.first, np.float32) if len(self.seen) == 1 else np.array([3.0] + [0.0] * (len(texts) - 1), np.float32)
+
+
+@pytest.mark.parametrize("first, reads", [(-1.0, 2), (1.0, 1)])
+def test_an_unsure_reader_reads_more_candidates_but_keeps_its_first_confidence(first, reads):
+    from types import SimpleNamespace
+
+    from rag.answer import _Scored, rerank
+
+    cands = [SimpleNamespace(render=f"candidate {i}") for i in range(6)]
+    scorer = SimpleNamespace(index=SimpleNamespace(candidates=cands), model=None)
+    scored = [_Scored(i, None, s, {}) for i, s in enumerate((3.0, 2.5, 2.0, 1.5, 0.5, 0.0))]
+    reader = _UnsureReader(first)
+    best = rerank(scorer, "q?", scored, reader, n=2, margin=1.0, more=3, more_margin=2.0, more_below=0.5)
+    assert len(reader.seen) == reads
+    if reads == 2:  # the next three within 2 logits of the best (not candidate 4, 2.5 behind)
+        assert reader.seen[1] == ["candidate 2", "candidate 3"]
+        assert best is scored[2]
+        assert best.features["reader_max"] == first  # the abstention threshold was calibrated on the first reading
+    else:
+        assert best is scored[0]
 
 
 def test_the_reader_also_reads_the_candidate_closest_to_the_question():

@@ -103,6 +103,15 @@ def test_ask_is_answer_to_dict_plus_timings(api_client, api_index, api_embedder,
 
 
 @pytest.mark.slow
+def test_a_long_question_is_answered(api_client):
+    # Longer than the reader's window on its own (it used to be a 500).
+    q = "Ahead of the ministers' meeting next week, and given everything reported so far, " * 6 + BELGIUM_Q
+    r = api_client.post("/ask", json={"question": q})
+    assert r.status_code == 200, r.text
+    assert r.json()["citations"]
+
+
+@pytest.mark.slow
 def test_ask_abstains(api_client):
     body = api_client.post("/ask", json={"question": UNANSWERABLE_Q}).json()
     assert body["abstained"] is True and body["answer"] is None
@@ -169,7 +178,10 @@ def test_chat_page_and_docs(api_client):
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "/static/app.js" in page.text and "http" not in page.text.replace("http-equiv", "")  # nothing external
     assert api_client.get("/static/app.js").status_code == 200
-    assert api_client.get("/docs").status_code == 200
+    docs = api_client.get("/docs")
+    assert docs.status_code == 200 and "/docs-static/swagger-ui-bundle.js" in docs.text
+    assert "cdn." not in docs.text  # offline: the Swagger UI ships with the swagger-ui-bundle package
+    assert api_client.get("/docs-static/swagger-ui-bundle.js").status_code == 200
     spec = api_client.get("/openapi.json").json()
     for path in ("/ask", "/search", "/chat", "/v1/chat/completions", "/documents", "/documents/{doc_id}", "/healthz", "/readyz"):
         assert path in spec["paths"], path
@@ -217,7 +229,10 @@ def test_bad_ask_is_422_naming_the_field(api_client, body, field):
     ("/chat", {"messages": [{"role": "user", "content": "hi", "name": "x"}]}, "name"),
     ("/chat", {"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}, "messages"),
     ("/chat", {"messages": "hello"}, "messages"),
-    ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": " "}]}, "question"),
+    ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": " "}]}, "empty"),
+    # a blank last turn is not "the previous question again"
+    ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": "What is Belgium's focus area?"},
+                                                           {"role": "assistant", "content": "x"}, {"role": "user", "content": " "}]}, "empty"),
     ("/v1/chat/completions", {"model": "rag", "messages": []}, "messages"),
     ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": "hi"}], "stream": "yes"}, "stream"),
     ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": "hi"}], "n": 2}, "n"),
