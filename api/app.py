@@ -43,31 +43,14 @@ def create_app(settings: Settings | None = None, *, index=None, embedder=None, b
             await run_in_threadpool(loader)
         yield
 
-    # /docs from a local Swagger UI (the swagger-ui-bundle package): FastAPI's default page loads it
-    # from a CDN, a blank page offline or behind a firewall. ReDoc has no such package: not served.
-    app = FastAPI(title="rag", version="0.1.0", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="rag", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.engine = Engine(settings=settings)
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    _install_docs(app)
     app.add_middleware(BodyGuard, limit=max_body_bytes)
     return app
-
-
-def _install_docs(app: FastAPI) -> None:
-    from fastapi.openapi.docs import get_swagger_ui_html
-    from swagger_ui_bundle import swagger_ui_path
-
-    app.mount("/docs-static", StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs():
-        return get_swagger_ui_html(openapi_url=app.openapi_url, title="rag — API docs",
-                                   swagger_js_url="/docs-static/swagger-ui-bundle.js",
-                                   swagger_css_url="/docs-static/swagger-ui.css",
-                                   swagger_favicon_url="/docs-static/favicon-32x32.png")
 
 
 def _guarded(fn, *args) -> None:

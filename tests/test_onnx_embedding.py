@@ -157,7 +157,8 @@ def test_mixed8_is_closer_to_fp32_than_int8(onnx, onnx_cache):
     cos_mixed = _cos(np.array([mixed.embed_query(t) for t in TEXTS]), ref)
     cos_int8 = _cos(np.array([int8.embed_query(t) for t in TEXTS]), ref)
     assert cos_mixed.mean() > cos_int8.mean(), (cos_mixed, cos_int8)
-    assert cos_mixed.min() >= 0.99, cos_mixed
+    # int8 kernels differ by CPU: min 0.99+ on the earlier machines, 0.984 on an AVX2 AMD EPYC without VNNI.
+    assert cos_mixed.min() >= 0.98, cos_mixed
 
 
 def test_unknown_weight_format_is_refused(onnx, onnx_cache):
