@@ -91,10 +91,12 @@ def _load_jsonl(path: Path) -> list[Document]:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InvalidInputError(f"{path}:{lineno}: not JSON ({exc.msg})") from None
-            missing = [k for k in ("id", "text") if k not in rec] if isinstance(rec, dict) else None
-            if missing is None or missing:
-                got = f"no {' or '.join(repr(k) for k in missing)}" if missing else f"a JSON {type(rec).__name__}"
-                raise InvalidInputError(f"{path}:{lineno}: expected a JSON object with 'id' and 'text', got {got}")
+            expected = f"{path}:{lineno}: expected a JSON object with 'id' and 'text'"
+            if not isinstance(rec, dict):
+                raise InvalidInputError(f"{expected}, got a JSON {type(rec).__name__}")
+            missing = [repr(k) for k in ("id", "text") if k not in rec]
+            if missing:
+                raise InvalidInputError(f"{expected}, got no {' or '.join(missing)}")
             doc_id, text = str(rec["id"]), rec["text"]
             if not isinstance(text, str):
                 raise InvalidInputError(f"{path}:{lineno}: 'text' must be a string")

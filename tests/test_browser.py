@@ -97,4 +97,3 @@ def test_abstention_is_shown_distinctly(page):
     answer = _ask(page, UNANSWERABLE_Q)
     assert "abstain" in (answer.get_attribute("class") or "")
     assert answer.locator(".answer").inner_text() == "The corpus does not say."
-
