@@ -110,12 +110,12 @@ def eval_command(
     """Evaluate answers and citations on a question set; write report.md, results.jsonl and a chart."""
     questions = load_questions(file)
     if split:
-        from rag.train import in_split
+        from rag.train import in_split, read_split
 
         split_file, _, part = split.rpartition(":")
         if not split_file or not Path(split_file).is_file():
             raise InvalidInputError(f"--split wants SPLIT_FILE:PART (e.g. eval/squad2_split.json:test), not {split!r}")
-        parts = json.loads(Path(split_file).read_text())
+        parts = read_split(Path(split_file))
         if not isinstance(parts.get(part), list):
             names = ", ".join(k for k, v in parts.items() if isinstance(v, list))
             raise InvalidInputError(f"{split_file} has no part {part!r}; its parts are {names}")

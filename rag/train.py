@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.answer import FEATURES, AnswerModel, LinearModel, Scorer, candidate_features
+from rag.errors import InvalidInputError
 from rag.evaluation import Question, _norm
 from rag.retrieval import RetrievalConfig, retrieve
 from rag.text import sentence_spans, terms
@@ -40,9 +41,20 @@ def make_split(questions: list[Question], seed: int = 13, fractions=(0.6, 0.2, 0
             "test": sorted(articles[n_train + n_cal :])}
 
 
+def read_split(path: Path) -> dict:
+    """A split file: {"train": [article, ...], "calibration": [...], "test": [...]}."""
+    try:
+        split = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InvalidInputError(f"{path} is not a JSON split file ({e})") from None
+    if not isinstance(split, dict):
+        raise InvalidInputError(f"{path} is not a JSON split file (it holds a {type(split).__name__}, not an object)")
+    return split
+
+
 def load_split(path: Path, questions: list[Question]) -> dict:
     if path.exists():
-        return json.loads(path.read_text())
+        return read_split(path)
     split = make_split(questions)
     path.write_text(json.dumps(split, indent=2) + "\n")
     return split

@@ -154,6 +154,7 @@ def test_cli_json_batch_and_errors(tmp_path):
     (["index", "--corpus", "no-such-folder"], "corpus not found: no-such-folder"),
     (["eval", "eval/questions.jsonl", "--split", "eval/squad2_split.json:bogus"], "has no part 'bogus'; its parts are train, calibration, test"),
     (["eval", "eval/questions.jsonl", "--split", "eval/squad2_split.json"], "--split wants SPLIT_FILE:PART"),
+    (["eval", "eval/questions.jsonl", "--split", "pyproject.toml:test"], "pyproject.toml is not a JSON split file"),
     (["eval", "eval/questions.jsonl", "--limit", "0"], "--limit"),
     (["serve", "--port", "70000"], "RAG_PORT"),
 ])
