@@ -113,6 +113,13 @@ def index(
     m = idx.manifest
     err.print(f"index {escape(str(settings.index))} is current: {m['counts']['documents']} documents, {m['counts']['chunks']} chunks, model {m['embedding_model']}",
               soft_wrap=True)
+    from rag.settings import Settings
+
+    if tables is not None and tables != Settings().tables:
+        # Settings are not stored anywhere but the environment: without this, the next `rag ask` sees
+        # an index built with other settings and rebuilds it with the defaults.
+        err.print(f"note: built with --{'' if tables else 'no-'}tables; set RAG_TABLES={str(tables).lower()} "
+                  "for rag ask, search and serve to use this index (with the default they rebuild it)", soft_wrap=True)
 
 
 def _where(title: str, section: str) -> str:
