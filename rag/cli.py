@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -47,12 +48,34 @@ def _progress_bar():
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True,
                    disable=not err.is_terminal)  # a transient bar shows nothing in a log but leaves an empty line
     tasks: dict[str, int] = {}
+    names = {"chunk": "chunking", "embed": "embedding", "write": "writing"}
+    units = {"chunk": "documents", "embed": "texts"}
+    logged: dict[str, float] = {}  # stage -> when it was last reported, without a terminal
+
+    def log(stage: str, done: int, total: int) -> None:
+        # In a log (CI, docker, a pipe) a first build would otherwise be silent for up to minutes:
+        # a line when a stage starts, then one every 30 s.
+        now = time.monotonic()
+        if stage in logged and now - logged[stage] < 30:
+            return
+        first = stage not in logged
+        logged[stage] = now
+        unit = units.get(stage)
+        if unit and total == 1:
+            unit = unit[:-1]
+        if first:
+            err.print(f"indexing: {names.get(stage, stage)}" + (f" {total} {unit}" if unit else ""), soft_wrap=True)
+        elif unit:
+            err.print(f"indexing: {names.get(stage, stage)} {done}/{total} {unit}", soft_wrap=True)
 
     def update(stage: str, done: int, total: int) -> None:
+        if not err.is_terminal:
+            log(stage, done, total)
+            return
         if not bar.live.is_started:
             bar.start()
         if stage not in tasks:
-            tasks[stage] = bar.add_task({"chunk": "chunking", "embed": "embedding", "write": "writing"}.get(stage, stage), total=total)
+            tasks[stage] = bar.add_task(names.get(stage, stage), total=total)
         bar.update(tasks[stage], completed=done, total=total)
 
     return bar, update

@@ -181,8 +181,10 @@ def test_rag_index_says_why_it_embeds_everything_again(tmp_path):
     env = {"RAG_CORPUS": str(tmp_path / "corpus"), "RAG_INDEX": str(tmp_path / "index")}
     first = _rag("index", env=env)
     assert first.returncode == 0 and "1 new" in first.stderr and "embedded again" not in first.stderr, first.stderr
-    # One line per fact, unwrapped, and no empty line left by a progress bar that had no terminal.
-    assert first.stderr.splitlines()[0].startswith("indexed into ") and len(first.stderr.splitlines()) == 2, first.stderr
+    # Without a terminal: a line per stage instead of a bar (no empty line left by it), then one line per fact, unwrapped.
+    lines = first.stderr.splitlines()
+    assert lines[:3] == ["indexing: chunking 1 document", "indexing: embedding 2 texts", "indexing: writing"], first.stderr
+    assert lines[3].startswith("indexed into ") and len(lines) == 5, first.stderr
     # A chunker setting changed: no vector can be reused, and the summary's "0 changed" needs the reason.
     again = _rag("index", env={**env, "RAG_TABLES": "false"})
     said = " ".join(again.stderr.split())  # rich wraps long lines
