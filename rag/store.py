@@ -32,7 +32,7 @@ import numpy as np
 from rag import __version__
 from rag.chunking import Chunker, ChunkerConfig
 from rag.embedding import Embedder
-from rag.errors import IndexMismatchError, IndexNotFoundError
+from rag.errors import IndexMismatchError, IndexNotFoundError, InvalidInputError
 from rag.text import terms
 from rag.types import Candidate, Cell, Chunk, Document
 
@@ -165,6 +165,7 @@ def build_index(docs: list[Document], embedder: Embedder, path: str | Path, *, c
     """Chunk, embed and write an index for ``docs``; reuse vectors of unchanged documents from ``previous``."""
     t0 = time.perf_counter()
     path = Path(path)
+    check_index_target(path)  # before minutes of embedding, not after
     reusable: dict[str, tuple[list[Chunk], list[Candidate], np.ndarray, np.ndarray]] = {}
     rebuilt_because = None
     if previous is not None:
@@ -315,7 +316,18 @@ def _write(tmp: Path, manifest: dict, docs: list[Document], chunks: list[Chunk],
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
 
 
+def check_index_target(path: str | Path) -> None:
+    """Refuse to build into anything that is not ours to replace: the build swaps the whole folder."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InvalidInputError(f"{path} is a file, not an index folder; choose a new or empty folder for --index")
+    if path.is_dir() and not (path / "manifest.json").exists() and any(path.iterdir()):
+        raise InvalidInputError(f"{path} is a folder that is not a rag index (no manifest.json) and is not empty; "
+                                "building there would replace what is in it: choose a new or empty folder for --index")
+
+
 def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    check_index_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
     old = path.parent / f".{path.name}.old-{os.getpid()}"
@@ -339,9 +351,10 @@ def _recover(path: Path) -> None:
     olds = sorted(path.parent.glob(f".{path.name}.old-*"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in olds:
         if (old / "manifest.json").exists():
-            if path.exists():
-                shutil.rmtree(path)
-            os.rename(old, path)
+            if path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+            if not path.exists():  # anything else there is not ours to delete
+                os.rename(old, path)
             return
 
 

@@ -152,6 +152,9 @@ def test_cli_json_batch_and_errors(tmp_path):
 
 @pytest.mark.parametrize("args, says", [
     (["index", "--corpus", "no-such-folder"], "corpus not found: no-such-folder"),
+    (["index", "--index", "tests"], "tests is a folder that is not a rag index (no manifest.json) and is not empty"),
+    (["ask", "q", "--index", "corpus"], "corpus is a folder that is not a rag index"),
+    (["index", "--index", "README.md"], "README.md is a file, not an index folder"),
     (["eval", "eval/questions.jsonl", "--split", "eval/squad2_split.json:bogus"], "has no part 'bogus'; its parts are train, calibration, test"),
     (["eval", "eval/questions.jsonl", "--split", "eval/squad2_split.json"], "--split wants SPLIT_FILE:PART"),
     (["eval", "eval/questions.jsonl", "--split", "pyproject.toml:test"], "pyproject.toml is not a JSON split file"),

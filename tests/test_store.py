@@ -5,7 +5,7 @@ import pytest
 import rag.store as store
 from rag.chunking import ChunkerConfig
 from rag.corpus import load_corpus
-from rag.errors import IndexMismatchError, IndexNotFoundError
+from rag.errors import IndexMismatchError, IndexNotFoundError, InvalidInputError
 from rag.session import open_index
 from rag.store import Index, build_index
 
@@ -59,6 +59,40 @@ def test_crash_between_renames_is_recovered(small_corpus, fake_embedder, tmp_pat
     build_index(load_corpus(small_corpus), fake_embedder, tmp_path / "idx")
     (tmp_path / "idx").rename(tmp_path / ".idx.old-123")
     assert len(Index.load(tmp_path / "idx").chunks) > 0
+
+
+def test_a_build_never_replaces_what_is_not_an_index(small_corpus, fake_embedder, tmp_path):
+    # The build swaps the whole folder into place: aimed at a user's folder, it would delete it.
+    docs = load_corpus(small_corpus)
+    mine = tmp_path / "mydocs"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "thesis.docx").write_bytes(b"years of work")
+    with pytest.raises(InvalidInputError, match="not a rag index"):
+        build_index(docs, fake_embedder, mine)
+    assert (mine / "thesis.docx").read_bytes() == b"years of work" and (mine / "sub").is_dir()
+    with pytest.raises(InvalidInputError, match="not a rag index"):  # the corpus folder itself
+        open_index(small_corpus, small_corpus, fake_embedder)
+    assert sorted(p.name for p in small_corpus.iterdir()) == sorted(d.source.rsplit("/", 1)[-1] for d in docs)
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep me")
+    with pytest.raises(InvalidInputError, match="is a file"):
+        build_index(docs, fake_embedder, a_file)
+    assert a_file.read_text() == "keep me"
+    # an empty folder, and an index being rebuilt, are fine
+    (tmp_path / "empty").mkdir()
+    build_index(docs, fake_embedder, tmp_path / "empty")
+    build_index(docs, fake_embedder, tmp_path / "empty")
+    assert len(Index.load(tmp_path / "empty").chunks) > 0
+
+
+def test_recovery_does_not_delete_a_folder_it_did_not_make(small_corpus, fake_embedder, tmp_path):
+    build_index(load_corpus(small_corpus), fake_embedder, tmp_path / "idx")
+    (tmp_path / "idx").rename(tmp_path / ".idx.old-123")
+    (tmp_path / "idx").mkdir()
+    (tmp_path / "idx" / "mine.txt").write_text("keep me")
+    with pytest.raises(IndexNotFoundError):
+        Index.load(tmp_path / "idx")
+    assert (tmp_path / "idx" / "mine.txt").read_text() == "keep me"
 
 
 def test_changing_one_file_reembeds_only_that_file(small_corpus, fake_embedder, tmp_path):
