@@ -31,7 +31,7 @@ class ChunkerConfig:
 
     max_tokens: int = 254  # the encoder's 256 minus [CLS] and [SEP]
     tables: bool = True  # table-aware rows with headers; off only for the ablation
-    version: int = 2
+    version: int = 3  # 3: an unpunctuated line with no text after it is text, not a heading
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -113,6 +113,9 @@ class Chunker:
         lines = _lines(doc.text)
         section = ""
         prev_para: _Line | None = None
+        # A short unpunctuated line is a heading only if text follows it: otherwise notes written
+        # without full stops, or a one-line record, would be all headings and nothing indexed.
+        last_body = max((k for k, x in enumerate(lines) if x.text and not is_boilerplate(x.text) and not looks_like_heading(x.text)), default=-1)
         i = 0
         while i < len(lines):
             ln = lines[i]
@@ -135,7 +138,7 @@ class Chunker:
                 prev_para = None
                 i = j
                 continue
-            if looks_like_heading(ln.text):
+            if looks_like_heading(ln.text) and (ln.text.startswith("#") or i < last_body):
                 section = ln.text.lstrip("#").strip()
                 prev_para = None
                 i += 1

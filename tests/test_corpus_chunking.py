@@ -133,3 +133,19 @@ def test_jsonl_corpus_and_errors(tmp_path):
     Path(tmp_path / "bin" / "x.txt").write_bytes(b"\xff\xfe bad")
     with pytest.raises(InvalidInputError, match="not UTF-8"):
         load_corpus(tmp_path / "bin")
+
+
+def test_unpunctuated_lines_with_no_text_after_them_are_text_not_headings(tmp_path):
+    # Notes without full stops, and one-line records, used to be all "headings": nothing indexed.
+    (tmp_path / "notes.txt").write_text("Cats are small carnivorous mammals that are often kept as pets\nThey sleep about 15 hours a day\n")
+    (tmp_path / "owls.jsonl").write_text('{"id": "o1", "title": "Owls", "text": "ok text about owls"}\n')
+    (tmp_path / "article.md").write_text("Ferries of Ostia\n\nTimetable\nBoats leave every hour.\n\n# Empty section\n")
+    notes, chunks, cands = _chunk_all(tmp_path)["notes"]
+    assert [notes.text[c.start:c.end] for c in chunks] == ["Cats are small carnivorous mammals that are often kept as pets",
+                                                           "They sleep about 15 hours a day"]
+    assert {notes.text[c.start:c.end] for c in cands} >= {"They sleep about 15 hours a day"}
+    owl, chunks, _ = _chunk_all(tmp_path / "owls.jsonl")["o1"]
+    assert [owl.text[c.start:c.end] for c in chunks] == ["ok text about owls"]
+    # Lines with text after them are still headings, carried by the chunks under them.
+    art, chunks, _ = _chunk_all(tmp_path)["article"]
+    assert [(art.text[c.start:c.end], c.section) for c in chunks] == [("Boats leave every hour.", "Timetable")]
