@@ -53,6 +53,14 @@ def create_app(settings: Settings | None = None, *, index=None, embedder=None, b
     return app
 
 
+def create_worker_app() -> FastAPI:
+    """The factory ``rag serve --workers N`` hands uvicorn (settings from the environment). A worker
+    loads before it starts accepting: the workers share one listening socket, so while one is still
+    loading the kernel hands connections to those that are ready, instead of that one answering 503
+    (which a client sees at random, whichever worker its connection lands on)."""
+    return create_app(Settings(), background=False)
+
+
 def _guarded(fn, *args) -> None:
     engine: Engine = fn.__self__
     try:

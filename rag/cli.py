@@ -81,19 +81,13 @@ def _progress_bar():
     return bar, update
 
 
-def _load(settings, rebuild: bool = False, quiet: bool = False):
+def _load(settings, rebuild: bool = False, quiet: bool = False, noted: bool = False):
     from rag.embedding import load_embedder
-    from rag.session import open_index
+    from rag.session import open_index, preflight
 
-    corpus_missing = not Path(settings.corpus).exists()
-    if corpus_missing and not (Path(settings.index) / "manifest.json").exists():
-        from rag.errors import CorpusNotFoundError
-
-        raise CorpusNotFoundError(f"corpus not found: {settings.corpus} (and no index at {settings.index})")
-    if corpus_missing and not rebuild:
-        # By design an index answers without its corpus (it holds the text), but the user named a
-        # corpus that is not there: say which index answers, so a typo does not go unnoticed.
-        err.print(f"note: corpus {escape(str(settings.corpus))} not found; using the index at {escape(str(settings.index))} as it was built", soft_wrap=True)
+    note = preflight(settings.corpus, settings.index)
+    if note and not rebuild and not noted:
+        err.print(f"note: {escape(note)}", soft_wrap=True)
     embedder = load_embedder(settings.model, backend=settings.backend, query_prefix=settings.query_prefix, query_threads=settings.threads)
     bar, update = _progress_bar()
     try:
@@ -288,16 +282,21 @@ def serve(
         raise RagError("the HTTP service needs the api extra: pip install -e '.[api]'") from None
     settings = _settings(host=host, port=port, corpus=corpus, index=index_dir, workers=workers)
     n = settings.workers
+    from rag.session import preflight
+
+    note = preflight(settings.corpus, settings.index)
     _check_can_listen(settings.host, settings.port)
+    if note:
+        err.print(f"note: {escape(note)}", soft_wrap=True)
     err.print(f"serving on http://{settings.host}:{settings.port} (index {settings.index}, {n} worker{'s' * (n > 1)})")
     if n == 1:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning", http=NoDelayHTTPProtocol)
         return
     # Several processes: build the index once, here, so the workers only open it (never race to
     # write it); they read their settings from the environment, as a factory without arguments.
-    _load(settings)  # the parent keeps no copy: the references are dropped here
+    _load(settings, noted=True)  # the parent keeps no copy: the references are dropped here
     os.environ.update({f"RAG_{k.upper()}": str(v) for k, v in (("corpus", settings.corpus), ("index", settings.index))})
-    uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port, workers=n, log_level="warning",
+    uvicorn.run("api.app:create_worker_app", factory=True, host=settings.host, port=settings.port, workers=n, log_level="warning",
                 http=NoDelayHTTPProtocol)
 
 

@@ -7,8 +7,25 @@ from pathlib import Path
 from rag.chunking import ChunkerConfig
 from rag.corpus import load_corpus
 from rag.embedding import Embedder
-from rag.errors import IndexMismatchError, IndexNotFoundError
-from rag.store import BuildReport, Index, Progress, _no_progress, build_index, check_manifest
+from rag.errors import CorpusNotFoundError, IndexMismatchError, IndexNotFoundError
+from rag.store import BuildReport, Index, Progress, _no_progress, build_index, check_index_target, check_manifest
+
+
+def preflight(corpus: str | Path, index_dir: str | Path) -> str | None:
+    """Fail now, in one line, on what would make ``open_index`` fail after minutes of loading (a
+    server would otherwise come up and answer 503 forever). Returns a note to show when the index
+    will answer without its corpus."""
+    has_index = (Path(index_dir) / "manifest.json").exists()
+    if not Path(corpus).exists():
+        if not has_index:
+            raise CorpusNotFoundError(f"corpus not found: {corpus} (and no index at {index_dir})")
+        # By design an index answers without its corpus (it holds the text), but the user named a
+        # corpus that is not there: say which index answers, so a typo does not go unnoticed.
+        return f"corpus {corpus} not found; using the index at {index_dir} as it was built"
+    load_corpus(corpus)  # an empty folder, a bad JSONL line: the same error the build would give
+    if not has_index:
+        check_index_target(index_dir)
+    return None
 
 
 def open_index(corpus: str | Path, index_dir: str | Path, embedder: Embedder, chunker: ChunkerConfig = ChunkerConfig(),

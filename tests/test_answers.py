@@ -160,6 +160,9 @@ def test_cli_json_batch_and_errors(tmp_path):
     (["eval", "eval/questions.jsonl", "--split", "pyproject.toml:test"], "pyproject.toml is not a JSON split file"),
     (["eval", "eval/questions.jsonl", "--limit", "0"], "--limit"),
     (["serve", "--port", "70000"], "RAG_PORT"),
+    # a server that cannot load would come up and answer 503 forever: it fails as the CLI does
+    (["serve", "--corpus", "no-such-folder", "--index", "no-such-index"], "corpus not found: no-such-folder (and no index at no-such-index)"),
+    (["serve", "--corpus", "api"], "no .txt, .md or .jsonl documents in api"),
 ])
 def test_bad_options_are_one_line_errors(args, says):
     r = _rag(*args)
