@@ -25,7 +25,7 @@ from api.schemas import (
     SearchRequest,
     SearchResponse,
 )
-from rag.ask import ask, search, validate_question
+from rag.ask import MAX_QUESTION_CHARS, ask, search, validate_question
 from rag.conversation import standalone_question
 from rag.types import Answer
 
@@ -86,7 +86,7 @@ async def search_endpoint(body: SearchRequest, engine: Engine = Depends(get_engi
 @router.post("/chat", response_model=ChatResponse, tags=["qa"], responses=_ERRORS,
              summary="Answer the last user message, resolving follow-ups against the conversation")
 async def chat_endpoint(body: ChatRequest, engine: Engine = Depends(get_engine)) -> dict:
-    question = standalone_question([(m.role, m.content) for m in body.messages])
+    question = standalone_question([(m.role, m.content) for m in body.messages], max_chars=MAX_QUESTION_CHARS)
     a = await run_in_threadpool(_answer, engine, question, body.k)
     d = _answer_dict(a)
     d["standalone_question"] = question
@@ -124,7 +124,7 @@ def _openai_question(body: ChatCompletionRequest) -> str:
     if not messages[-1][1].strip():
         # standalone_question skips blank turns, so the previous question would be answered again
         raise InvalidInputError("messages: the last user message is empty")
-    question = standalone_question(messages)
+    question = standalone_question(messages, max_chars=MAX_QUESTION_CHARS)
     validate_question(question, body.k)
     return question
 

@@ -11,8 +11,12 @@ Pure string rules, no model and no knowledge of the corpus:
     entity replaced by the new one;
   - the follow-up names a new topic ("what about its budget?") -> the previous question's
     interrogative head ("What is") + the new topic, with the pronoun replaced by the previous entity;
-  - the follow-up adds a qualifier ("what about in 2024?") -> the previous question + qualifier;
+  - the follow-up adds a qualifier ("what about in 2024?") -> the previous question + qualifier,
+    unless it names what the previous question had after a preposition ("... for Germany?" +
+    "and for Poland?"), which it then replaces;
   - a pronoun in a full question is replaced by the previous question's entity.
+
+Talk ("thanks!", "ok great") stands alone and is never an antecedent.
 
 Entities are proper-noun-like tokens: capitalised words or acronyms that are not at the start of
 the sentence or are not function words.
@@ -155,8 +159,7 @@ def needs_context(question: str) -> bool:
     q = _clean(question)
     if not q:
         return False
-    words = [w.lower() for w in _words(q)]
-    if words and all(w in _SOCIAL for w in words):
+    if _social(q):
         return False
     if _MORE.match(_body(q)):
         return True
@@ -218,6 +221,16 @@ def _actor_and_place(previous: str, ents: list[str]) -> tuple[str | None, str | 
     actor = next((e for e, p in zip(ents, after_prep) if not p), ents[-1])
     place = next((e for e, p in zip(reversed(ents), reversed(after_prep)) if p), ents[-1])
     return actor, place
+
+
+def _prepositional_name(previous: str, ents: list[str]) -> tuple[int, int] | None:
+    """Where ``previous`` puts the last of ``ents`` after a preposition: the span of "for Germany",
+    "in the UK" (possessive mark excluded)."""
+    for e in reversed(ents):
+        for m in re.finditer(r"\b(\w+)\s+(?:the\s+)?" + re.escape(e) + r"(?![\w])", previous):
+            if m.group(1).lower() in _PREPOSITIONS:
+                return m.start(), m.end()
+    return None
 
 
 def _replace_pronouns(text: str, entity: str, plural: str | None = None, place: str | None = None) -> str:
@@ -300,8 +313,13 @@ def _resolve(question: str, previous: str) -> str:
     if connector is None and _opens_with_wh_or_aux(q):
         return _replace_pronouns(q, actor, plural, place) if prev_entity else q
 
-    # 3. a qualifier: "what about in 2024?" -> previous question + qualifier
+    # 3. a qualifier: "what about in 2024?" -> previous question + qualifier; but a name after a
+    # preposition stands for the previous one in the same role: "... for Germany?" + "and for
+    # Poland?" -> "... for Poland?", not "... for Germany for Poland?"
     if frag_words and frag_words[0] in _PREPOSITIONS:
+        span = _prepositional_name(previous, prev_entities)
+        if span and _only_entities(" ".join(_words(fragment)[1:])):
+            return previous[:span[0]] + fragment + previous[span[1]:]
         frag = _replace_pronouns(fragment, actor, plural, place) if prev_entity else fragment
         return f"{_body(previous)} {frag}{punct}"
 
@@ -316,21 +334,35 @@ def _resolve(question: str, previous: str) -> str:
     return f"{head} {topic}{punct}"
 
 
-def standalone_question(messages: Sequence[tuple[str, str]]) -> str:
+def _social(text: str) -> bool:
+    words = [w.lower() for w in _words(text)]
+    return bool(words) and all(w in _SOCIAL for w in words)
+
+
+def standalone_question(messages: Sequence[tuple[str, str]], max_chars: int | None = None) -> str:
     """The question to search for the last user message of ``messages`` ((role, content) pairs,
     roles "user" / "assistant" / "system"). Each user turn is resolved against the previous
-    resolved user turn, so follow-ups of follow-ups keep their subject."""
+    resolved user turn, so follow-ups of follow-ups keep their subject; talk ("thanks!") is never
+    what a later turn refers to. A rewrite longer than ``max_chars`` (a follow-up of a very long
+    turn) gives way to the last message as the user wrote it: the user's own words are what the
+    length limit applies to."""
     resolved: list[str] = []
+    last = ""
     for role, content in messages:
         if role != "user":
             continue
         text = _clean(content or "")
         if not text:
             continue
+        last = text
+        if _social(text):
+            continue
         if resolved and needs_context(text):
             text = _clean(_resolve(text, resolved[-1]))
             text = text[:1].upper() + text[1:]
         resolved.append(text)
-    if not resolved:
-        return ""
+    if not resolved or _social(last):
+        return last
+    if max_chars is not None and len(resolved[-1]) > max_chars:
+        return last
     return resolved[-1]

@@ -154,6 +154,19 @@ def test_chat_follow_ups(api_client):
 
 
 @pytest.mark.slow
+def test_chat_a_short_follow_up_of_a_very_long_turn_is_answered(api_client):
+    # the 2,000-character limit is on what the user typed, not on the rewrite against a long earlier turn
+    long_turn = "What is Belgium's focus area " + "and its proposed collaboration area " * 140 + "?"
+    body = _chat(api_client, long_turn, "And Poland?")
+    assert body["standalone_question"] == "And Poland?"
+    r = api_client.post("/v1/chat/completions", json={"model": "rag", "messages": [
+        {"role": "user", "content": long_turn}, {"role": "assistant", "content": "..."}, {"role": "user", "content": "And Poland?"}]})
+    assert r.status_code == 200 and r.json()["standalone_question"] == "And Poland?"
+    too_long = api_client.post("/chat", json={"messages": [{"role": "user", "content": long_turn}]})
+    assert too_long.status_code == 422 and "2000" in too_long.text
+
+
+@pytest.mark.slow
 def test_chat_self_contained_question_is_answered_as_is(api_client):
     body = _chat(api_client, "what is Belgium's focus area?", "What is Poland's focus area?")
     assert body["standalone_question"] == "What is Poland's focus area?"

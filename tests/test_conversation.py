@@ -145,3 +145,27 @@ def test_tell_me_more_asks_the_previous_question_again(turn):
 ])
 def test_pronouns_take_the_antecedent_they_agree_with(previous, follow_up, expected):
     assert standalone_question(conv(previous, follow_up)) == expected
+
+
+def test_talk_between_turns_is_not_what_a_follow_up_refers_to():
+    assert standalone_question(conv(Q, "thanks!", "And Poland's?")) == "What is Poland's focus area?"
+    assert standalone_question(conv(Q, "ok great", "what about its proposed collaboration area?")) \
+        == "What is Belgium's proposed collaboration area?"
+
+
+@pytest.mark.parametrize("previous, follow_up, expected", [
+    ("What is the focus area for Germany?", "And for Poland?", "What is the focus area for Poland?"),
+    ("How many troops are deployed in the UK?", "and in France?", "How many troops are deployed in France?"),
+    # no name after a preposition to stand for: the qualifier is added
+    ("What will Hegseth discuss?", "and in Poland?", "What will Hegseth discuss in Poland?"),
+    ("What is the focus area for Germany?", "and in 2024?", "What is the focus area for Germany in 2024?"),
+])
+def test_a_name_after_a_preposition_replaces_the_one_in_the_same_role(previous, follow_up, expected):
+    assert standalone_question(conv(previous, follow_up)) == expected
+
+
+def test_a_rewrite_over_the_length_limit_gives_way_to_the_users_words():
+    long_turn = "What is Belgium's focus area " + "and its proposed collaboration area " * 60 + "?"
+    assert len(standalone_question(conv(long_turn, "And Poland?"))) > 2000
+    assert standalone_question(conv(long_turn, "And Poland?"), max_chars=2000) == "And Poland?"
+    assert standalone_question(conv(Q, "And Poland?"), max_chars=2000) == "What is Poland's focus area?"
