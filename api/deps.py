@@ -32,6 +32,7 @@ class Engine:
     error: str | None = None
     stage: str = "starting"
     load_seconds: float | None = None
+    started: int = field(default_factory=lambda: int(time.time()))  # the "created" of /v1/models
     _ready: threading.Event = field(default_factory=threading.Event)
 
     @property

@@ -61,6 +61,26 @@ def error_body(message: str, detail=None) -> dict:
     return {"error": message, "detail": detail}
 
 
+def openai_error_body(status: int, message: str, param: str | None = None) -> dict:
+    """OpenAI's error shape, which its clients parse into ``e.message`` / ``e.type`` / ``e.param``."""
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    return {"error": {"message": message, "type": kind, "param": param, "code": None}}
+
+
+def _param(detail) -> str | None:
+    if isinstance(detail, dict):
+        return detail.get("field")
+    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+        return detail[0].get("field")
+    return None
+
+
+def error_response(path: str, status: int, message: str, detail=None, headers=None) -> JSONResponse:
+    """The error as JSON: ``{"error", "detail"}``, or under ``/v1/`` the shape OpenAI clients expect."""
+    body = openai_error_body(status, message, _param(detail)) if path.startswith("/v1/") else error_body(message, detail)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def _field_name(loc) -> str:
     parts = [str(p) for p in loc if p not in ("body",)]
     return ".".join(parts) if parts else "body"
@@ -86,31 +106,30 @@ def validation_message(errors: list[dict]) -> tuple[str, list[dict]]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RagError)
     async def _rag_error(request: Request, exc: RagError):
-        status = status_for(exc)
-        field = "question" if isinstance(exc, (EmptyQueryError, InvalidInputError)) else None
-        return JSONResponse(error_body(str(exc), {"field": field} if field else None), status_code=status)
+        field = exc.field or ("question" if isinstance(exc, (EmptyQueryError, InvalidInputError)) else None)
+        return error_response(request.url.path, status_for(exc), str(exc), {"field": field} if field else None)
 
     @app.exception_handler(NotReadyError)
     async def _not_ready(request: Request, exc: NotReadyError):
-        return JSONResponse(error_body(exc.reason), status_code=503, headers={"Retry-After": "2"})
+        return error_response(request.url.path, 503, exc.reason, headers={"Retry-After": "2"})
 
     @app.exception_handler(DocumentNotFoundError)
     async def _no_doc(request: Request, exc: DocumentNotFoundError):
-        return JSONResponse(error_body(str(exc)), status_code=404)
+        return error_response(request.url.path, 404, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
         message, detail = validation_message(list(exc.errors()))
-        return JSONResponse(error_body(message, detail), status_code=422)
+        return error_response(request.url.path, 422, message, detail)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        return JSONResponse(error_body(str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return error_response(request.url.path, exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("internal error"), status_code=500)
+        return error_response(request.url.path, 500, "internal error")
 
 
 class BodyGuard:
@@ -128,7 +147,7 @@ class BodyGuard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._reply(send, 413, f"the body is {declared} bytes; the limit is {self.limit}")
+            await self._reply(scope, send, 413, f"the body is {declared} bytes; the limit is {self.limit}")
             return
         chunks, size = [], 0
         more = True
@@ -139,7 +158,7 @@ class BodyGuard:
             body = message.get("body", b"")
             size += len(body)
             if size > self.limit:
-                await self._reply(send, 413, f"the body is over the limit of {self.limit} bytes")
+                await self._reply(scope, send, 413, f"the body is over the limit of {self.limit} bytes")
                 return
             chunks.append(body)
             more = message.get("more_body", False)
@@ -147,7 +166,7 @@ class BodyGuard:
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as e:
-            await self._reply(send, 422, f"body: not valid UTF-8 (byte {e.start})",
+            await self._reply(scope, send, 422, f"body: not valid UTF-8 (byte {e.start})",
                               [{"field": "body", "type": "unicode_decode", "msg": "not valid UTF-8"}])
             return
         sent = False
@@ -162,7 +181,7 @@ class BodyGuard:
         await self.app(scope, replay, send)
 
     @staticmethod
-    async def _reply(send, status: int, message: str, detail=None) -> None:
-        response = JSONResponse(error_body(message, detail), status_code=status)
+    async def _reply(scope, send, status: int, message: str, detail=None) -> None:
+        response = error_response(scope.get("path", ""), status, message, detail)
         await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
         await send({"type": "http.response.body", "body": response.body})

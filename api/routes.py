@@ -22,6 +22,9 @@ from api.schemas import (
     DocumentList,
     DocumentOut,
     ErrorOut,
+    ModelList,
+    ModelOut,
+    OpenAIErrorOut,
     SearchRequest,
     SearchResponse,
 )
@@ -38,6 +41,9 @@ _ERRORS = {
     422: {"model": ErrorOut, "description": "invalid input (the message names the field)"},
     503: {"model": ErrorOut, "description": "the index is not ready yet, with the reason"},
 }
+_OPENAI_ERRORS = {status: {**r, "model": OpenAIErrorOut} for status, r in _ERRORS.items()}
+# Any model name is accepted (there is one answerer); this is the one /v1/models lists.
+MODEL_ID = "rag"
 
 
 def _answer(engine: Engine, question: str, k: int) -> Answer:
@@ -116,20 +122,43 @@ def render_content(a: Answer) -> str:
 
 
 def _openai_question(body: ChatCompletionRequest) -> str:
-    from rag.errors import InvalidInputError
+    from rag.errors import EmptyQueryError, InvalidInputError
 
     messages = [(m.role, m.text()) for m in body.messages if m.role in ("user", "assistant")]
     if not messages or messages[-1][0] != "user":
-        raise InvalidInputError("messages: the last message must have role 'user'")
+        raise InvalidInputError("messages: the last message must have role 'user'", field="messages")
     if not messages[-1][1].strip():
         # standalone_question skips blank turns, so the previous question would be answered again
-        raise InvalidInputError("messages: the last user message is empty")
+        raise InvalidInputError("messages: the last user message is empty", field="messages")
     question = standalone_question(messages, max_chars=MAX_QUESTION_CHARS)
-    validate_question(question, body.k)
+    try:
+        validate_question(question, body.k)
+    except (EmptyQueryError, InvalidInputError) as e:  # the question is the last message here: name the field the client sent
+        raise InvalidInputError(f"messages: {e}" if e.field == "question" else str(e),
+                                field="messages" if e.field == "question" else e.field) from None
     return question
 
 
-@router.post("/v1/chat/completions", tags=["openai"], responses=_ERRORS,
+@router.get("/v1/models", response_model=ModelList, tags=["openai"], summary="OpenAI-compatible model list (one model)")
+async def list_models(request: Request) -> dict:
+    return {"object": "list", "data": [_model(request)]}
+
+
+@router.get("/v1/models/{model_id}", response_model=ModelOut, tags=["openai"], responses={404: {"model": OpenAIErrorOut}})
+async def get_model(model_id: str, request: Request) -> dict:
+    if model_id != MODEL_ID:
+        from starlette.exceptions import HTTPException
+
+        raise HTTPException(404, f"no model {model_id!r}; this service has one: {MODEL_ID!r}")
+    return _model(request)
+
+
+def _model(request: Request) -> dict:
+    engine: Engine = request.app.state.engine
+    return {"id": MODEL_ID, "object": "model", "created": engine.started, "owned_by": "rag"}
+
+
+@router.post("/v1/chat/completions", tags=["openai"], responses=_OPENAI_ERRORS,
              summary="OpenAI-compatible chat completions (non-streaming and stream=true as SSE)")
 async def chat_completions(body: ChatCompletionRequest, engine: Engine = Depends(get_engine)):
     question = _openai_question(body)
@@ -140,13 +169,14 @@ async def chat_completions(body: ChatCompletionRequest, engine: Engine = Depends
     created = int(time.time())
     extra = {"citations": d["citations"], "answer_span": d["answer_span"], "abstained": d["abstained"],
              "confidence": d["confidence"], "standalone_question": question}
+    # words, not tokens: there is no generative tokenizer; clients only need the fields to exist
+    n_prompt = sum(len(m.text().split()) for m in body.messages)
+    n_out = len(content.split())
+    usage = {"prompt_tokens": n_prompt, "completion_tokens": n_out, "total_tokens": n_prompt + n_out}
     if not body.stream:
-        n_prompt = sum(len(m.text().split()) for m in body.messages)
-        n_out = len(content.split())
         return {"id": cid, "object": "chat.completion", "created": created, "model": body.model,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_out, "total_tokens": n_prompt + n_out},
-                **extra}
+                "usage": usage, **extra}
 
     def chunk(delta: dict, finish: str | None = None, **more) -> str:
         payload = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": body.model,
@@ -159,6 +189,11 @@ async def chat_completions(body: ChatCompletionRequest, engine: Engine = Depends
         for i, line in enumerate(pieces):
             yield chunk({"content": line + ("\n" if i < len(pieces) - 1 else "")})
         yield chunk({}, "stop", **extra)
+        if body.stream_options is not None and body.stream_options.include_usage:
+            # as OpenAI does: one last chunk with no choices and the usage
+            payload = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": body.model,
+                       "choices": [], "usage": usage}
+            yield f"data: {json.dumps(payload)}\n\n"
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

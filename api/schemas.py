@@ -87,6 +87,12 @@ class OpenAIMessage(BaseModel):
         return " ".join(str(p.get("text", "")) for p in self.content if isinstance(p, dict) and p.get("type", "text") == "text")
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: StrictBool = False
+
+
 class ChatCompletionRequest(BaseModel):
     """OpenAI ``/v1/chat/completions``; sampling parameters the client may send are accepted and ignored, but ``n`` > 1."""
 
@@ -96,6 +102,7 @@ class ChatCompletionRequest(BaseModel):
     model: StrictStr = "rag"
     messages: list[OpenAIMessage] = Field(..., min_length=1, max_length=100)
     stream: StrictBool = False
+    stream_options: StreamOptions | None = None
     k: StrictInt = Field(5, ge=1, le=MAX_K)
     # One extractive answer per question: asking for more choices is refused, not silently cut to one.
     n: StrictInt = Field(1, ge=1, le=1, description="choices per request: only 1")
@@ -171,3 +178,28 @@ class DocumentOut(BaseModel):
 class ErrorOut(BaseModel):
     error: str
     detail: Any = None
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorOut(BaseModel):
+    """Errors under ``/v1/`` take OpenAI's shape, so its clients report the message."""
+
+    error: OpenAIErrorDetail
+
+
+class ModelOut(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelOut]

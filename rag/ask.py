@@ -31,11 +31,11 @@ def _scorer(index: Index, answering: AnswerConfig) -> Scorer:
 
 def validate_question(question: str, k: int) -> str:
     if not isinstance(question, str) or not question.strip():
-        raise EmptyQueryError("the question is empty")
+        raise EmptyQueryError("the question is empty", field="question")
     if len(question) > MAX_QUESTION_CHARS:
-        raise InvalidInputError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
+        raise InvalidInputError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}", field="question")
     if not 1 <= k <= MAX_K:
-        raise InvalidInputError(f"k must be between 1 and {MAX_K}, not {k}")
+        raise InvalidInputError(f"k must be between 1 and {MAX_K}, not {k}", field="k")
     return question.strip()
 
 

@@ -2,7 +2,12 @@
 
 
 class RagError(Exception):
-    """Base class: the message is meant to be shown to the user as is."""
+    """Base class: the message is meant to be shown to the user as is; ``field`` names the input at
+    fault, when there is one (the API reports it)."""
+
+    def __init__(self, message: str = "", field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class CorpusNotFoundError(RagError):

@@ -250,7 +250,26 @@ def test_bad_ask_is_422_naming_the_field(api_client, body, field):
 def test_bad_input_on_other_endpoints(api_client, path, body, field):
     r = api_client.post(path, json=body)
     assert r.status_code == 422, r.text
-    assert field in r.json()["error"]
+    error = r.json()["error"]
+    if path.startswith("/v1/"):  # OpenAI's shape, which its clients parse
+        assert set(error) == {"message", "type", "param", "code"} and error["type"] == "invalid_request_error"
+        assert field in error["message"] and error["param"] in ("messages", "stream", "n")
+    else:
+        assert field in error
+
+
+@pytest.mark.slow
+def test_openai_routes_speak_openai(api_client):
+    models = api_client.get("/v1/models").json()
+    assert models["object"] == "list" and [m["id"] for m in models["data"]] == ["rag"]
+    assert api_client.get("/v1/models/rag").json()["object"] == "model"
+    missing = api_client.get("/v1/models/gpt-4").json()["error"]
+    assert "gpt-4" in missing["message"] and missing["type"] == "invalid_request_error"
+    assert api_client.get("/v1/nope").json()["error"]["message"] == "Not Found"
+    big = api_client.post("/v1/chat/completions", content=b"x" * 70_000, headers={"content-type": "application/json"})
+    assert big.status_code == 413 and "limit" in big.json()["error"]["message"]
+    # the other routes keep their own shape
+    assert isinstance(api_client.get("/nope").json()["error"], str)
 
 
 @pytest.mark.slow

@@ -75,8 +75,26 @@ def test_content_parts_and_sampling_parameters_are_accepted(oai):
 
 
 def test_bad_input_raises_a_client_error(oai):
-    with pytest.raises(openai.UnprocessableEntityError):
+    with pytest.raises(openai.UnprocessableEntityError) as e:
         oai.chat.completions.create(model="rag", messages=[{"role": "user", "content": "   "}])
+    assert e.value.param == "messages" and e.value.type == "invalid_request_error"
+    assert e.value.body["message"] == "messages: the last user message is empty"
     with pytest.raises(openai.APIStatusError) as e:
         oai.chat.completions.create(model="rag", messages=[{"role": "user", "content": "x" * 2001}])
-    assert e.value.status_code == 422
+    assert e.value.status_code == 422 and "2001 characters" in e.value.body["message"] and e.value.param == "messages"
+
+
+def test_models_are_listed(oai):
+    assert [m.id for m in oai.models.list()] == ["rag"]
+    assert oai.models.retrieve("rag").id == "rag"
+    with pytest.raises(openai.NotFoundError):
+        oai.models.retrieve("gpt-4")
+
+
+def test_streaming_usage_when_asked(oai):
+    chunks = list(oai.chat.completions.create(model="rag", stream=True, stream_options={"include_usage": True},
+                                              messages=[{"role": "user", "content": BELGIUM_Q}]))
+    assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens > 0
+    assert chunks[-2].choices[0].finish_reason == "stop"
+    plain = list(oai.chat.completions.create(model="rag", stream=True, messages=[{"role": "user", "content": BELGIUM_Q}]))
+    assert plain[-1].choices and all(c.usage is None for c in plain)
