@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
@@ -133,8 +134,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class BodyGuard:
-    """ASGI middleware: bodies over ``limit`` bytes are 413, JSON bodies that are not UTF-8 are 422,
-    both before any endpoint sees them."""
+    """ASGI middleware: bodies over ``limit`` bytes are 413, bodies that are not UTF-8 are 422, bodies
+    that are not JSON under another content type are 415, all before any endpoint sees them."""
 
     def __init__(self, app, limit: int = MAX_BODY_BYTES):
         self.app = app
@@ -169,6 +170,17 @@ class BodyGuard:
             await self._reply(scope, send, 422, f"body: not valid UTF-8 (byte {e.start})",
                               [{"field": "body", "type": "unicode_decode", "msg": "not valid UTF-8"}])
             return
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        if data.strip() and not (ctype == "application/json" or ctype.endswith("+json")):
+            # `curl -d '{...}'` without -H sends a form content type: a body that is JSON is read as
+            # JSON rather than refused with a confusing "not a dictionary"; anything else is 415.
+            try:
+                json.loads(data)
+            except ValueError:
+                await self._reply(scope, send, 415, f"the body must be JSON (content-type: application/json), not {ctype or 'untyped'} data")
+                return
+            scope = {**scope, "headers": [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-type"]
+                     + [(b"content-type", b"application/json")]}
         sent = False
 
         async def replay():

@@ -280,6 +280,18 @@ def test_malformed_json_is_422(api_client, raw):
 
 
 @pytest.mark.slow
+def test_a_json_body_is_read_whatever_its_content_type(api_client):
+    # `curl -d '{...}'` without -H sends application/x-www-form-urlencoded
+    for headers in ({}, {"content-type": "application/x-www-form-urlencoded"}, {"content-type": "text/plain"}):
+        r = api_client.post("/ask", content=json.dumps({"question": BELGIUM_Q}).encode(), headers=headers)
+        assert r.status_code == 200 and r.json()["answer"] == BELGIUM_A, (headers, r.text)
+    r = api_client.post("/ask", content=b"question=What+is+Belgium", headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 415 and "application/json" in r.json()["error"]
+    r = api_client.post("/ask", content=b"not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422
+
+
+@pytest.mark.slow
 def test_non_utf8_body_is_422(api_client):
     raw = '{"question": "café?"}'.encode("latin-1")
     r = api_client.post("/ask", content=raw, headers={"content-type": "application/json"})
