@@ -69,8 +69,9 @@ def _title_of(text: str, fallback: str) -> str:
 
 def _read_text(path: Path) -> str:
     try:
-        # newline="" keeps "\r\n" so offsets match the bytes a client reads from the file.
-        with path.open(encoding="utf-8", newline="") as fh:
+        # newline="" keeps "\r\n" so offsets match the bytes a client reads from the file; a byte-order
+        # mark is encoding, not text (editors hide it): it is not in the title, the index or the offsets.
+        with path.open(encoding="utf-8-sig", newline="") as fh:
             return fh.read()
     except UnicodeDecodeError as exc:
         raise InvalidInputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
@@ -83,7 +84,7 @@ def load_document(path: Path) -> Document:
 
 def _load_jsonl(path: Path) -> list[Document]:
     docs: list[Document] = []
-    with path.open(encoding="utf-8") as fh:
+    with path.open(encoding="utf-8-sig") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -97,6 +98,8 @@ def _load_jsonl(path: Path) -> list[Document]:
             missing = [repr(k) for k in ("id", "text") if k not in rec]
             if missing:
                 raise InvalidInputError(f"{expected}, got no {' or '.join(missing)}")
+            if not isinstance(rec["id"], (str, int)) or isinstance(rec["id"], bool) or not str(rec["id"]).strip():
+                raise InvalidInputError(f"{path}:{lineno}: 'id' must be a non-empty string or a number")
             doc_id, text = str(rec["id"]), rec["text"]
             if not isinstance(text, str):
                 raise InvalidInputError(f"{path}:{lineno}: 'text' must be a string")
@@ -118,12 +121,18 @@ def load_corpus(path: str | Path) -> list[Document]:
         else:
             raise InvalidInputError(f"{p}: a corpus is a folder of .txt/.md files or a .jsonl file")
     else:
-        docs = [load_document(f) for f in sorted(p.iterdir()) if f.suffix.lower() in TEXT_SUFFIXES and f.is_file()]
+        # hidden files are editor backups, macOS "._" resource forks and the like, not articles
+        files = [f for f in sorted(p.iterdir()) if not f.name.startswith(".") and f.is_file()]
+        docs = [load_document(f) for f in files if f.suffix.lower() in TEXT_SUFFIXES]
+        if not docs:
+            jsonl = [f.name for f in files if f.suffix.lower() == ".jsonl"]
+            if jsonl:
+                raise EmptyCorpusError(f"no .txt or .md documents in {p}; a JSONL corpus is given as the file itself: --corpus {p / jsonl[0]}")
     if not docs:
         raise EmptyCorpusError(f"no .txt, .md or .jsonl documents in {p}")
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     for d in docs:
         if d.id in seen:
-            raise InvalidInputError(f"duplicate document id {d.id!r} in {p}")
-        seen.add(d.id)
+            raise InvalidInputError(f"duplicate document id {d.id!r}: {seen[d.id]} and {d.source}")
+        seen[d.id] = d.source
     return docs

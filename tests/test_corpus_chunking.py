@@ -135,6 +135,30 @@ def test_jsonl_corpus_and_errors(tmp_path):
         load_corpus(tmp_path / "bin")
 
 
+def test_what_a_folder_holds_that_is_not_an_article(tmp_path):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "a.txt").write_bytes("\ufeffBelgium plan\n\nBelgium leads the cyber effort.\n".encode())
+    (folder / ".a.txt.swp.txt").write_text("editor backup\n")
+    (folder / "._a.txt").write_text("resource fork\n")
+    docs = load_corpus(folder)
+    assert [d.id for d in docs] == ["a"]  # hidden files are not articles
+    assert docs[0].title == "Belgium plan" and not docs[0].text.startswith("\ufeff")  # a byte-order mark is not text
+    (folder / "a.md").write_text("Other\n\nText.\n")
+    with pytest.raises(InvalidInputError, match=r"duplicate document id 'a': .*a\.md and .*a\.txt"):
+        load_corpus(folder)
+    jsonl_only = tmp_path / "j"
+    jsonl_only.mkdir()
+    (jsonl_only / "data.jsonl").write_bytes(b'\xef\xbb\xbf{"id": "x", "text": "Some text."}\n')
+    with pytest.raises(EmptyCorpusError, match=r"JSONL corpus is given as the file itself: --corpus .*data\.jsonl"):
+        load_corpus(jsonl_only)
+    assert [d.id for d in load_corpus(jsonl_only / "data.jsonl")] == ["x"]  # a BOM before the first record
+    for rid in ('""', "null", "true", '" "'):
+        (tmp_path / "bad.jsonl").write_text('{"id": %s, "text": "t"}\n' % rid)
+        with pytest.raises(InvalidInputError, match="'id' must be a non-empty string"):
+            load_corpus(tmp_path / "bad.jsonl")
+
+
 def test_unpunctuated_lines_with_no_text_after_them_are_text_not_headings(tmp_path):
     # Notes without full stops, and one-line records, used to be all "headings": nothing indexed.
     (tmp_path / "notes.txt").write_text("Cats are small carnivorous mammals that are often kept as pets\nThey sleep about 15 hours a day\n")
