@@ -32,13 +32,16 @@ def _settings(**overrides):
     from rag.errors import InvalidInputError
     from rag.settings import Settings
 
+    given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        return Settings(**given)
     except ValidationError as exc:
-        # pydantic's report spans several lines; the CLI promises one: name the setting and the rule.
+        # pydantic's report spans several lines; the CLI promises one: name the setting the user
+        # gave (the option when it came from one, else the environment variable) and the rule.
         first = exc.errors()[0]
-        name = "RAG_" + "_".join(str(p) for p in first["loc"]).upper()
-        raise InvalidInputError(f"{name}={first.get('input')!r}: {first['msg']}") from None
+        field = "_".join(str(p) for p in first["loc"])
+        name = f"--{field} " if field in given else f"RAG_{field.upper()}="
+        raise InvalidInputError(f"{name}{first.get('input')!r}: {first['msg']}") from None
 
 
 def _progress_bar():
@@ -169,7 +172,10 @@ def _read_batch(path: str) -> list[tuple[str, object]]:
     """(question, id) per line; the id (any JSON value, or None) is echoed so results can be matched."""
     from rag.errors import InvalidInputError
 
-    fh = sys.stdin if path == "-" else open(path, encoding="utf-8")
+    try:
+        fh = sys.stdin if path == "-" else open(path, encoding="utf-8-sig")
+    except OSError as exc:
+        raise InvalidInputError(f"--batch {path}: {exc.strerror or exc}") from None
     questions = []
     with fh:
         for n, line in enumerate(fh, 1):

@@ -159,7 +159,10 @@ def test_cli_json_batch_and_errors(tmp_path):
     (["eval", "eval/questions.jsonl", "--split", "eval/squad2_split.json"], "--split wants SPLIT_FILE:PART"),
     (["eval", "eval/questions.jsonl", "--split", "pyproject.toml:test"], "pyproject.toml is not a JSON split file"),
     (["eval", "eval/questions.jsonl", "--limit", "0"], "--limit"),
-    (["serve", "--port", "70000"], "RAG_PORT"),
+    (["serve", "--port", "70000"], "--port 70000: Input should be less than or equal to 65535"),
+    (["ask", "q", "--mode", "foo"], "--mode 'foo'"),
+    (["ask", "--batch", "no-such.jsonl"], "--batch no-such.jsonl: No such file or directory"),
+    (["ask", "--batch", "corpus"], "--batch corpus: Is a directory"),
     # a server that cannot load would come up and answer 503 forever: it fails as the CLI does
     (["serve", "--corpus", "no-such-folder", "--index", "no-such-index"], "corpus not found: no-such-folder (and no index at no-such-index)"),
     (["serve", "--corpus", "api"], "no .txt, .md or .jsonl documents in api"),
@@ -168,6 +171,11 @@ def test_bad_options_are_one_line_errors(args, says):
     r = _rag(*args)
     assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
     assert says in " ".join(r.stderr.split()), r.stderr
+
+
+def test_a_bad_setting_from_the_environment_names_the_variable():
+    r = _rag("ask", "q", env={"RAG_MODE": "foo"})
+    assert r.returncode != 0 and "RAG_MODE='foo'" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
 def test_serve_on_a_taken_port_says_so_before_serving():
