@@ -71,7 +71,11 @@ class Engine:
                 s = self.settings
                 if not Path(s.corpus).exists():
                     log.warning("corpus %s not found; using the index at %s as it was built", s.corpus, s.index)
-                self.index, _report = open_index(s.corpus, s.index, self.embedder, s.chunker())
+                def waiting(message: str) -> None:
+                    self.stage = message
+                    log.warning("%s", message)
+
+                self.index, _report = open_index(s.corpus, s.index, self.embedder, s.chunker(), notify=waiting)
             self._warm()
             self.load_seconds = time.perf_counter() - t0
         except RagError as e:

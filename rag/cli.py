@@ -94,7 +94,8 @@ def _load(settings, rebuild: bool = False, quiet: bool = False, noted: bool = Fa
     embedder = load_embedder(settings.model, backend=settings.backend, query_prefix=settings.query_prefix, query_threads=settings.threads)
     bar, update = _progress_bar()
     try:
-        index, report = open_index(settings.corpus, settings.index, embedder, settings.chunker(), rebuild=rebuild, progress=update)
+        index, report = open_index(settings.corpus, settings.index, embedder, settings.chunker(), rebuild=rebuild, progress=update,
+                                   notify=lambda message: err.print(f"note: {escape(message)}", soft_wrap=True))
     finally:
         if bar.live.is_started:
             bar.stop()

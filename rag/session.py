@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from rag.chunking import ChunkerConfig
 from rag.corpus import load_corpus
@@ -29,7 +33,8 @@ def preflight(corpus: str | Path, index_dir: str | Path) -> str | None:
 
 
 def open_index(corpus: str | Path, index_dir: str | Path, embedder: Embedder, chunker: ChunkerConfig = ChunkerConfig(),
-               rebuild: bool = False, progress: Progress = _no_progress) -> tuple[Index, BuildReport | None]:
+               rebuild: bool = False, progress: Progress = _no_progress,
+               notify: Callable[[str], None] = lambda message: None) -> tuple[Index, BuildReport | None]:
     """The index for ``corpus`` under ``index_dir``: loaded as is when it is current, else rebuilt,
     re-embedding only the documents that changed. Without a corpus folder, an existing index is used."""
     fingerprint = getattr(embedder, "fingerprint", None)
@@ -39,17 +44,48 @@ def open_index(corpus: str | Path, index_dir: str | Path, embedder: Embedder, ch
         except IndexNotFoundError:
             pass  # fall through: load_corpus reports the missing corpus
     docs = load_corpus(corpus)
-    previous: Index | None = None
     if not rebuild:
-        try:
-            previous = Index.load(index_dir)
-            check_manifest(previous.manifest, model_id=embedder.model_id, fingerprint=fingerprint, chunker=chunker)
-            previous.check_fresh(docs)
-            return previous, None
-        except (IndexNotFoundError, IndexMismatchError):
-            pass
-        except (OSError, ValueError, KeyError, RuntimeError):
-            previous = None  # unreadable: rebuild from scratch
-    report = build_index(docs, embedder, index_dir, chunker=chunker, previous=previous, progress=progress)
+        current, _ = _current(index_dir, docs, embedder.model_id, fingerprint, chunker)
+        if current is not None:
+            return current, None
+    check_index_target(index_dir)
+    # One build at a time per index: a server and a `rag ask` started together on a fresh checkout
+    # would otherwise both build, and the second rename would fail. The one that waited then finds
+    # the index current and only loads it.
+    with _build_lock(index_dir, notify):
+        current, previous = _current(index_dir, docs, embedder.model_id, fingerprint, chunker)
+        if current is not None and not rebuild:
+            return current, None
+        report = build_index(docs, embedder, index_dir, chunker=chunker, previous=None if rebuild else previous, progress=progress)
     index = Index.load(index_dir, model_id=embedder.model_id, fingerprint=fingerprint, chunker=chunker)
     return index, report
+
+
+def _current(index_dir, docs, model_id, fingerprint, chunker) -> tuple[Index | None, Index | None]:
+    """(the index if it is current for ``docs``, else None; the readable index a build can update)."""
+    try:
+        index = Index.load(index_dir)
+    except (IndexNotFoundError, IndexMismatchError, OSError, ValueError, KeyError, RuntimeError):
+        return None, None  # absent, of another format or unreadable: built from scratch
+    try:
+        check_manifest(index.manifest, model_id=model_id, fingerprint=fingerprint, chunker=chunker)
+        index.check_fresh(docs)
+    except IndexMismatchError:
+        return None, index
+    return index, index
+
+
+@contextmanager
+def _build_lock(index_dir: str | Path, notify: Callable[[str], None]):
+    path = Path(index_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path.parent / f".{path.name}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        notify(f"another process is building the index at {path}; waiting for it")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()

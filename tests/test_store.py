@@ -148,3 +148,38 @@ def test_hnsw_above_threshold_records_recall(fake_embedder, tmp_path):
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     index, meta = store._faiss_index(vecs, store.IndexConfig(flat_threshold=1000))
     assert meta["type"] == "IndexHNSWFlat" and 0.9 <= meta["recall_at_10"] <= 1.0
+
+
+def test_concurrent_builds_of_one_index_take_turns(small_corpus, tmp_path):
+    # A server and a `rag ask` started together on a fresh checkout: one builds, the other waits for
+    # it and loads the result instead of building again (and failing its rename).
+    import threading
+    import time as _time
+
+    from tests.conftest import FakeEmbedder
+
+    class SlowEmbedder(FakeEmbedder):
+        def embed_batch(self, texts):
+            _time.sleep(0.3)
+            return super().embed_batch(texts)
+
+    results, notes, errors = [], [], []
+
+    def run(emb):
+        try:
+            results.append(open_index(small_corpus, tmp_path / "idx", emb, notify=notes.append))
+        except Exception as e:  # noqa: BLE001 - the assertion below shows it
+            errors.append(e)
+
+    embedders = [SlowEmbedder(), SlowEmbedder()]
+    threads = [threading.Thread(target=run, args=(e,)) for e in embedders]
+    for t in threads:
+        t.start()
+        _time.sleep(0.05)
+    for t in threads:
+        t.join(60)
+    assert not errors and len(results) == 2
+    assert sorted(r is None for _, r in results) == [False, True]  # one built, one only loaded
+    assert sum(bool(e.batches) for e in embedders) == 1
+    assert notes == [f"another process is building the index at {tmp_path / 'idx'}; waiting for it"]
+    assert results[0][0].manifest == results[1][0].manifest
