@@ -37,6 +37,8 @@ _CALENDAR = re.compile(_CALENDAR_PART, re.I)
 _DATE = re.compile(_CALENDAR_PART + r"|\b(seconds?|hours?|minutes?|day|days|weeks?|months?|years?|decades?|century|centuries|era|"
                    r"period|ages|spring|summer|autumn|fall|winter|after|before|during|until|since|beginning)\b", re.I)
 _PERCENT = re.compile(r"\d\s*(%|percent|per cent)", re.I)
+# A cell that is only an amount: "$0.80", "12%", "1,200", "3.5 bn".
+_QUANTITY = re.compile(r"^[~≈<>]?\s*[$€£¥]?\s*\d[\d,.\s]*(%|percent|[kmb]n?|million|billion|thousand)?$", re.I)
 _MONEY = re.compile(r"[$€£]\s*\d|\b\d[\d,.]*\s*(dollars|euros|billion|million)\b", re.I)
 
 
@@ -336,12 +338,17 @@ def pick_cell(cand: Candidate, question: str):
     # The row key (first column) is what the question names, not what it asks for.
     key_named = any(t in qwords for t in terms(cand.cells[0].value))
     options = scored[1:] if key_named else scored
+    # Nor is a cell the question already says: "Which nation is tied to cyber defense initiatives?"
+    # names the "Cyber Defense Initiatives" cell (and its column) and asks for the country.
+    options = [o for o in options if not set(terms(o[2].value)) <= qwords] or options
     best = max(options, key=lambda x: (x[0], x[1]))
     if best[0] > 0:
         return best[2]
-    # No header named: a value column the question's words do not already contain.
+    # No header named: the first value column of the type the question asks for ("Where do kiwis
+    # come from?" is not answered by a price, "How much ...?" is).
+    kind = expected_type(question)
     for _, _, c in options:
-        if not (set(terms(c.value)) <= qwords):
+        if (type_match(kind, c.value) > 0) if kind in _CHECKED_TYPES else not _QUANTITY.match(c.value.strip()):
             return c
     return options[0][2]
 
@@ -487,7 +494,8 @@ def compose(scorer: Scorer, best: _Scored, question: str) -> tuple[str, int, int
             if len(joined) <= MAX_ANSWER_CHARS:
                 return joined, cells[0].start, cells[-1].end
     elif items:
-        heads = [re.split(r":\s", it.text, maxsplit=1)[0] for it in items]
+        # "; " separates the items: an item's own full stop before it would read ".;"
+        heads = [re.split(r":\s", it.text, maxsplit=1)[0].rstrip(" .;") for it in items]
         joined = "; ".join(heads)
         if len(joined) <= MAX_ANSWER_CHARS:
             return joined, items[0].start, items[-1].end

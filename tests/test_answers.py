@@ -109,6 +109,16 @@ def test_answer_type_check(kind, text, ok):
     row = Candidate("c", "d", "row", 0, 10, "", "", (Cell("Country", "Poland", 0, 6), Cell("Focus Area", "Defense", 7, 14)))
     assert pick_cell(row, "What is Poland's focus area?").value == "Defense"
     assert pick_cell(row, "Which country focuses on Defense?").value == "Poland"
+    collab = Candidate("c", "d", "row", 0, 10, "", "", (Cell("Country", "Belgium", 0, 7),
+                                                        Cell("Proposed Collaboration Area", "Cyber Defense Initiatives", 8, 33)))
+    # the question names the cell (and its column's words): it asks for the other one
+    assert pick_cell(collab, "Which nation is tied to cyber defense initiatives in the proposed collaborations?").value == "Belgium"
+    assert pick_cell(collab, "What is Belgium's proposed collaboration area?").value == "Cyber Defense Initiatives"
+    fruit = Candidate("c", "d", "row", 0, 10, "", "", (Cell("Fruit", "Kiwi", 0, 4), Cell("Price", "$0.80", 5, 10),
+                                                       Cell("Origin", "New Zealand", 11, 22)))
+    assert pick_cell(fruit, "Where do kiwis come from?").value == "New Zealand"  # not a price
+    assert pick_cell(fruit, "How much does a kiwi cost?").value == "$0.80"
+    assert pick_cell(fruit, "What is the origin of kiwi?").value == "New Zealand"
     s, e = shorten("a" * 50 + ", the budget was raised by the council, " + "b" * 400, "How was the budget changed?")
     assert e - s <= 300
 
@@ -247,12 +257,19 @@ def test_a_plural_question_gets_the_whole_list(real_index, embedder, answering):
      "Joint military Exercises; Cyber Defense Initiatives; Enhanced NATO Forward Presence"),
     # two tables have a Poland row: the one whose column the question names wins
     ("Going by the tables in the Hegseth article, what is Poland's focus area?", "Defense Infrastructure Development"),
+    # the question names a cell and asks for its row's key
+    ("Which nation is tied to cyber defense initiatives in the proposed collaborations?", "Belgium"),
 ])
 def test_table_answers_come_from_the_named_row_and_column(real_index, embedder, answering, question, answer):
     a = ask(real_index, embedder, question, answering=answering)
     assert a.answer == answer
     first = a.citations[0]
     assert first.start <= a.answer_span.start and a.answer_span.end <= first.end and "|" in first.text
+
+
+def test_list_items_are_joined_without_their_own_full_stops(real_index, embedder, answering):
+    a = ask(real_index, embedder, "What are the key benefits of public-private partnerships?", answering=answering)
+    assert a.answer.startswith("Enhanced efficiency through shared resources; Accelerated development")
 
 
 def test_a_list_answer_cites_the_list_not_only_its_lead_in(real_index, embedder, answering):
