@@ -23,7 +23,7 @@ from rag.errors import (
 
 log = logging.getLogger("rag.api")
 
-MAX_BODY_BYTES = 64 * 1024
+MAX_BODY_BYTES = 1024 * 1024  # a long chat history fits; a runaway upload does not
 
 # Most specific first; the first match wins.
 STATUS_OF: list[tuple[type[RagError], int]] = [

@@ -8,6 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 from rag.ask import MAX_K, MAX_QUESTION_CHARS
 
+# Clients resend the whole conversation every turn (OpenAI's protocol): a long chat must not start
+# failing at turn 50. The body limit (1 MB) is the real bound; only the latest user turns are read.
+MAX_MESSAGES = 2_000
+
 _STRICT = ConfigDict(extra="forbid", strict=True)
 
 
@@ -56,7 +60,7 @@ class ChatRequest(BaseModel):
         {"role": "user", "content": "and Poland?"},
     ]}]})
 
-    messages: list[ChatMessage] = Field(..., min_length=1, max_length=100)
+    messages: list[ChatMessage] = Field(..., min_length=1, max_length=MAX_MESSAGES)
     k: int = Field(5, ge=1, le=MAX_K)
 
     @field_validator("messages")
@@ -100,7 +104,7 @@ class ChatCompletionRequest(BaseModel):
         "model": "rag", "messages": [{"role": "user", "content": "What is Belgium's focus area?"}], "stream": False}]})
 
     model: StrictStr = "rag"
-    messages: list[OpenAIMessage] = Field(..., min_length=1, max_length=100)
+    messages: list[OpenAIMessage] = Field(..., min_length=1, max_length=MAX_MESSAGES)
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
     k: StrictInt = Field(5, ge=1, le=MAX_K)

@@ -266,7 +266,7 @@ def test_openai_routes_speak_openai(api_client):
     missing = api_client.get("/v1/models/gpt-4").json()["error"]
     assert "gpt-4" in missing["message"] and missing["type"] == "invalid_request_error"
     assert api_client.get("/v1/nope").json()["error"]["message"] == "Not Found"
-    big = api_client.post("/v1/chat/completions", content=b"x" * 70_000, headers={"content-type": "application/json"})
+    big = api_client.post("/v1/chat/completions", content=b"x" * 1_100_000, headers={"content-type": "application/json"})
     assert big.status_code == 413 and "limit" in big.json()["error"]["message"]
     # the other routes keep their own shape
     assert isinstance(api_client.get("/nope").json()["error"], str)
@@ -300,8 +300,21 @@ def test_non_utf8_body_is_422(api_client):
 
 @pytest.mark.slow
 def test_oversized_body_is_413(api_client):
-    r = api_client.post("/ask", content=json.dumps({"question": "x" * 70_000}), headers={"content-type": "application/json"})
+    r = api_client.post("/ask", content=json.dumps({"question": "x" * 1_100_000}), headers={"content-type": "application/json"})
     assert r.status_code == 413 and "limit" in r.json()["error"]
+
+
+@pytest.mark.slow
+def test_a_long_conversation_keeps_working(api_client):
+    # clients resend the whole history each turn: turn 51 (101 messages) used to be refused
+    messages = []
+    for i in range(150):
+        messages += [{"role": "user", "content": f"What is Poland's focus area? ({i})"},
+                     {"role": "assistant", "content": "Defense Infrastructure Development [1]\n\nSources:\n[1] " + "x" * 300}]
+    messages.append({"role": "user", "content": "What is Belgium's focus area?"})
+    for path in ("/chat", "/v1/chat/completions"):
+        r = api_client.post(path, json={"model": "rag", "messages": messages} if "v1" in path else {"messages": messages})
+        assert r.status_code == 200, r.text
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@
   const form = $("ask-form"), input = $("question"), list = $("messages"), status = $("status");
   const source = $("source"), docTitle = $("doc-title"), docMeta = $("doc-meta"), docText = $("doc-text");
   let history = [];           // [{role, content}] sent to /chat
+  const HISTORY = 20;         // the latest messages sent: follow-ups refer to recent turns, not to turn 1
   const docCache = new Map(); // doc_id -> document
 
   function el(tag, attrs, ...children) {
@@ -93,7 +94,7 @@
     const pending = addMessage(el("li", {class: "bot pending"}, "…"));
     try {
       const r = await fetch("/chat", {method: "POST", headers: {"Content-Type": "application/json"},
-                                      body: JSON.stringify({messages: history})});
+                                      body: JSON.stringify({messages: history.slice(-HISTORY)})});
       const j = await r.json();
       if (!r.ok) {
         pending.replaceWith(addMessage(el("li", {class: "error"}, j.error || `error ${r.status}`)));
