@@ -105,11 +105,11 @@ def _load(settings, rebuild: bool = False, quiet: bool = False, noted: bool = Fa
 
 
 def _print_report(report, index_dir) -> None:
-    if report.rebuilt_because:
-        err.print(f"{escape(report.rebuilt_because)}: every document is embedded again", soft_wrap=True)
+    # why every document is embedded again was said before the work (open_index's notify)
+    again = f" ({len(report.reembedded)} of them embedded again)" if report.reembedded else ""
     err.print(
         f"indexed into {escape(str(index_dir))}: {len(report.added)} new, {len(report.changed)} changed, {len(report.removed)} removed, "
-        f"{len(report.unchanged)} unchanged documents; {report.chunks} chunks, {report.candidates} answer candidates, "
+        f"{len(report.unchanged) + len(report.reembedded)} unchanged documents{again}; {report.chunks} chunks, {report.candidates} answer candidates, "
         f"{report.embedded_texts} texts embedded in {report.seconds:.1f}s", soft_wrap=True
     )
     if report.empty:

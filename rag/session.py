@@ -56,7 +56,8 @@ def open_index(corpus: str | Path, index_dir: str | Path, embedder: Embedder, ch
         current, previous = _current(index_dir, docs, embedder.model_id, fingerprint, chunker)
         if current is not None and not rebuild:
             return current, None
-        report = build_index(docs, embedder, index_dir, chunker=chunker, previous=None if rebuild else previous, progress=progress)
+        report = build_index(docs, embedder, index_dir, chunker=chunker, previous=previous, progress=progress, reuse=not rebuild,
+                             notify=notify)
     index = Index.load(index_dir, model_id=embedder.model_id, fingerprint=fingerprint, chunker=chunker)
     return index, report
 

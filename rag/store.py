@@ -71,6 +71,7 @@ class BuildReport:
     embed_seconds: float
     rebuilt_because: str | None = None  # why no vector of the previous index could be reused
     empty: tuple[str, ...] = ()  # documents with nothing to index: no text, or only web boilerplate
+    reembedded: tuple[str, ...] = ()  # unchanged documents embedded again (other settings, or --rebuild)
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -153,7 +154,10 @@ def check_manifest(manifest: dict, *, model_id: str | None = None, fingerprint: 
     elif fingerprint is not None and manifest.get("model_fingerprint") != fingerprint:
         cause = "index was built with different weights of this model"
     elif chunker is not None and manifest.get("chunker") != chunker.to_dict():
-        cause = f"index was built with chunker settings {manifest.get('chunker')}, not {chunker.to_dict()}"
+        was, now = manifest.get("chunker") or {}, chunker.to_dict()
+        diff = [k for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k)]
+        cause = (f"index was built with chunker settings {', '.join(f'{k}={was.get(k)}' for k in diff)} "
+                 f"(now {', '.join(f'{k}={now.get(k)}' for k in diff)})")
     else:
         return
     raise IndexMismatchError(f"{cause}; {hint}", cause=cause)
@@ -161,19 +165,23 @@ def check_manifest(manifest: dict, *, model_id: str | None = None, fingerprint: 
 
 # -- building --------------------------------------------------------------------------------
 def build_index(docs: list[Document], embedder: Embedder, path: str | Path, *, chunker: ChunkerConfig = ChunkerConfig(),
-                config: IndexConfig = IndexConfig(), previous: Index | None = None, progress: Progress = _no_progress) -> BuildReport:
-    """Chunk, embed and write an index for ``docs``; reuse vectors of unchanged documents from ``previous``."""
+                config: IndexConfig = IndexConfig(), previous: Index | None = None, progress: Progress = _no_progress,
+                reuse: bool = True, notify: Callable[[str], None] = lambda message: None) -> BuildReport:
+    """Chunk, embed and write an index for ``docs``; reuse vectors of unchanged documents from ``previous``
+    (unless ``reuse`` is off: a forced rebuild, still reported against ``previous``). ``notify`` hears at
+    once why everything is embedded again, before the minutes it takes."""
     t0 = time.perf_counter()
     path = Path(path)
     check_index_target(path)  # before minutes of embedding, not after
     reusable: dict[str, tuple[list[Chunk], list[Candidate], np.ndarray, np.ndarray]] = {}
     rebuilt_because = None
-    if previous is not None:
+    if previous is not None and reuse:
         try:
             check_manifest(previous.manifest, model_id=embedder.model_id, fingerprint=getattr(embedder, "fingerprint", None), chunker=chunker)
             reusable = _reusable(previous, docs)
         except IndexMismatchError as e:
             rebuilt_because = e.cause
+            notify(f"{e.cause}: every document is embedded again")
     old_docs = previous.manifest["documents"] if previous is not None else {}
     cutter = Chunker(embedder.count_tokens, chunker)
     chunks: list[Chunk] = []
@@ -237,6 +245,7 @@ def build_index(docs: list[Document], embedder: Embedder, path: str | Path, *, c
         embed_seconds=embed_seconds,
         rebuilt_because=rebuilt_because,
         empty=tuple(sorted(empty)),
+        reembedded=tuple(sorted(d.id for d in docs if old_docs.get(d.id) == d.sha256 and d.id not in reusable)),
     )
 
 

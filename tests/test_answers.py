@@ -213,8 +213,12 @@ def test_rag_index_says_why_it_embeds_everything_again(tmp_path):
     again = _rag("index", env={**env, "RAG_TABLES": "false"})
     said = " ".join(again.stderr.split())  # rich wraps long lines
     assert again.returncode == 0, said
-    assert "index was built with chunker settings" in said and "every document is embedded again" in said
+    assert "note: index was built with chunker settings tables=True (now tables=False): every document is embedded again" in said
+    assert said.index("every document is embedded again") < said.index("indexing: embedding")  # said before the work
+    assert "0 new, 0 changed, 0 removed, 1 unchanged documents (1 of them embedded again)" in said
     assert "rebuild it" not in said
+    forced = _rag("index", "--rebuild", env={**env, "RAG_TABLES": "false"})
+    assert "0 new, 0 changed, 0 removed, 1 unchanged documents (1 of them embedded again)" in " ".join(forced.stderr.split()), forced.stderr
     # A file of web boilerplate only is indexed as a document with no passages: say so, by name.
     (tmp_path / "corpus" / "menu.txt").write_text("Skip to content\nLatest\n")
     menu = _rag("index", env={**env, "RAG_TABLES": "false"})
