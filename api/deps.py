@@ -6,7 +6,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from fastapi import Request
@@ -65,12 +64,14 @@ class Engine:
                 s = self.settings
                 self.embedder = load_embedder(s.model, backend=s.backend, query_prefix=s.query_prefix, query_threads=s.threads)
             if self.index is None:
-                from rag.session import open_index
+                from rag.session import open_index, preflight
 
                 self.stage = "opening the index"
                 s = self.settings
-                if not Path(s.corpus).exists():
-                    log.warning("corpus %s not found; using the index at %s as it was built", s.corpus, s.index)
+                note = preflight(s.corpus, s.index)
+                if note:
+                    log.warning("%s", note)
+
                 def waiting(message: str) -> None:
                     self.stage = message
                     log.warning("%s", message)

@@ -25,11 +25,18 @@ def preflight(corpus: str | Path, index_dir: str | Path) -> str | None:
             raise CorpusNotFoundError(f"corpus not found: {corpus} (and no index at {index_dir})")
         # By design an index answers without its corpus (it holds the text), but the user named a
         # corpus that is not there: say which index answers, so a typo does not go unnoticed.
-        return f"corpus {corpus} not found; using the index at {index_dir} as it was built"
+        return f"corpus {_shown(corpus)} not found; using the index at {_shown(index_dir)} as it was built"
     load_corpus(corpus)  # an empty folder, a bad JSONL line: the same error the build would give
     if not has_index:
         check_index_target(index_dir)
     return None
+
+
+def _shown(path: str | Path) -> str:
+    """A path as the user gave it, quoted, with where it points when that is not plain: "'corpus'
+    (/srv/corpus)" reads as a path, "corpus corpus" read as a typo."""
+    p = Path(path)
+    return f"'{p}'" if p.is_absolute() else f"'{p}' ({p.resolve()})"
 
 
 def open_index(corpus: str | Path, index_dir: str | Path, embedder: Embedder, chunker: ChunkerConfig = ChunkerConfig(),

@@ -151,7 +151,7 @@ def test_cli_json_batch_and_errors(tmp_path):
     # A corpus that is not there, beside a built index: the index answers, and stderr says so.
     r = _rag("ask", "What is Belgium's proposed collaboration area?", "--json", env={**env, "RAG_CORPUS": str(tmp_path / "gone")})
     assert r.returncode == 0 and json.loads(r.stdout)["answer"] == "Cyber Defense Initiatives"
-    assert r.stderr.strip() == f"note: corpus {tmp_path / 'gone'} not found; using the index at {tmp_path / 'index'} as it was built"
+    assert r.stderr.strip() == f"note: corpus '{tmp_path / 'gone'}' not found; using the index at '{tmp_path / 'index'}' as it was built"
     for stdin in ('{"q": "x"}\n', '{"question": "fine"}\n{"question": ""}\n'):  # no question / an empty one, on line 1 / 2
         r = _rag("ask", "--batch", "-", stdin=stdin, env=env)
         assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error: -:"), r.stderr
