@@ -104,6 +104,15 @@ def _load(settings, rebuild: bool = False, quiet: bool = False, noted: bool = Fa
     return index, embedder
 
 
+def _note_skipped_folders(corpus) -> None:
+    from rag.corpus import skipped_folders
+
+    folders = skipped_folders(corpus)
+    if folders:
+        names = ", ".join(f + "/" for f in folders[:5]) + (f" and {len(folders) - 5} more" if len(folders) > 5 else "")
+        err.print(f"note: subfolders are not indexed, only the files directly in {escape(str(corpus))}: {escape(names)}", soft_wrap=True)
+
+
 def _print_report(report, index_dir) -> None:
     # why every document is embedded again was said before the work (open_index's notify)
     again = f" ({len(report.reembedded)} of them embedded again)" if report.reembedded else ""
@@ -134,6 +143,7 @@ def index(
     m = idx.manifest
     err.print(f"index {escape(str(settings.index))} is current: {m['counts']['documents']} documents, {m['counts']['chunks']} chunks, model {m['embedding_model']}",
               soft_wrap=True)
+    _note_skipped_folders(settings.corpus)
     from rag.settings import Settings
 
     if tables is not None and tables != Settings().tables:

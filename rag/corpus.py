@@ -74,7 +74,8 @@ def _read_text(path: Path) -> str:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             return fh.read()
     except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        raise InvalidInputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); convert it "
+                                f"(iconv -f latin1 -t utf-8) or move it out of the corpus") from exc
 
 
 def load_document(path: Path) -> Document:
@@ -106,6 +107,14 @@ def _load_jsonl(path: Path) -> list[Document]:
             title = str(rec.get("title") or _title_of(text, doc_id))
             docs.append(Document(id=doc_id, title=title, text=text, sha256=content_hash(text), source=f"{path}#{lineno}"))
     return docs
+
+
+def skipped_folders(path: str | Path) -> list[str]:
+    """The subfolders of a corpus folder: not read (a corpus is flat), so worth a note."""
+    p = Path(path)
+    if not p.is_dir():
+        return []
+    return sorted(f.name for f in p.iterdir() if f.is_dir() and not f.name.startswith("."))
 
 
 def load_corpus(path: str | Path) -> list[Document]:

@@ -224,6 +224,11 @@ def test_rag_index_says_why_it_embeds_everything_again(tmp_path):
     menu = _rag("index", env={**env, "RAG_TABLES": "false"})
     assert menu.returncode == 0 and "1 new" in menu.stderr, menu.stderr
     assert "note: 1 document with nothing to index (empty, or only web boilerplate): menu" in menu.stderr
+    assert "subfolders" not in menu.stderr
+    (tmp_path / "corpus" / "drafts").mkdir()
+    (tmp_path / "corpus" / "drafts" / "x.md").write_text("# X\n\nA draft.\n")
+    nested = _rag("index", env={**env, "RAG_TABLES": "false"})
+    assert f"note: subfolders are not indexed, only the files directly in {tmp_path / 'corpus'}: drafts/" in " ".join(nested.stderr.split())
     # The flag lasts one build: say how to keep the next `rag ask` from rebuilding with the default.
     flag = _rag("index", "--tables", env={**env, "RAG_TABLES": "false"})
     assert flag.returncode == 0 and "set RAG_TABLES=true for rag ask" in " ".join(flag.stderr.split()), flag.stderr
