@@ -29,11 +29,11 @@ def _scorer(index: Index, answering: AnswerConfig) -> Scorer:
     return s
 
 
-def validate_question(question: str, k: int) -> str:
+def validate_question(question: str, k: int, name: str = "question") -> str:
     if not isinstance(question, str) or not question.strip():
-        raise EmptyQueryError("the question is empty", field="question")
+        raise EmptyQueryError(f"the {name} is empty", field=name)
     if len(question) > MAX_QUESTION_CHARS:
-        raise InvalidInputError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}", field="question")
+        raise InvalidInputError(f"the {name} is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}", field=name)
     if not 1 <= k <= MAX_K:
         raise InvalidInputError(f"k must be between 1 and {MAX_K}, not {k}", field="k")
     return question.strip()
@@ -41,7 +41,7 @@ def validate_question(question: str, k: int) -> str:
 
 def search(index: Index, embedder: Embedder | None, question: str, k: int = 5, retrieval: RetrievalConfig = RetrievalConfig()) -> list[Hit]:
     """Top-k passages for ``question``; ``embedder`` may be None in bm25 mode."""
-    question = validate_question(question, k)
+    question = validate_question(question, k, name="query")
     qvec = embedder.embed_query(question) if embedder is not None and retrieval.mode != "bm25" else None
     return retrieve(index, qvec, question, k, retrieval)
 

