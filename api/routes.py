@@ -29,11 +29,12 @@ from api.schemas import (
     SearchResponse,
 )
 from rag.ask import MAX_QUESTION_CHARS, ask, search, validate_question
-from rag.conversation import standalone_question
+from rag.conversation import is_talk, standalone_question
 from rag.types import Answer
 
 STATIC = Path(__file__).parent / "static"
 ABSTAIN_TEXT = "The corpus does not say."
+TALK_TEXT = "Ask me a question about the documents: I answer from them, with the passages I took it from."
 
 router = APIRouter()
 
@@ -48,6 +49,13 @@ MODEL_ID = "rag"
 
 def _answer(engine: Engine, question: str, k: int) -> Answer:
     return ask(engine.index, engine.embedder, question, k=k, retrieval=engine.retrieval, answering=engine.answering)
+
+
+def _chat_answer(engine: Engine, question: str, k: int) -> Answer:
+    if is_talk(question):
+        # "thanks!" is not looked up: "the corpus does not say" and five unrelated passages read as a failure
+        return Answer(question, None, (), 0.0, timings_ms={"total": 0.0})
+    return _answer(engine, question, k)
 
 
 def _answer_dict(a: Answer) -> dict:
@@ -93,9 +101,10 @@ async def search_endpoint(body: SearchRequest, engine: Engine = Depends(get_engi
              summary="Answer the last user message, resolving follow-ups against the conversation")
 async def chat_endpoint(body: ChatRequest, engine: Engine = Depends(get_engine)) -> dict:
     question = standalone_question([(m.role, m.content) for m in body.messages], max_chars=MAX_QUESTION_CHARS)
-    a = await run_in_threadpool(_answer, engine, question, body.k)
+    a = await run_in_threadpool(_chat_answer, engine, question, body.k)
     d = _answer_dict(a)
     d["standalone_question"] = question
+    d["talk"] = is_talk(question)
     return d
 
 
@@ -111,6 +120,8 @@ def _cited_indices(a: Answer) -> list[int]:
 
 def render_content(a: Answer) -> str:
     """The assistant message: the answer with numbered markers, then a Sources list."""
+    if is_talk(a.question):
+        return TALK_TEXT
     if a.abstained:
         return f"{ABSTAIN_TEXT} No passage in the indexed documents answers this question."
     marks = "".join(f"[{i}]" for i in _cited_indices(a))
@@ -162,7 +173,7 @@ def _model(request: Request) -> dict:
              summary="OpenAI-compatible chat completions (non-streaming and stream=true as SSE)")
 async def chat_completions(body: ChatCompletionRequest, engine: Engine = Depends(get_engine)):
     question = _openai_question(body)
-    a = await run_in_threadpool(_answer, engine, question, body.k)
+    a = await run_in_threadpool(_chat_answer, engine, question, body.k)
     content = render_content(a)
     d = _answer_dict(a)
     cid = f"chatcmpl-{uuid.uuid4().hex}"

@@ -143,6 +143,7 @@ class AskResponse(BaseModel):
 
 class ChatResponse(AskResponse):
     standalone_question: str
+    talk: bool = Field(False, description="the last message is talk (\"thanks!\"), not a question: nothing was looked up")
 
 
 class PassageOut(BaseModel):

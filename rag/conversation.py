@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["standalone_question", "needs_context", "entities"]
+__all__ = ["standalone_question", "needs_context", "entities", "is_talk"]
 
 _WH = {"what", "which", "who", "whom", "whose", "where", "when", "why", "how"}
 _AUX = {"is", "are", "was", "were", "am", "do", "does", "did", "will", "would", "can", "could", "should",
@@ -159,7 +159,7 @@ def needs_context(question: str) -> bool:
     q = _clean(question)
     if not q:
         return False
-    if _social(q):
+    if is_talk(q):
         return False
     if _MORE.match(_body(q)):
         return True
@@ -334,9 +334,11 @@ def _resolve(question: str, previous: str) -> str:
     return f"{head} {topic}{punct}"
 
 
-def _social(text: str) -> bool:
+def is_talk(text: str) -> bool:
+    """A turn that is talk, not a question ("thanks!", "ok great", "hi"): nothing to look up."""
     words = [w.lower() for w in _words(text)]
     return bool(words) and all(w in _SOCIAL for w in words)
+
 
 
 def standalone_question(messages: Sequence[tuple[str, str]], max_chars: int | None = None) -> str:
@@ -355,13 +357,13 @@ def standalone_question(messages: Sequence[tuple[str, str]], max_chars: int | No
         if not text:
             continue
         last = text
-        if _social(text):
+        if is_talk(text):
             continue
         if resolved and needs_context(text):
             text = _clean(_resolve(text, resolved[-1]))
             text = text[:1].upper() + text[1:]
         resolved.append(text)
-    if not resolved or _social(last):
+    if not resolved or is_talk(last):
         return last
     if max_chars is not None and len(resolved[-1]) > max_chars:
         return last

@@ -147,7 +147,14 @@ def test_chat_follow_ups(api_client):
     poland = _chat(api_client, "what is Belgium's focus area?", "and Poland?")
     assert poland["answer"] == POLAND_A
     assert poland["standalone_question"] == "What is Poland's focus area?"
-    assert poland["citations"] and set(poland) == ANSWER_KEYS | {"timings_ms", "standalone_question"}
+    assert poland["citations"] and set(poland) == ANSWER_KEYS | {"timings_ms", "standalone_question", "talk"}
+    assert poland["talk"] is False
+    thanks = _chat(api_client, "what is Belgium's focus area?", "thanks!")
+    # talk is not looked up: no "closest passages" to a thank-you
+    assert thanks["talk"] is True and thanks["abstained"] and thanks["citations"] == []
+    r = api_client.post("/v1/chat/completions", json={"model": "rag", "messages": [{"role": "user", "content": "ok, thanks"}]})
+    assert r.json()["choices"][0]["message"]["content"].startswith("Ask me a question about the documents")
+    assert r.json()["citations"] == []
     collab = _chat(api_client, "what is Belgium's focus area?", "what about its proposed collaboration area?")
     assert collab["answer"] == BELGIUM_COLLAB_A
     assert "Belgium" in collab["standalone_question"]

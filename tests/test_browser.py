@@ -97,3 +97,11 @@ def test_abstention_is_shown_distinctly(page):
     answer = _ask(page, UNANSWERABLE_Q)
     assert "abstain" in (answer.get_attribute("class") or "")
     assert answer.locator(".answer").inner_text() == "The corpus does not say."
+
+
+def test_a_thank_you_is_not_answered_as_a_failed_question(page):
+    page.goto("/")
+    _ask(page, BELGIUM_Q)
+    reply = _ask(page, "thanks!")
+    assert reply.locator(".answer").inner_text() == "Ask me a question about the documents."
+    assert reply.locator("button.cite").count() == 0 and "Closest passages" not in reply.inner_text()

@@ -62,10 +62,13 @@
 
   function renderAnswer(a) {
     const abstained = a.abstained;
+    // talk ("thanks!") is not looked up: "the corpus does not say" would read as a failure
+    const talk = a.talk === true;
     const li = el("li", {class: "bot" + (abstained ? " abstain" : "")});
     li.append(el("div", {class: "answer", "data-abstained": String(abstained)},
-      abstained ? "The corpus does not say." : a.answer));
-    if (abstained) li.append(el("div", {class: "standalone"}, "No passage of the indexed documents answers this. Closest passages:"));
+      talk ? "Ask me a question about the documents." : abstained ? "The corpus does not say." : a.answer));
+    if (abstained && !talk) li.append(el("div", {class: "standalone"},
+      a.citations.length ? "No passage of the indexed documents answers this. Closest passages:" : "No passage of the indexed documents answers this."));
     if (a.standalone_question && a.standalone_question.toLowerCase() !== (history.at(-1)?.content || "").toLowerCase())
       li.append(el("div", {class: "standalone"}, `searched: “${a.standalone_question}”`));
     const cites = el("div", {class: "cites", role: "list"});
