@@ -124,9 +124,14 @@ def render_content(a: Answer) -> str:
         return TALK_TEXT
     if a.abstained:
         return f"{ABSTAIN_TEXT} No passage in the indexed documents answers this question."
-    marks = "".join(f"[{i}]" for i in _cited_indices(a))
+    cited = _cited_indices(a)
+    marks = "".join(f"[{i}]" for i in cited)
     lines = [f"{a.answer} {marks}".rstrip(), "", "Sources:"]
+    # only the sources the answer cites: the other passages (the response's `citations`) are context,
+    # and five titles under a one-line answer read as noise in a chat window
     for i, c in enumerate(a.citations, 1):
+        if i not in cited:
+            continue
         where = f"{c.title}" + (f" — {c.section}" if c.section and c.section != c.title else "")
         lines.append(f"[{i}] {where} ({c.doc_id}, characters {c.start}–{c.end})")
     return "\n".join(lines)

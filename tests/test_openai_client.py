@@ -27,6 +27,7 @@ def test_non_streaming_answer_with_markers_sources_and_citations(oai):
     assert msg.role == "assistant"
     assert msg.content.startswith(BELGIUM_A) and "[1]" in msg.content
     assert "Sources:" in msg.content and "\n[1] " in msg.content
+    assert "\n[2] " not in msg.content  # only the cited source is listed; all are in r.citations
     citations = r.model_extra["citations"] if r.model_extra else r.citations
     assert citations and citations[0]["doc_id"] == "hegseth-europe-visit"
     assert r.usage.total_tokens > 0
