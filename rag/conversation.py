@@ -171,11 +171,12 @@ def needs_context(question: str) -> bool:
         return True
     words = _words(q)
     if len(words) <= 3 and not _opens_with_wh_or_aux(q):
-        # a fragment: "Poland?", "the budget?", "why?"
-        return not own or _only_entities(q)
+        # a fragment: "Poland?", "the budget?", "why?", "in Poland?"
+        return not own or _only_entities(q) or words[0].lower() in _PREPOSITIONS
     if len(words) <= 1:
         return True
-    return False
+    # "Where to?", "Since when?", "How so?": two words name nothing to look up on their own
+    return len(words) == 2 and _opens_with_wh_or_aux(q) and not own
 
 
 def _only_entities(text: str) -> bool:
@@ -247,13 +248,15 @@ def _replace_pronouns(text: str, entity: str, plural: str | None = None, place: 
             return w
         if lw in _PLACE_PRONOUNS:
             before = text[: m.start()].rstrip().split(" ")[-1].lower() if text[: m.start()].strip() else ""
-            if before in _AUX or (used and (place or entity) == entity):
+            if before in _AUX or (used and (place or entity) == entity) or not (place or entity):
                 return w
             return "in " + (place or entity)
         if used:
             return w
-        used = True
         name = plural if plural and lw in _PLURAL_PRONOUNS else entity
+        if name is None:  # "it" with only a plural to stand for ("those countries"): left as written
+            return w
+        used = True
         if lw in _POSSESSIVE_PRONOUNS:
             return name + "’s" if "’" in text else name + "'s"
         return name
@@ -273,7 +276,27 @@ def _head_and_topic(question: str) -> tuple[str, str] | None:
     return m.group(1), m.group(2)
 
 
-def _resolve(question: str, previous: str) -> str:
+_Added = tuple[str, str, bool]  # (the question a phrase was added to, its preposition, whether it names something)
+
+
+def _resolve(question: str, previous: str, appended: _Added | None = None) -> tuple[str, _Added | None]:
+    """The follow-up ``question`` resolved against ``previous``, and, when it was resolved by adding a
+    phrase ("... for X?"), what it was added to: a next phrase of the same preposition and kind then
+    replaces it instead of piling up ("... in 2024?" + "and in 2025?" is not "... in 2024 in 2025?";
+    "... in Poland?" + "and in 2025?" keeps Poland). ``appended`` is that of ``previous``."""
+    text = _resolve_text(question, previous, appended)
+    if isinstance(text, tuple):
+        return text
+    return text, None
+
+
+def _resolve_text(question: str, previous: str, appended: _Added | None):
+    def added_to(prep: str, phrase: str) -> tuple[str, _Added]:
+        named = bool(entities(phrase))
+        same = appended is not None and appended[1] == prep and appended[2] == named
+        base = appended[0] if same else previous
+        return base, (base, prep, named)
+
     q = _clean(question)
     connector, rest = _strip_connector(q)
     rest_body = _body(rest)
@@ -301,17 +324,18 @@ def _resolve(question: str, previous: str) -> str:
         new = new_entities[-1]
         if prev_entity:
             return _replace_entity(previous, prev_entity, new)
-        return f"{_body(previous)} for {new}{punct}"
+        base, added = added_to("for", new)
+        return f"{_body(base)} for {new}{punct}", added
 
     if connector is None and not _opens_with_wh_or_aux(q) and len(_words(q)) > 3:
         # 2. a full question with an unresolved pronoun
-        return _replace_pronouns(q, actor, plural, place) if prev_entity else q
+        return _replace_pronouns(q, actor, plural, place) if prev_entity or plural else q
 
     if connector is None and _opens_with_wh_or_aux(q) and len(_words(q)) <= 2 and not entities(q):
         return f"{_body(previous)}: {q}"  # "Why?" / "How much?": the previous question asked again
 
     if connector is None and _opens_with_wh_or_aux(q):
-        return _replace_pronouns(q, actor, plural, place) if prev_entity else q
+        return _replace_pronouns(q, actor, plural, place) if prev_entity or plural else q
 
     # 3. a qualifier: "what about in 2024?" -> previous question + qualifier; but a name after a
     # preposition stands for the previous one in the same role: "... for Germany?" + "and for
@@ -321,7 +345,8 @@ def _resolve(question: str, previous: str) -> str:
         if span and _only_entities(" ".join(_words(fragment)[1:])):
             return previous[:span[0]] + fragment + previous[span[1]:]
         frag = _replace_pronouns(fragment, actor, plural, place) if prev_entity else fragment
-        return f"{_body(previous)} {frag}{punct}"
+        base, added = added_to(frag_words[0], frag)
+        return f"{_body(base)} {frag}{punct}", added
 
     # 4. a new topic: "what about its proposed collaboration area?" -> head + topic
     topic = _replace_pronouns(fragment, actor, plural, place) if prev_entity else fragment
@@ -349,6 +374,7 @@ def standalone_question(messages: Sequence[tuple[str, str]], max_chars: int | No
     turn) gives way to the last message as the user wrote it: the user's own words are what the
     length limit applies to."""
     resolved: list[str] = []
+    appended: _Added | None = None
     last = ""
     for role, content in messages:
         if role != "user":
@@ -360,8 +386,11 @@ def standalone_question(messages: Sequence[tuple[str, str]], max_chars: int | No
         if is_talk(text):
             continue
         if resolved and needs_context(text):
-            text = _clean(_resolve(text, resolved[-1]))
+            text, appended = _resolve(text, resolved[-1], appended)
+            text = _clean(text)
             text = text[:1].upper() + text[1:]
+        else:
+            appended = None
         resolved.append(text)
     if not resolved or is_talk(last):
         return last

@@ -169,3 +169,20 @@ def test_a_rewrite_over_the_length_limit_gives_way_to_the_users_words():
     assert len(standalone_question(conv(long_turn, "And Poland?"))) > 2000
     assert standalone_question(conv(long_turn, "And Poland?"), max_chars=2000) == "And Poland?"
     assert standalone_question(conv(Q, "And Poland?"), max_chars=2000) == "What is Poland's focus area?"
+
+
+@pytest.mark.parametrize("turns, expected", [
+    # a phrase like the one the previous follow-up added replaces it instead of piling up
+    (("What is the expected outcome of defense spending discussions?", "and cybersecurity initiatives?", "and for modernizing supply chains?"),
+     "What is the expected outcome of defense spending discussions for modernizing supply chains?"),
+    (("What did Hegseth discuss?", "what about in 2024?", "and in 2025?"), "What did Hegseth discuss in 2025?"),
+    (("What did Hegseth discuss?", "in Poland?", "and in Germany?"), "What did Hegseth discuss in Germany?"),
+    # ... but a phrase of another kind adds to it
+    (("What did Hegseth discuss?", "in Poland?", "and in 2025?"), "What did Hegseth discuss in Poland in 2025?"),
+    # two words name nothing to look up alone
+    (("What did the Netherlands deploy?", "Where to?"), "What did the Netherlands deploy: Where to?"),
+    # "they" with only a plural to stand for
+    (("Which countries might deploy troops?", "How many soldiers are they sending?"), "How many soldiers are those countries sending?"),
+])
+def test_chains_of_follow_ups(turns, expected):
+    assert standalone_question(conv(*turns)) == expected
