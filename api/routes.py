@@ -28,12 +28,13 @@ from api.schemas import (
     SearchRequest,
     SearchResponse,
 )
-from rag.ask import MAX_QUESTION_CHARS, ask, search, validate_question
-from rag.conversation import is_talk, standalone_question
+from rag.ask import MAX_QUESTION_CHARS, ask, ask_more, search, validate_question
+from rag.conversation import is_talk, more_requests, standalone_question
 from rag.types import Answer
 
 STATIC = Path(__file__).parent / "static"
 ABSTAIN_TEXT = "The corpus does not say."
+MORE_TEXT = "The documents say nothing more about this."
 TALK_TEXT = "Ask me a question about the documents: I answer from them, with the passages I took it from."
 
 router = APIRouter()
@@ -51,10 +52,12 @@ def _answer(engine: Engine, question: str, k: int) -> Answer:
     return ask(engine.index, engine.embedder, question, k=k, retrieval=engine.retrieval, answering=engine.answering)
 
 
-def _chat_answer(engine: Engine, question: str, k: int) -> Answer:
+def _chat_answer(engine: Engine, question: str, k: int, more: int = 0) -> Answer:
     if is_talk(question):
         # "thanks!" is not looked up: "the corpus does not say" and five unrelated passages read as a failure
         return Answer(question, None, (), 0.0, timings_ms={"total": 0.0})
+    if more:
+        return ask_more(engine.index, engine.embedder, question, more, k=k, retrieval=engine.retrieval, answering=engine.answering)
     return _answer(engine, question, k)
 
 
@@ -100,8 +103,9 @@ async def search_endpoint(body: SearchRequest, engine: Engine = Depends(get_engi
 @router.post("/chat", response_model=ChatResponse, tags=["qa"], responses=_ERRORS,
              summary="Answer the last user message, resolving follow-ups against the conversation")
 async def chat_endpoint(body: ChatRequest, engine: Engine = Depends(get_engine)) -> dict:
-    question = standalone_question([(m.role, m.content) for m in body.messages], max_chars=MAX_QUESTION_CHARS)
-    a = await run_in_threadpool(_chat_answer, engine, question, body.k)
+    messages = [(m.role, m.content) for m in body.messages]
+    question = standalone_question(messages, max_chars=MAX_QUESTION_CHARS)
+    a = await run_in_threadpool(_chat_answer, engine, question, body.k, more_requests(messages))
     d = _answer_dict(a)
     d["standalone_question"] = question
     d["talk"] = is_talk(question)
@@ -178,8 +182,9 @@ def _model(request: Request) -> dict:
              summary="OpenAI-compatible chat completions (non-streaming and stream=true as SSE)")
 async def chat_completions(body: ChatCompletionRequest, engine: Engine = Depends(get_engine)):
     question = _openai_question(body)
-    a = await run_in_threadpool(_chat_answer, engine, question, body.k)
-    content = render_content(a)
+    more = more_requests([(m.role, m.text()) for m in body.messages if m.role in ("user", "assistant")])
+    a = await run_in_threadpool(_chat_answer, engine, question, body.k, more)
+    content = MORE_TEXT if more and a.abstained else render_content(a)
     d = _answer_dict(a)
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())

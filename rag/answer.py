@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -582,12 +583,18 @@ def reader_confidence(scorer: Scorer, best: _Scored) -> float:
     return 1.0 / (1.0 + math.exp(-best.features["reader_max"]))
 
 
-def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hit], config: AnswerConfig = AnswerConfig()) -> Answer:
-    """Pick an answer from ``hits`` (best first) or abstain; citations list the supporting passage first."""
+def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hit], config: AnswerConfig = AnswerConfig(),
+           exclude: Sequence[Span] = ()) -> Answer:
+    """Pick an answer from ``hits`` (best first) or abstain; citations list the supporting passage first.
+    Candidates that overlap a span of ``exclude`` (answers already given) are not considered."""
     citations = [_citation(h) for h in hits]
     if not hits:
         return Answer(question, None, tuple(citations), 0.0)
     scored = score_candidates(scorer, question, qvec, hits[: config.candidate_passages])
+    if exclude:
+        cands = scorer.index.candidates
+        scored = [sc for sc in scored if not any(
+            cands[sc.j].doc_id == sp.doc_id and cands[sc.j].start < sp.end and sp.start < cands[sc.j].end for sp in exclude)]
     if not scored:
         return Answer(question, None, tuple(citations), 0.0)
     if config.reader is not None:
@@ -603,6 +610,9 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
         best, conf = named, max(conf, confidence(scorer, named))
     best = _row_of_named_column(scorer, question, scored, best)
     text, s, e = compose(scorer, best, question)
+    if any(best.hit.chunk.doc_id == sp.doc_id and s < sp.end and sp.start < e for sp in exclude):
+        # composing went back to an answer already given (the row the question names): nothing more
+        return Answer(question, None, tuple(citations), 0.0)
     kind = expected_type(question)
     if kind in _CHECKED_TYPES and not type_match(kind, text):
         # "How many ..." answered by a sentence without a number is not an answer, however close

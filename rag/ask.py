@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import replace
 
 from rag.answer import AnswerConfig, Scorer, answer
@@ -11,7 +12,7 @@ from rag.embedding import Embedder
 from rag.errors import EmptyQueryError, InvalidInputError
 from rag.retrieval import RetrievalConfig, retrieve
 from rag.store import Index
-from rag.types import Answer, Hit
+from rag.types import Answer, Hit, Span
 
 MAX_QUESTION_CHARS = 2000
 MAX_K = 50
@@ -47,15 +48,33 @@ def search(index: Index, embedder: Embedder | None, question: str, k: int = 5, r
 
 
 def ask(index: Index, embedder: Embedder, question: str, k: int = 5, retrieval: RetrievalConfig = RetrievalConfig(),
-        answering: AnswerConfig = AnswerConfig()) -> Answer:
-    """Answer ``question`` from the index with citations, or abstain when the corpus does not say."""
+        answering: AnswerConfig = AnswerConfig(), exclude: Sequence[Span] = ()) -> Answer:
+    """Answer ``question`` from the index with citations, or abstain when the corpus does not say.
+    ``exclude``: answers already given ("tell me more"), not to be given again."""
     question = validate_question(question, k)
     t0 = time.perf_counter()
     qvec = embedder.embed_query(question)
     t1 = time.perf_counter()
     hits = retrieve(index, qvec if retrieval.mode != "bm25" else None, question, max(k, answering.candidate_passages), retrieval)
     t2 = time.perf_counter()
-    result = answer(_scorer(index, answering), question, qvec, hits, answering)
+    result = answer(_scorer(index, answering), question, qvec, hits, answering, exclude)
     t3 = time.perf_counter()
     timings = {"embed": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "answer": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
     return replace(result, citations=result.citations[:k], timings_ms={k_: round(v, 3) for k_, v in timings.items()})
+
+
+def ask_more(index: Index, embedder: Embedder, question: str, times: int, k: int = 5,
+             retrieval: RetrievalConfig = RetrievalConfig(), answering: AnswerConfig = AnswerConfig()) -> Answer:
+    """The answer ``question`` gets after ``times`` "tell me more": each asking leaves out the answers
+    already given, so "more" is the next best answer, not the same one again (or an abstention
+    when the corpus has nothing more)."""
+    given: list[Span] = []
+    said: set[str] = set()
+    a = ask(index, embedder, question, k, retrieval, answering)
+    for _ in range(times + 5):  # + a few: the same words in another place (a repeated table) are not more
+        if a.answer_span is None or (len(said) == times and a.answer.casefold() not in said):
+            break
+        said.add(a.answer.casefold())
+        given.append(a.answer_span)
+        a = ask(index, embedder, question, k, retrieval, answering, exclude=tuple(given))
+    return a

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["standalone_question", "needs_context", "entities", "is_talk"]
+__all__ = ["standalone_question", "needs_context", "entities", "is_talk", "more_requests"]
 
 _WH = {"what", "which", "who", "whom", "whose", "where", "when", "why", "how"}
 _AUX = {"is", "are", "was", "were", "am", "do", "does", "did", "will", "would", "can", "could", "should",
@@ -397,3 +397,17 @@ def standalone_question(messages: Sequence[tuple[str, str]], max_chars: int | No
     if max_chars is not None and len(resolved[-1]) > max_chars:
         return last
     return resolved[-1]
+
+
+def more_requests(messages: Sequence[tuple[str, str]]) -> int:
+    """How many "tell me more" the conversation ends with (its last user turns, talk aside): the
+    question is then the one before them, and each asks for one more answer to it."""
+    n = 0
+    for role, content in reversed(messages):
+        text = _clean(content or "")
+        if role != "user" or not text or is_talk(text):
+            continue
+        if not _MORE.match(_body(text)):
+            break
+        n += 1
+    return n

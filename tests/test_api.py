@@ -174,6 +174,23 @@ def test_chat_a_short_follow_up_of_a_very_long_turn_is_answered(api_client):
 
 
 @pytest.mark.slow
+def test_chat_tell_me_more_gives_the_next_answer_not_the_same_one(api_client):
+    q = "Which countries are willing to send troops to Ukraine?"
+    first = _chat(api_client, q)
+    more = _chat(api_client, q, "Tell me more")
+    again = _chat(api_client, q, "Tell me more", "go on")
+    assert more["standalone_question"] == again["standalone_question"] == q
+    answers = [first["answer"], more["answer"], again["answer"]]
+    assert all(answers) and len(set(answers)) == 3, answers
+    # a table cell has nothing more: said, rather than the same cell again
+    belgium = _chat(api_client, BELGIUM_Q, "tell me more")
+    assert belgium["abstained"]
+    r = api_client.post("/v1/chat/completions", json={"model": "rag", "messages": [
+        {"role": "user", "content": BELGIUM_Q}, {"role": "assistant", "content": BELGIUM_A}, {"role": "user", "content": "Tell me more"}]})
+    assert r.json()["choices"][0]["message"]["content"] == "The documents say nothing more about this."
+
+
+@pytest.mark.slow
 def test_chat_self_contained_question_is_answered_as_is(api_client):
     body = _chat(api_client, "what is Belgium's focus area?", "What is Poland's focus area?")
     assert body["standalone_question"] == "What is Poland's focus area?"

@@ -186,3 +186,12 @@ def test_a_rewrite_over_the_length_limit_gives_way_to_the_users_words():
 ])
 def test_chains_of_follow_ups(turns, expected):
     assert standalone_question(conv(*turns)) == expected
+
+
+def test_more_requests_counts_the_trailing_tell_me_more():
+    from rag.conversation import more_requests
+
+    assert more_requests(conv(Q)) == 0
+    assert more_requests(conv(Q, "Tell me more")) == 1
+    assert more_requests(conv(Q, "Tell me more", "thanks", "go on")) == 2  # talk between them aside
+    assert more_requests(conv(Q, "Tell me more", "and Poland?")) == 0
