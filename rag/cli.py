@@ -21,7 +21,7 @@ from rich.markup import escape
 from rag.errors import CorpusNotFoundError, RagError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Ask questions of a folder of articles; get short answers with exact citations.")
+                  help="Ask questions of a folder of articles; get extractive answers (a sentence, a list, a table cell) with exact citations; English questions.")
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
 
@@ -209,8 +209,8 @@ def ask(
     k: int = typer.Option(5, "-k", "--top-k", help="number of citations (1-50)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
     batch: Optional[str] = typer.Option(None, "--batch", help="JSONL file with a 'question' field per line, or - for stdin; prints JSON lines"),
-    corpus: Optional[Path] = typer.Option(None, "--corpus"),
-    index_dir: Optional[Path] = typer.Option(None, "--index"),
+    corpus: Optional[Path] = typer.Option(None, "--corpus", help="folder of .txt/.md files or a .jsonl file [env RAG_CORPUS]"),
+    index_dir: Optional[Path] = typer.Option(None, "--index", help="index folder [env RAG_INDEX]"),
     mode: Optional[str] = typer.Option(None, "--mode", help="hybrid | dense | bm25"),
 ) -> None:
     """Answer a question with citations (or say the corpus does not say)."""
@@ -245,10 +245,10 @@ def ask(
 @app.command()
 def search(
     query: str = typer.Argument(..., help="the search text"),
-    k: int = typer.Option(5, "-k", "--top-k"),
-    as_json: bool = typer.Option(False, "--json"),
-    corpus: Optional[Path] = typer.Option(None, "--corpus"),
-    index_dir: Optional[Path] = typer.Option(None, "--index"),
+    k: int = typer.Option(5, "-k", "--top-k", help="number of passages (1-50)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    corpus: Optional[Path] = typer.Option(None, "--corpus", help="folder of .txt/.md files or a .jsonl file [env RAG_CORPUS]"),
+    index_dir: Optional[Path] = typer.Option(None, "--index", help="index folder [env RAG_INDEX]"),
     mode: Optional[str] = typer.Option(None, "--mode", help="hybrid | dense | bm25"),
 ) -> None:
     """Ranked passages only."""
@@ -287,8 +287,8 @@ def _check_can_listen(host: str, port: int) -> None:
 def serve(
     host: Optional[str] = typer.Option(None, "--host", help="[env RAG_HOST]"),
     port: Optional[int] = typer.Option(None, "--port", help="[env RAG_PORT]"),
-    corpus: Optional[Path] = typer.Option(None, "--corpus"),
-    index_dir: Optional[Path] = typer.Option(None, "--index"),
+    corpus: Optional[Path] = typer.Option(None, "--corpus", help="folder of .txt/.md files or a .jsonl file [env RAG_CORPUS]"),
+    index_dir: Optional[Path] = typer.Option(None, "--index", help="index folder [env RAG_INDEX]"),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="server processes, each with its own model copy [env RAG_WORKERS]"),
 ) -> None:
     """Run the HTTP service (chat page at /, API docs at /docs)."""
