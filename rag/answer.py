@@ -322,6 +322,25 @@ def confidence(scorer: Scorer, best: _Scored) -> float:
 
 
 # -- turning the chosen candidate into a short answer ----------------------------------------
+_NEGATION = re.compile(r"\b(not|no|never|oppos(e|es|ed)|refus(e|es|ed|ing)|reject(s|ed|ing)?|unwilling|reluctant|"
+                       r"declin(e|es|ed)|rul(e|es|ed|ing) out)\b|n[’']t\b", re.I)  # "opposing party", "against X" are not denials
+# A contrast that picks the place to look ("(not the other table)", "as opposed to X", "rather than X")
+# is not the polarity of what is asked; nor is a leading clause ("If X won't ..., what ...?").
+_CONTRAST = re.compile(r"\([^)]*\)|[,—–-]\s*not (the|in|for|from|as)\b[^,?]*|\b(as opposed to|rather than|instead of)\b[^,?]*", re.I)
+POLARITY_WINDOW = 5
+
+
+def _negated(question: str) -> bool:
+    """Whether the question asks about a denial, a refusal or an absence ("Which country opposes ...?")."""
+    q = _CONTRAST.sub(" ", question)
+    parts = [p.strip() for p in q.split(",")]
+    main = next((p for p in reversed(parts) if p and p.split()[0].lower() in _WH_WORDS), q)
+    return bool(_NEGATION.search(main))
+
+
+_WH_WORDS = {"what", "which", "who", "whom", "whose", "where", "when", "why", "how"}
+
+
 def _header_match(question: str, header: str) -> float:
     q = set(terms(question))
     h = terms(header)
@@ -604,6 +623,13 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
     else:
         best = scored[0]
         conf = confidence(scorer, best)
+    if _negated(question) and not _NEGATION.search(scorer.index.candidates[best.j].text):
+        # "Which country opposes ...?" is not answered by the countries willing to: polarity must agree.
+        # Only among the few best candidates, and the confidence stays the first pick's.
+        alt = next((sc for sc in scored[:POLARITY_WINDOW]
+                    if sc.features["ctx"] > 0 and _NEGATION.search(scorer.index.candidates[sc.j].text)), None)
+        if alt is not None:
+            best = alt
     named = _named_item(scorer, question, scored, best)
     if named is not best:
         # The item's own confidence counts too: the question names it, so it is not a weaker answer.

@@ -288,6 +288,31 @@ def test_table_answers_come_from_the_named_row_and_column(real_index, embedder, 
     assert first.start <= a.answer_span.start and a.answer_span.end <= first.end and "|" in first.text
 
 
+@pytest.mark.parametrize("question, negated", [
+    ("Which country opposes sending troops to Ukraine?", True),
+    ("Which country is unwilling to send troops to Ukraine?", True),
+    ("Which country doesn't want to send soldiers?", True),
+    ("Which countries are willing to send troops to Ukraine?", False),
+    # a contrast that says where to look, or a leading clause, is not what is asked
+    ("In the table of modernization efforts (not the proposed collaboration areas table), what is Germany's focus area?", False),
+    ("If Washington won't put its own soldiers in Ukraine, what other forms of backing could it offer?", False),
+    ("What is expected from joint exercises in Vietnam, as opposed to the NATO talks?", False),
+])
+def test_negated_questions(question, negated):
+    from rag.answer import _negated
+
+    assert _negated(question) is negated
+
+
+@pytest.mark.parametrize("question", ["Which country opposes sending troops to Ukraine?", "Which country is unwilling to send troops to Ukraine?"])
+def test_a_negated_question_is_not_answered_by_its_opposite(real_index, embedder, answering, question):
+    # the willing countries were picked: the polarity of the answer must agree with the question's
+    a = ask(real_index, embedder, question, answering=answering)
+    assert a.answer and a.answer.startswith("Poland")
+    willing = ask(real_index, embedder, "Which countries are willing to send troops to Ukraine?", answering=answering)
+    assert "willingness" in willing.answer
+
+
 def test_list_items_are_joined_without_their_own_full_stops(real_index, embedder, answering):
     a = ask(real_index, embedder, "What are the key benefits of public-private partnerships?", answering=answering)
     assert a.answer.startswith("Enhanced efficiency through shared resources; Accelerated development")
