@@ -110,6 +110,17 @@ class ChatCompletionRequest(BaseModel):
     k: StrictInt = Field(5, ge=1, le=MAX_K)
     # One extractive answer per question: asking for more choices is refused, not silently cut to one.
     n: StrictInt = Field(1, ge=1, le=1, description="choices per request: only 1")
+    # What a client would silently not get is refused: it calls no tools and writes no JSON for you.
+    tools: list[Any] | None = Field(None, max_length=0, description="not supported: no tools are called")
+    functions: list[Any] | None = Field(None, max_length=0, description="not supported: no functions are called")
+    response_format: dict[str, Any] | None = Field(None, description="only {\"type\": \"text\"}")
+
+    @field_validator("response_format")
+    @classmethod
+    def _text_only(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is not None and v.get("type", "text") != "text":
+            raise ValueError(f"only type 'text' is supported, not {v.get('type')!r}: answers are extracted text with citations")
+        return v
 
 
 # -- responses -------------------------------------------------------------------------------

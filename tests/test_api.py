@@ -270,6 +270,11 @@ def test_bad_ask_is_422_naming_the_field(api_client, body, field):
     ("/v1/chat/completions", {"model": "rag", "messages": []}, "messages"),
     ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": "hi"}], "stream": "yes"}, "stream"),
     ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": "hi"}], "n": 2}, "n"),
+    # what a client would silently not get is refused
+    ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": "hi"}],
+                              "tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
+    ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": "hi"}],
+                              "response_format": {"type": "json_object"}}, "response_format"),
 ])
 def test_bad_input_on_other_endpoints(api_client, path, body, field):
     r = api_client.post(path, json=body)
@@ -277,7 +282,7 @@ def test_bad_input_on_other_endpoints(api_client, path, body, field):
     error = r.json()["error"]
     if path.startswith("/v1/"):  # OpenAI's shape, which its clients parse
         assert set(error) == {"message", "type", "param", "code"} and error["type"] == "invalid_request_error"
-        assert field in error["message"] and error["param"] in ("messages", "stream", "n")
+        assert field in error["message"] and error["param"] in ("messages", "stream", "n", "tools", "response_format")
     else:
         assert field in error
 

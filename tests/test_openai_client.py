@@ -70,7 +70,7 @@ def test_abstention_says_the_corpus_does_not_say(oai):
 
 
 def test_content_parts_and_sampling_parameters_are_accepted(oai):
-    r = oai.chat.completions.create(model="rag", temperature=0.2, max_tokens=50,
+    r = oai.chat.completions.create(model="rag", temperature=0.2, max_tokens=50, response_format={"type": "text"}, tools=[],
                                     messages=[{"role": "user", "content": [{"type": "text", "text": BELGIUM_Q}]}])
     assert r.choices[0].message.content.startswith(BELGIUM_A)
 
