@@ -330,6 +330,20 @@ _CONTRAST = re.compile(r"\([^)]*\)|[,—–-]\s*not (the|in|for|from|as)\b[^,?]*
 POLARITY_WINDOW = 5
 
 
+_POSSESSOR = re.compile(r"(?<!^)(?<![.?!] )\b([A-Z][\w.-]*(?: [A-Z][\w.-]*)*)['’]s\b")
+
+
+def _owner_missing(scorer: Scorer, question: str, best: _Scored) -> bool:
+    """Whether the question asks for something of a name ("France's ...") that the answer's passage,
+    its title and heading never mention."""
+    asked = _CONTRAST.sub(" ", question)  # "(not Hegseth's talks)" says where not to look
+    owners = [m.group(1) for m in _POSSESSOR.finditer(asked) if m.group(1).lower() not in STOPWORDS]
+    if not owners:
+        return False
+    have = scorer.cand_terms(best.j) | scorer.chunk_terms(scorer.index.chunk_row[best.hit.chunk.id])
+    return any(not set(terms(o)) & have for o in owners)
+
+
 def _negated(question: str) -> bool:
     """Whether the question asks about a denial, a refusal or an absence ("Which country opposes ...?")."""
     q = _CONTRAST.sub(" ", question)
@@ -648,6 +662,11 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
         conf = 0.0
     if kind == "person" and not _agent_cell(scorer.index, best, s, e):
         conf = 0.0  # "Who is Belgium's defense minister?" is not answered by a "Focus Area" cell
+    if scorer.index.candidates[best.j].kind == "row" and _owner_missing(scorer, question, best):
+        # "What is France's proposed collaboration area?" answered from a table with no France in it:
+        # a row answers for its key, and the name the question asks about is not in the table.
+        # (Sentences only: possessives there are mostly context, "Hegseth's trip": measured, 9 lost.)
+        conf = 0.0
     if best.features["ctx"] == 0:
         # Not one content word of the question in the answer's passage, its title or heading ("hello",
         # "Who won the World Cup?"): whatever the reader believes, nothing here is evidence for it.

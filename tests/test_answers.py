@@ -313,6 +313,12 @@ def test_a_negated_question_is_not_answered_by_its_opposite(real_index, embedder
     assert "willingness" in willing.answer
 
 
+def test_a_table_does_not_answer_for_a_name_it_does_not_hold(real_index, embedder, answering):
+    # France is in the corpus, not in the table: Belgium's row is not France's answer
+    assert ask(real_index, embedder, "What is France's proposed collaboration area?", answering=answering).abstained
+    assert ask(real_index, embedder, "What is Belgium's proposed collaboration area?", answering=answering).answer == "Cyber Defense Initiatives"
+
+
 def test_list_items_are_joined_without_their_own_full_stops(real_index, embedder, answering):
     a = ask(real_index, embedder, "What are the key benefits of public-private partnerships?", answering=answering)
     assert a.answer.startswith("Enhanced efficiency through shared resources; Accelerated development")
