@@ -224,14 +224,32 @@ def _actor_and_place(previous: str, ents: list[str]) -> tuple[str | None, str | 
     return actor, place
 
 
-def _prepositional_name(previous: str, ents: list[str]) -> tuple[int, int] | None:
-    """Where ``previous`` puts the last of ``ents`` after a preposition: the span of "for Germany",
-    "in the UK" (possessive mark excluded)."""
+def _prepositional_name(previous: str, ents: list[str], prep: str | None = None) -> tuple[int, int] | None:
+    """Where ``previous`` puts the last of ``ents`` after a preposition (``prep`` first, if given): the
+    span of "for Germany", "in the UK", "of Joint training Exercises" (to the next preposition or the
+    end; possessive mark and final punctuation excluded)."""
+    preps = _PREPOSITIONS | {"of"}
+    found = []
     for e in reversed(ents):
         for m in re.finditer(r"\b(\w+)\s+(?:the\s+)?" + re.escape(e) + r"(?![\w])", previous):
-            if m.group(1).lower() in _PREPOSITIONS:
-                return m.start(), m.end()
-    return None
+            if m.group(1).lower() in preps:
+                end = m.end()
+                while (w := re.match(r"\s+([\w-]+)(?![\w'’])", previous[end:])) and w.group(1).lower() not in preps:
+                    end += w.end()
+                found.append((m.group(1).lower() == prep, m.start(), end))
+    if not found:
+        return None
+    same = [f for f in found if f[0]]
+    _, start, end = (same or found)[0]
+    return start, end
+
+
+def _prepositional_number(previous: str, prep: str) -> tuple[int, int] | None:
+    """The span of "in 1954" in ``previous`` for a follow-up "and in 2025?"."""
+    m = None
+    for m in re.finditer(rf"\b{re.escape(prep)}\s+\d[\d,.]*\b", previous, re.IGNORECASE):
+        pass
+    return (m.start(), m.end()) if m else None
 
 
 def _replace_pronouns(text: str, entity: str, plural: str | None = None, place: str | None = None) -> str:
@@ -340,10 +358,21 @@ def _resolve_text(question: str, previous: str, appended: _Added | None):
     # 3. a qualifier: "what about in 2024?" -> previous question + qualifier; but a name after a
     # preposition stands for the previous one in the same role: "... for Germany?" + "and for
     # Poland?" -> "... for Poland?", not "... for Germany for Poland?"
-    if frag_words and frag_words[0] in _PREPOSITIONS:
-        span = _prepositional_name(previous, prev_entities)
-        if span and _only_entities(" ".join(_words(fragment)[1:])):
+    if frag_words and frag_words[0] in _PREPOSITIONS | {"of"}:
+        rest = " ".join(_words(fragment)[1:])
+        span = _prepositional_name(previous, prev_entities, frag_words[0])
+        if span and frag_words[0] in ("of", "for") and previous[span[0]:].lower().startswith(frag_words[0] + " ") \
+                and not re.fullmatch(r"\d[\d,.]*", rest):
+            # "... outcome of Defense Spending?" + "and of modernizing supply chains?": the same role
             return previous[:span[0]] + fragment + previous[span[1]:]
+        if _only_entities(rest):
+            if span:
+                return previous[:span[0]] + fragment + previous[span[1]:]
+            owner = next((e for e in reversed(prev_entities) if re.search(re.escape(e) + r"['’]s\b", previous)), None)
+            if owner:  # "What is Belgium's focus area?" + "and for Poland?": Poland's focus area
+                return _replace_entity(previous, owner, entities(rest)[-1])
+        if re.fullmatch(r"\d[\d,.]*", rest) and (span := _prepositional_number(previous, frag_words[0])):
+            return previous[:span[0]] + fragment + previous[span[1]:]  # "... in 1954?" + "and in 2025?"
         frag = _replace_pronouns(fragment, actor, plural, place) if prev_entity else fragment
         base, added = added_to(frag_words[0], frag)
         return f"{_body(base)} {frag}{punct}", added

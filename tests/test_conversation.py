@@ -179,6 +179,15 @@ def test_a_rewrite_over_the_length_limit_gives_way_to_the_users_words():
     (("What did Hegseth discuss?", "in Poland?", "and in Germany?"), "What did Hegseth discuss in Germany?"),
     # ... but a phrase of another kind adds to it
     (("What did Hegseth discuss?", "in Poland?", "and in 2025?"), "What did Hegseth discuss in Poland in 2025?"),
+    # "and for X?" after a possessive names the new owner
+    (("What is Belgium's focus area?", "and for Poland?"), "What is Poland's focus area?"),
+    (("What is Belgium's proposed collaboration area?", "and for Poland?", "And what about its focus area?"), "What is Poland's focus area?"),
+    # a year for a year; a phrase of the same role ("of", "for") for the one before
+    (("Which treaty was signed in 1954?", "and in 2025?"), "Which treaty was signed in 2025?"),
+    (("What is the expected outcome of Defense Spending?", "and of modernizing supply chains?"), "What is the expected outcome of modernizing supply chains?"),
+    (("What are the objectives of Joint training Exercises?", "And for Regional Security Dialogues?"), "What are the objectives for Regional Security Dialogues?"),
+    # the name after the same preposition is the one replaced
+    (("What did Hegseth discuss in Poland with NATO?", "and in Germany?"), "What did Hegseth discuss in Germany with NATO?"),
     # two words name nothing to look up alone
     (("What did the Netherlands deploy?", "Where to?"), "What did the Netherlands deploy: Where to?"),
     # "they" with only a plural to stand for
