@@ -29,7 +29,7 @@ from api.schemas import (
     SearchResponse,
 )
 from rag.ask import MAX_QUESTION_CHARS, ask, ask_more, search, validate_question
-from rag.conversation import is_talk, more_requests, standalone_question
+from rag.conversation import asks_for_more, is_talk, more_requests, standalone_question
 from rag.types import Answer
 
 STATIC = Path(__file__).parent / "static"
@@ -52,8 +52,13 @@ def _answer(engine: Engine, question: str, k: int) -> Answer:
     return ask(engine.index, engine.embedder, question, k=k, retrieval=engine.retrieval, answering=engine.answering)
 
 
+def _is_talk(question: str) -> bool:
+    # "tell me more" with no question before it has nothing to be more of
+    return is_talk(question) or asks_for_more(question)
+
+
 def _chat_answer(engine: Engine, question: str, k: int, more: int = 0) -> Answer:
-    if is_talk(question):
+    if _is_talk(question):
         # "thanks!" is not looked up: "the corpus does not say" and five unrelated passages read as a failure
         return Answer(question, None, (), 0.0, timings_ms={"total": 0.0})
     if more:
@@ -105,10 +110,12 @@ async def search_endpoint(body: SearchRequest, engine: Engine = Depends(get_engi
 async def chat_endpoint(body: ChatRequest, engine: Engine = Depends(get_engine)) -> dict:
     messages = [(m.role, m.content) for m in body.messages]
     question = standalone_question(messages, max_chars=MAX_QUESTION_CHARS)
-    a = await run_in_threadpool(_chat_answer, engine, question, body.k, more_requests(messages))
+    more = more_requests(messages)
+    a = await run_in_threadpool(_chat_answer, engine, question, body.k, more)
     d = _answer_dict(a)
     d["standalone_question"] = question
-    d["talk"] = is_talk(question)
+    d["talk"] = _is_talk(question)
+    d["more"] = 0 if d["talk"] else more
     return d
 
 
@@ -124,7 +131,7 @@ def _cited_indices(a: Answer) -> list[int]:
 
 def render_content(a: Answer) -> str:
     """The assistant message: the answer with numbered markers, then a Sources list."""
-    if is_talk(a.question):
+    if _is_talk(a.question):
         return TALK_TEXT
     if a.abstained:
         return f"{ABSTAIN_TEXT} No passage in the indexed documents answers this question."
@@ -189,7 +196,7 @@ async def chat_completions(body: ChatCompletionRequest, engine: Engine = Depends
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     extra = {"citations": d["citations"], "answer_span": d["answer_span"], "abstained": d["abstained"],
-             "confidence": d["confidence"], "standalone_question": question}
+             "confidence": d["confidence"], "standalone_question": question, "talk": _is_talk(question)}
     # words, not tokens: there is no generative tokenizer; clients only need the fields to exist
     n_prompt = sum(len(m.text().split()) for m in body.messages)
     n_out = len(content.split())

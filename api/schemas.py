@@ -109,11 +109,18 @@ class ChatCompletionRequest(BaseModel):
     stream_options: StreamOptions | None = None
     k: StrictInt = Field(5, ge=1, le=MAX_K)
     # One extractive answer per question: asking for more choices is refused, not silently cut to one.
-    n: StrictInt = Field(1, ge=1, le=1, description="choices per request: only 1")
+    n: StrictInt = Field(1, ge=1, le=1, description="choices per request: only 1 (one extractive answer per question)")
     # What a client would silently not get is refused: it calls no tools and writes no JSON for you.
-    tools: list[Any] | None = Field(None, max_length=0, description="not supported: no tools are called")
-    functions: list[Any] | None = Field(None, max_length=0, description="not supported: no functions are called")
+    tools: list[Any] | None = Field(None, description="not supported: no tools are called (an empty list is fine)")
+    functions: list[Any] | None = Field(None, description="not supported: no functions are called (an empty list is fine)")
     response_format: dict[str, Any] | None = Field(None, description="only {\"type\": \"text\"}")
+
+    @field_validator("tools", "functions")
+    @classmethod
+    def _no_tools(cls, v: list[Any] | None) -> list[Any] | None:
+        if v:
+            raise ValueError("not supported: this service answers from its documents and calls no tools")
+        return v
 
     @field_validator("response_format")
     @classmethod
@@ -155,6 +162,7 @@ class AskResponse(BaseModel):
 class ChatResponse(AskResponse):
     standalone_question: str
     talk: bool = Field(False, description="the last message is talk (\"thanks!\"), not a question: nothing was looked up")
+    more: int = Field(0, description="how many \"tell me more\" this answer follows (abstained then: nothing more)")
 
 
 class PassageOut(BaseModel):

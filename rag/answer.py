@@ -323,7 +323,7 @@ def confidence(scorer: Scorer, best: _Scored) -> float:
 
 # -- turning the chosen candidate into a short answer ----------------------------------------
 _NEGATION = re.compile(r"\b(not|no|never|oppos(e|es|ed)|refus(e|es|ed|ing)|reject(s|ed|ing)?|unwilling|reluctant|"
-                       r"declin(e|es|ed)|rul(e|es|ed|ing) out)\b|n[’']t\b", re.I)  # "opposing party", "against X" are not denials
+                       r"declin(e|es|ed)|rul(e|es|ed|ing) out|(is|are|was|were) against)\b|n[’']t\b", re.I)  # "opposing party", "against X" are not denials
 # A contrast that picks the place to look ("(not the other table)", "as opposed to X", "rather than X")
 # is not the polarity of what is asked; nor is a leading clause ("If X won't ..., what ...?").
 _CONTRAST = re.compile(r"\([^)]*\)|[,—–-]\s*not (the|in|for|from|as)\b[^,?]*|\b(as opposed to|rather than|instead of)\b[^,?]*", re.I)
@@ -361,6 +361,13 @@ def _header_match(question: str, header: str) -> float:
     return sum(t in q for t in h) / len(h) if h else 0.0
 
 
+def _said(value: str, qwords: set[str]) -> bool:
+    """Whether the question already says a cell's value: all its words, or all but one of four or more
+    ("Which nation will focus on rapid response forces?" says "Enhancement of Rapid Response forces")."""
+    vt = set(terms(value))
+    return bool(vt) and len(vt & qwords) >= (len(vt) if len(vt) < 4 else len(vt) - 1)
+
+
 def pick_cell(cand: Candidate, question: str):
     """For a table row: the cell under the column the question asks about (never the row key)."""
     if not cand.cells:
@@ -374,7 +381,7 @@ def pick_cell(cand: Candidate, question: str):
     options = scored[1:] if key_named else scored
     # Nor is a cell the question already says: "Which nation is tied to cyber defense initiatives?"
     # names the "Cyber Defense Initiatives" cell (and its column) and asks for the country.
-    options = [o for o in options if not set(terms(o[2].value)) <= qwords] or options
+    options = [o for o in options if not _said(o[2].value, qwords)] or options
     best = max(options, key=lambda x: (x[0], x[1]))
     if best[0] > 0:
         return best[2]
@@ -644,6 +651,8 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
                     if sc.features["ctx"] > 0 and _NEGATION.search(scorer.index.candidates[sc.j].text)), None)
         if alt is not None:
             best = alt
+        elif exclude:  # "tell me more" after the one refusal: the willing are not more of it
+            return Answer(question, None, tuple(citations), 0.0)
     named = _named_item(scorer, question, scored, best)
     if named is not best:
         # The item's own confidence counts too: the question names it, so it is not a weaker answer.

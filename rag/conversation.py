@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["standalone_question", "needs_context", "entities", "is_talk", "more_requests"]
+__all__ = ["standalone_question", "needs_context", "entities", "is_talk", "more_requests", "asks_for_more"]
 
 _WH = {"what", "which", "who", "whom", "whose", "where", "when", "why", "how"}
 _AUX = {"is", "are", "was", "were", "am", "do", "does", "did", "will", "would", "can", "could", "should",
@@ -54,8 +54,8 @@ _SOCIAL = {"thanks", "thank", "you", "thx", "ty", "cheers", "ok", "okay", "k", "
            "perfect", "awesome", "got", "it", "understood", "i", "see", "hi", "hello", "hey", "bye", "goodbye",
            "sure", "yes", "no", "yeah", "yep", "nope", "alright", "fine", "wow", "very", "much", "a", "lot", "so"}
 # "Tell me more" asks the previous question again (the passages beside its answer are what "more" is).
-_MORE = re.compile(r"^(please\s+)?(tell me more|more|go on|continue|more details|more detail|details|explain more|"
-                   r"elaborate|can you elaborate|and|what else)(\s+please)?$", re.IGNORECASE)
+_MORE = re.compile(r"^(please,?\s+)?(tell me more|more|go on|continue|more details|more detail|details|explain more|"
+                   r"elaborate|can you elaborate|and|what else|anything else|and then|keep going)(,?\s+please)?$", re.IGNORECASE)
 
 _WORD = re.compile(r"[A-Za-z0-9][\w\-]*")
 # "Is it true that ...?": an "it" before one of these stands for the clause after it, not for a thing.
@@ -426,6 +426,11 @@ def standalone_question(messages: Sequence[tuple[str, str]], max_chars: int | No
     if max_chars is not None and len(resolved[-1]) > max_chars:
         return last
     return resolved[-1]
+
+
+def asks_for_more(text: str) -> bool:
+    """ "Tell me more", "go on", "anything else?": the previous question again, for its next answer."""
+    return bool(_MORE.match(_body(text)))
 
 
 def more_requests(messages: Sequence[tuple[str, str]]) -> int:

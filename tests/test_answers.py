@@ -278,8 +278,9 @@ def test_a_plural_question_gets_the_whole_list(real_index, embedder, answering):
      "Joint military Exercises; Cyber Defense Initiatives; Enhanced NATO Forward Presence"),
     # two tables have a Poland row: the one whose column the question names wins
     ("Going by the tables in the Hegseth article, what is Poland's focus area?", "Defense Infrastructure Development"),
-    # the question names a cell and asks for its row's key
+    # the question names a cell (or all but one of its four words) and asks for its row's key
     ("Which nation is tied to cyber defense initiatives in the proposed collaborations?", "Belgium"),
+    ("Which nation will focus on rapid response forces?", "Belgium"),
 ])
 def test_table_answers_come_from_the_named_row_and_column(real_index, embedder, answering, question, answer):
     a = ask(real_index, embedder, question, answering=answering)
@@ -292,6 +293,8 @@ def test_table_answers_come_from_the_named_row_and_column(real_index, embedder, 
     ("Which country opposes sending troops to Ukraine?", True),
     ("Which country is unwilling to send troops to Ukraine?", True),
     ("Which country doesn't want to send soldiers?", True),
+    ("Which country is against sending troops?", True),
+    ("Who was Tesla prejudiced against?", False),  # "against X" is not a refusal
     ("Which countries are willing to send troops to Ukraine?", False),
     # a contrast that says where to look, or a leading clause, is not what is asked
     ("In the table of modernization efforts (not the proposed collaboration areas table), what is Germany's focus area?", False),
@@ -304,7 +307,8 @@ def test_negated_questions(question, negated):
     assert _negated(question) is negated
 
 
-@pytest.mark.parametrize("question", ["Which country opposes sending troops to Ukraine?", "Which country is unwilling to send troops to Ukraine?"])
+@pytest.mark.parametrize("question", ["Which country opposes sending troops to Ukraine?", "Which country is unwilling to send troops to Ukraine?",
+                                      "Which country is against sending troops?"])
 def test_a_negated_question_is_not_answered_by_its_opposite(real_index, embedder, answering, question):
     # the willing countries were picked: the polarity of the answer must agree with the question's
     a = ask(real_index, embedder, question, answering=answering)

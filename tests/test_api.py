@@ -147,7 +147,7 @@ def test_chat_follow_ups(api_client):
     poland = _chat(api_client, "what is Belgium's focus area?", "and Poland?")
     assert poland["answer"] == POLAND_A
     assert poland["standalone_question"] == "What is Poland's focus area?"
-    assert poland["citations"] and set(poland) == ANSWER_KEYS | {"timings_ms", "standalone_question", "talk"}
+    assert poland["citations"] and set(poland) == ANSWER_KEYS | {"timings_ms", "standalone_question", "talk", "more"}
     assert poland["talk"] is False
     thanks = _chat(api_client, "what is Belgium's focus area?", "thanks!")
     # talk is not looked up: no "closest passages" to a thank-you
@@ -184,7 +184,12 @@ def test_chat_tell_me_more_gives_the_next_answer_not_the_same_one(api_client):
     assert all(answers) and len(set(answers)) == 3, answers
     # a table cell has nothing more: said, rather than the same cell again
     belgium = _chat(api_client, BELGIUM_Q, "tell me more")
-    assert belgium["abstained"]
+    assert belgium["abstained"] and belgium["more"] == 1 and first["more"] == 0
+    # nothing to be more of, or more of a refusal, is not something else
+    alone = _chat(api_client, "Tell me more")
+    assert alone["talk"] and alone["citations"] == []
+    refusal = _chat(api_client, "Which country opposes sending troops to Ukraine?", "go on")
+    assert refusal["abstained"], refusal["answer"]
     r = api_client.post("/v1/chat/completions", json={"model": "rag", "messages": [
         {"role": "user", "content": BELGIUM_Q}, {"role": "assistant", "content": BELGIUM_A}, {"role": "user", "content": "Tell me more"}]})
     assert r.json()["choices"][0]["message"]["content"] == "The documents say nothing more about this."

@@ -129,7 +129,7 @@ def test_social_turns_are_not_grafted_onto_the_previous_question(turn):
     assert standalone_question(conv(Q, turn)) == turn
 
 
-@pytest.mark.parametrize("turn", ["Tell me more", "tell me more please", "go on", "What else?"])
+@pytest.mark.parametrize("turn", ["Tell me more", "tell me more please", "Tell me more, please", "go on", "What else?", "Anything else?"])
 def test_tell_me_more_asks_the_previous_question_again(turn):
     assert standalone_question(conv(Q, turn)) == "What is Belgium's focus area?"
 

@@ -66,7 +66,8 @@
     const talk = a.talk === true;
     const li = el("li", {class: "bot" + (abstained ? " abstain" : "")});
     li.append(el("div", {class: "answer", "data-abstained": String(abstained)},
-      talk ? "Ask me a question about the documents." : abstained ? "The corpus does not say." : a.answer));
+      talk ? "Ask me a question about the documents." : abstained && a.more ? "The documents say nothing more about this."
+        : abstained ? "The corpus does not say." : a.answer));
     if (abstained && !talk) li.append(el("div", {class: "standalone"},
       a.citations.length ? "No passage of the indexed documents answers this. Closest passages:" : "No passage of the indexed documents answers this."));
     if (a.standalone_question && a.standalone_question.toLowerCase() !== (history.at(-1)?.content || "").toLowerCase())
