@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from rag.ask import MAX_K, MAX_QUESTION_CHARS
 
 # Clients resend the whole conversation every turn (OpenAI's protocol): a long chat must not start
-# failing at turn 50. The body limit (1 MB) is the real bound; only the latest user turns are read.
-MAX_MESSAGES = 2_000
+# failing at turn 50. The body limit (1 MB) is the bound; this one only catches a runaway client.
+MAX_MESSAGES = 100_000
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 

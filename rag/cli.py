@@ -179,8 +179,9 @@ def _print_answer(ans) -> None:
         out.print(snippet)
 
 
-def _read_batch(path: str) -> list[tuple[str, object]]:
-    """(question, id) per line; the id (any JSON value, or None) is echoed so results can be matched."""
+def _read_batch(path: str) -> list[tuple[str, object, int]]:
+    """(question, id, line number) per non-blank line; the id (any JSON value, or None) is echoed so
+    results can be matched, the line number names the line in errors."""
     from rag.errors import InvalidInputError
 
     try:
@@ -199,7 +200,7 @@ def _read_batch(path: str) -> list[tuple[str, object]]:
             q = rec.get("question") if isinstance(rec, dict) else None
             if not isinstance(q, str):
                 raise InvalidInputError(f"{path}:{n}: expected an object with a string 'question' field")
-            questions.append((q, rec.get("id")))
+            questions.append((q, rec.get("id"), n))
     return questions
 
 
@@ -222,18 +223,18 @@ def ask(
         raise InvalidInputError("give a question, or --batch FILE")
     if question is not None and batch is not None:
         raise InvalidInputError("give a question or --batch FILE, not both")
-    questions = _read_batch(batch) if batch is not None else [(question, None)]
-    for n, (q, _) in enumerate(questions, 1):
+    questions = _read_batch(batch) if batch is not None else [(question, None, 0)]
+    for q, _, lineno in questions:
         try:
             validate_question(q, k)  # fail before loading the model
         except RagError as exc:
             if batch is None:
                 raise
-            raise type(exc)(f"{batch}:{n}: {exc}") from None
+            raise type(exc)(f"{batch}:{lineno}: {exc}") from None
     settings = _settings(corpus=corpus, index=index_dir, mode=mode)
     idx, embedder = _load(settings)
     retrieval, answering = settings.retrieval(), settings.answering()  # the answer models load once
-    for q, qid in questions:
+    for q, qid, _ in questions:
         ans = rag_ask(idx, embedder, q, k=k, retrieval=retrieval, answering=answering)
         if as_json or batch is not None:
             d = ans.to_dict()

@@ -276,7 +276,8 @@ def _replace_pronouns(text: str, entity: str, plural: str | None = None, place: 
             return w
         used = True
         if lw in _POSSESSIVE_PRONOUNS:
-            return name + "’s" if "’" in text else name + "'s"
+            mark = "’" if "’" in text else "'"
+            return name + mark if name.startswith("those ") else name + mark + "s"  # "those countries'"
         return name
 
     return re.sub(r"\b(" + "|".join(sorted(_PRONOUNS, key=len, reverse=True)) + r")\b", sub, text, flags=re.IGNORECASE)
@@ -327,6 +328,8 @@ def _resolve_text(question: str, previous: str, appended: _Added | None):
     if (connector is not None and not rest_body) or _MORE.match(_body(q)):
         return previous  # "and?" / "what about?" / "tell me more": nothing new
     fragment = rest_body if connector is not None else _body(q)
+    if m := re.match(r"^(?:what|which)\s+(?:is|are|was|were)\s+(.+?['’]s)$", fragment, re.IGNORECASE):
+        fragment = m.group(1)  # "and what is Poland's?" names only the new owner
     frag_words = [w.lower() for w in _words(fragment)]
 
     # 1. only a new entity: substitute it into the previous question
@@ -388,6 +391,15 @@ def _resolve_text(question: str, previous: str, appended: _Added | None):
     return f"{head} {topic}{punct}"
 
 
+def _strip_talk(text: str) -> str:
+    """ "ok, and what is Poland's?" -> "and what is Poland's?": talk before a question is not part of it."""
+    # only an interjection set off by punctuation: "no, I mean Poland" keeps its "I mean"
+    m = re.match(r"^((?:[A-Za-z]+\s+){0,3}[A-Za-z]+\s*[,.!]+\s*)(?=\S)", text)
+    if m and is_talk(m.group(1)) and not is_talk(text) and not set(_words(m.group(1).lower())) & {"no", "nope", "yes", "yeah", "yep"}:
+        return text[m.end():]  # "no, ..." corrects: it stays
+    return text
+
+
 def is_talk(text: str) -> bool:
     """A turn that is talk, not a question ("thanks!", "ok great", "hi"): nothing to look up."""
     words = [w.lower() for w in _words(text)]
@@ -408,7 +420,7 @@ def standalone_question(messages: Sequence[tuple[str, str]], max_chars: int | No
     for role, content in messages:
         if role != "user":
             continue
-        text = _clean(content or "")
+        text = _strip_talk(_clean(content or ""))
         if not text:
             continue
         last = text

@@ -152,6 +152,8 @@ def test_cli_json_batch_and_errors(tmp_path):
     r = _rag("ask", "What is Belgium's proposed collaboration area?", "--json", env={**env, "RAG_CORPUS": str(tmp_path / "gone")})
     assert r.returncode == 0 and json.loads(r.stdout)["answer"] == "Cyber Defense Initiatives"
     assert r.stderr.strip() == f"note: corpus '{tmp_path / 'gone'}' not found; using the index at '{tmp_path / 'index'}' as it was built"
+    r = _rag("ask", "--batch", "-", stdin='{"question": "fine"}\n\n\n{"question": ""}\n', env=env)
+    assert r.stderr.startswith("error: -:4: the question is empty"), r.stderr  # the file's line, blank lines counted
     for stdin in ('{"q": "x"}\n', '{"question": "fine"}\n{"question": ""}\n'):  # no question / an empty one, on line 1 / 2
         r = _rag("ask", "--batch", "-", stdin=stdin, env=env)
         assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error: -:"), r.stderr

@@ -188,6 +188,12 @@ def test_a_rewrite_over_the_length_limit_gives_way_to_the_users_words():
     (("What are the objectives of Joint training Exercises?", "And for Regional Security Dialogues?"), "What are the objectives for Regional Security Dialogues?"),
     # the name after the same preposition is the one replaced
     (("What did Hegseth discuss in Poland with NATO?", "and in Germany?"), "What did Hegseth discuss in Germany with NATO?"),
+    # talk before a question is not part of it; "what is X's?" names the new owner
+    (("What is Belgium's focus area?", "ok, and what is Poland's?"), "What is Poland's focus area?"),
+    (("What is Belgium's focus area?", "ok thanks, and Poland?"), "What is Poland's focus area?"),
+    (("What is Belgium's focus area?", "no, I mean Poland"), "no, I mean Poland"),
+    # a plural stand-in takes a plural possessive
+    (("Which countries will Hegseth visit?", "What is their focus area?"), "What is those countries' focus area?"),
     # two words name nothing to look up alone
     (("What did the Netherlands deploy?", "Where to?"), "What did the Netherlands deploy: Where to?"),
     # "they" with only a plural to stand for
