@@ -16,7 +16,8 @@ Pure string rules, no model and no knowledge of the corpus:
     "and for Poland?"), which it then replaces;
   - a pronoun in a full question is replaced by the previous question's entity.
 
-Talk ("thanks!", "ok great") stands alone and is never an antecedent.
+Talk ("thanks!", "ok great") stands alone and is never an antecedent. After a question that asks for
+a name ("Which nation ...?", "Who said ...?"), a pronoun means the name the assistant's reply gave.
 
 Entities are proper-noun-like tokens: capitalised words or acronyms that are not at the start of
 the sentence or are not function words.
@@ -298,18 +299,36 @@ def _head_and_topic(question: str) -> tuple[str, str] | None:
 _Added = tuple[str, str, bool]  # (the question a phrase was added to, its preposition, whether it names something)
 
 
-def _resolve(question: str, previous: str, appended: _Added | None = None) -> tuple[str, _Added | None]:
+# A question that asks for a name: its answer, not its own words, is what "it" / "they" then mean.
+_ASKS_FOR_NAME = re.compile(r"^\s*(who|whom|which|what (country|countries|nation|nations|city|cities|person|people|"
+                            r"official|officials|alliance|alliances|organi[sz]ations?|company|companies|group|groups))\b",
+                            re.IGNORECASE)
+_ABSTAIN = re.compile(r"^\s*the corpus does not say", re.IGNORECASE)
+
+
+def answer_names(reply: str) -> list[str]:
+    """The names an assistant reply gives: its answer line, without the [1] markers and the Sources
+    list ("Poland, however, opposes ... [1]\n\nSources: ..." -> ["Poland"]); none for an abstention."""
+    text = re.split(r"\n\s*\n\s*Sources:", reply or "", maxsplit=1)[0]
+    text = re.sub(r"\[\d+\]", " ", text).strip()
+    if not text or _ABSTAIN.match(text):
+        return []
+    return entities(text)
+
+
+def _resolve(question: str, previous: str, appended: _Added | None = None,
+             reply: str = "") -> tuple[str, _Added | None]:
     """The follow-up ``question`` resolved against ``previous``, and, when it was resolved by adding a
     phrase ("... for X?"), what it was added to: a next phrase of the same preposition and kind then
     replaces it instead of piling up ("... in 2024?" + "and in 2025?" is not "... in 2024 in 2025?";
     "... in Poland?" + "and in 2025?" keeps Poland). ``appended`` is that of ``previous``."""
-    text = _resolve_text(question, previous, appended)
+    text = _resolve_text(question, previous, appended, reply)
     if isinstance(text, tuple):
         return text
     return text, None
 
 
-def _resolve_text(question: str, previous: str, appended: _Added | None):
+def _resolve_text(question: str, previous: str, appended: _Added | None, reply: str = ""):
     def added_to(prep: str, phrase: str) -> tuple[str, _Added]:
         named = bool(entities(phrase))
         same = appended is not None and appended[1] == prep and appended[2] == named
@@ -323,6 +342,14 @@ def _resolve_text(question: str, previous: str, appended: _Added | None):
     prev_entity = prev_entities[-1] if prev_entities else None
     actor, place = _actor_and_place(previous, prev_entities)
     plural = plural_antecedent(previous)
+    # ... but "Who is Pete Hegseth?" names its person: the reply describes him, "he" stays him
+    identity = re.match(r"^\s*(?i:who|what)\s+(?i:is|are|was|were)\s+[A-Z]", previous) is not None
+    named = [n for n in answer_names(reply) if n not in prev_entities] if _ASKS_FOR_NAME.match(previous) and not identity else []
+    if named:
+        # "Which nation focuses on X?" -> "Poland ..." -> "What is its proposed collaboration area?"
+        actor = place = named[0]
+        plural = (", ".join(named[:-1]) + " and " + named[-1]) if len(named) > 1 else plural
+        prev_entity = prev_entity or actor
     punct = "?"
 
     if (connector is not None and not rest_body) or _MORE.match(_body(q)):
@@ -415,9 +442,12 @@ def standalone_question(messages: Sequence[tuple[str, str]], max_chars: int | No
     turn) gives way to the last message as the user wrote it: the user's own words are what the
     length limit applies to."""
     resolved: list[str] = []
+    replies: list[str] = []  # the assistant's reply to each resolved turn ("" until one comes)
     appended: _Added | None = None
     last = ""
     for role, content in messages:
+        if role == "assistant" and resolved and not replies[-1]:
+            replies[-1] = content or ""
         if role != "user":
             continue
         text = _strip_talk(_clean(content or ""))
@@ -427,12 +457,13 @@ def standalone_question(messages: Sequence[tuple[str, str]], max_chars: int | No
         if is_talk(text):
             continue
         if resolved and needs_context(text):
-            text, appended = _resolve(text, resolved[-1], appended)
+            text, appended = _resolve(text, resolved[-1], appended, replies[-1])
             text = _clean(text)
             text = text[:1].upper() + text[1:]
         else:
             appended = None
         resolved.append(text)
+        replies.append("")
     if not resolved or is_talk(last):
         return last
     if max_chars is not None and len(resolved[-1]) > max_chars:

@@ -210,3 +210,26 @@ def test_more_requests_counts_the_trailing_tell_me_more():
     assert more_requests(conv(Q, "Tell me more")) == 1
     assert more_requests(conv(Q, "Tell me more", "thanks", "go on")) == 2  # talk between them aside
     assert more_requests(conv(Q, "Tell me more", "and Poland?")) == 0
+
+
+def _with_replies(*turns: str) -> list[tuple[str, str]]:
+    return [("user" if i % 2 == 0 else "assistant", t) for i, t in enumerate(turns)]
+
+
+@pytest.mark.parametrize("turns, expected", [
+    # a question that asks for a name: "it" / "they" then mean its answer
+    (("Which nation focuses on Defense Infrastructure Development?", "Poland [1]\n\nSources:\n[1] Hegseth — Table",
+      "What is its proposed collaboration area?"), "What is Poland's proposed collaboration area?"),
+    (("Who said Trump is being handled by Putin?", "Matt Duss, executive vice president at the Center, said so [1]",
+      "What is his job?"), "What is Matt Duss's job?"),
+    (("Which countries will Hegseth visit?", "Germany, Belgium, and Poland [1]", "What is their focus area?"),
+     "What is Germany, Belgium and Poland's focus area?"),
+    # no answer given: the question's own words
+    (("Which countries will Hegseth visit?", "The corpus does not say.", "What is their focus area?"),
+     "What is those countries' focus area?"),
+    # "Who is X?" names its person: the reply describes him
+    (("Who is Pete Hegseth?", "Secretary of Defense Pete Hegseth is set to embark on a visit [1]", "Who is he meeting?"),
+     "Who is Pete Hegseth meeting?"),
+])
+def test_a_pronoun_after_a_which_question_means_its_answer(turns, expected):
+    assert standalone_question(_with_replies(*turns)) == expected
