@@ -177,7 +177,8 @@ class BodyGuard:
             try:
                 json.loads(data)
             except ValueError:
-                await self._reply(scope, send, 415, f"the body must be JSON (content-type: application/json), not {ctype or 'untyped'} data")
+                await self._reply(scope, send, 415, "the body must be JSON (content-type: application/json), not "
+                                  + (f"{ctype} data" if ctype else "untyped data that is not JSON"))
                 return
             scope = {**scope, "headers": [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-type"]
                      + [(b"content-type", b"application/json")]}

@@ -113,12 +113,16 @@ def _note_skipped_folders(corpus) -> None:
         err.print(f"note: subfolders are not indexed, only the files directly in {escape(str(corpus))}: {escape(names)}", soft_wrap=True)
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _print_report(report, index_dir) -> None:
     # why every document is embedded again was said before the work (open_index's notify)
     again = f" ({len(report.reembedded)} of them embedded again)" if report.reembedded else ""
     err.print(
         f"indexed into {escape(str(index_dir))}: {len(report.added)} new, {len(report.changed)} changed, {len(report.removed)} removed, "
-        f"{len(report.unchanged) + len(report.reembedded)} unchanged documents{again}; {report.chunks} chunks, {report.candidates} answer candidates, "
+        f"{len(report.unchanged) + len(report.reembedded)} unchanged documents{again}; {_n(report.chunks, 'chunk')}, {_n(report.candidates, 'answer candidate')}, "
         f"{report.embedded_texts} texts embedded in {report.seconds:.1f}s", soft_wrap=True
     )
     if report.empty:
@@ -141,7 +145,7 @@ def index(
         raise CorpusNotFoundError(f"corpus not found: {settings.corpus}")
     idx, _ = _load(settings, rebuild=rebuild, quiet=False)
     m = idx.manifest
-    err.print(f"index {escape(str(settings.index))} is current: {m['counts']['documents']} documents, {m['counts']['chunks']} chunks, model {m['embedding_model']}",
+    err.print(f"index {escape(str(settings.index))} is current: {_n(m['counts']['documents'], 'document')}, {_n(m['counts']['chunks'], 'chunk')}, model {m['embedding_model']}",
               soft_wrap=True)
     _note_skipped_folders(settings.corpus)
     from rag.settings import Settings
