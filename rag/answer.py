@@ -328,6 +328,19 @@ _NEGATION = re.compile(r"\b(not|no|never|oppos(e|es|ed)|refus(e|es|ed|ing)|rejec
 # is not the polarity of what is asked; nor is a leading clause ("If X won't ..., what ...?").
 _CONTRAST = re.compile(r"\([^)]*\)|[,—–-]\s*not (the|in|for|from|as)\b[^,?]*|\b(as opposed to|rather than|instead of)\b[^,?]*", re.I)
 POLARITY_WINDOW = 5
+# What a question says not to look at: "(not the other table)", "..., not the NATO talks", "as opposed to X".
+# Only closed asides: "..., not the "gold standard" of their religion?" is the question itself. Not
+# "instead of X" / "rather than X" ("What is used instead of coal?" needs its coal; SQuAD has both kinds)
+# nor "as opposed to what?".
+_EXCLUSION = re.compile(r"\(\s*not\b[^)]*\)|[,—–]\s*not (the|in|for|from|as)\b[^,?—–]*[,—–]|"
+                        r"\bas opposed to (?!what\b|which\b|who\b)[^,?]*", re.I)
+
+
+def without_exclusions(question: str) -> str:
+    """The question without what it says not to look at; unchanged when that would leave nothing."""
+    out = re.sub(r"\s+([,?.!])", r"\1", re.sub(r"\s{2,}", " ", _EXCLUSION.sub(" ", question))).strip()
+    out = re.sub(r",+([?.!])", r"\1", out)
+    return out if len(out.split()) >= 3 else question
 
 
 _POSSESSOR = re.compile(r"(?<!^)(?<![.?!] )\b([A-Z][\w.-]*(?: [A-Z][\w.-]*)*)['’]s\b")

@@ -7,7 +7,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import replace
 
-from rag.answer import AnswerConfig, Scorer, answer
+from rag.answer import AnswerConfig, Scorer, answer, without_exclusions
 from rag.embedding import Embedder
 from rag.errors import EmptyQueryError, InvalidInputError
 from rag.retrieval import RetrievalConfig, retrieve
@@ -53,14 +53,16 @@ def ask(index: Index, embedder: Embedder, question: str, k: int = 5, retrieval: 
     ``exclude``: answers already given ("tell me more"), not to be given again."""
     question = validate_question(question, k)
     t0 = time.perf_counter()
-    qvec = embedder.embed_query(question)
+    # "(not the proposed collaboration areas table)" says where not to look: its words are not wanted
+    wanted = without_exclusions(question)
+    qvec = embedder.embed_query(wanted)
     t1 = time.perf_counter()
-    hits = retrieve(index, qvec if retrieval.mode != "bm25" else None, question, max(k, answering.candidate_passages), retrieval)
+    hits = retrieve(index, qvec if retrieval.mode != "bm25" else None, wanted, max(k, answering.candidate_passages), retrieval)
     t2 = time.perf_counter()
-    result = answer(_scorer(index, answering), question, qvec, hits, answering, exclude)
+    result = answer(_scorer(index, answering), wanted, qvec, hits, answering, exclude)
     t3 = time.perf_counter()
     timings = {"embed": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "answer": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
-    return replace(result, citations=result.citations[:k], timings_ms={k_: round(v, 3) for k_, v in timings.items()})
+    return replace(result, question=question, citations=result.citations[:k], timings_ms={k_: round(v, 3) for k_, v in timings.items()})
 
 
 def ask_more(index: Index, embedder: Embedder, question: str, times: int, k: int = 5,

@@ -325,6 +325,29 @@ def test_a_table_does_not_answer_for_a_name_it_does_not_hold(real_index, embedde
     assert ask(real_index, embedder, "What is Belgium's proposed collaboration area?", answering=answering).answer == "Cyber Defense Initiatives"
 
 
+@pytest.mark.parametrize("question, wanted", [
+    ("In the focus area table (not the proposed collaboration areas table), what is X's focus area?",
+     "In the focus area table, what is X's focus area?"),
+    ("In the Hegseth piece — not the lists of discussion topics — how is the item described?",
+     "In the Hegseth piece how is the item described?"),
+    ("What is expected from the exercises in Vietnam, as opposed to the NATO talks?", "What is expected from the exercises in Vietnam?"),
+    # not asides: the question itself
+    ("What is used instead of coal?", "What is used instead of coal?"),
+    ("The clubs divided the state as opposed to what point of view?", "The clubs divided the state as opposed to what point of view?"),
+    ('What interpretation is, for many, not the "gold standard" of their religion?', 'What interpretation is, for many, not the "gold standard" of their religion?'),
+])
+def test_what_a_question_says_not_to_look_at_is_not_searched_for(question, wanted):
+    from rag.answer import without_exclusions
+
+    assert without_exclusions(question) == wanted
+
+
+def test_an_excluded_table_is_not_the_one_answered_from(real_index, embedder, answering):
+    q = "In the focus area table (not the proposed collaboration areas table), what is Poland's focus area?"
+    a = ask(real_index, embedder, q, answering=answering)
+    assert a.answer == "Defense Infrastructure Development" and a.question == q  # the question is reported as asked
+
+
 def test_list_items_are_joined_without_their_own_full_stops(real_index, embedder, answering):
     a = ask(real_index, embedder, "What are the key benefits of public-private partnerships?", answering=answering)
     assert a.answer.startswith("Enhanced efficiency through shared resources; Accelerated development")
