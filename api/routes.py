@@ -28,8 +28,8 @@ from api.schemas import (
     SearchRequest,
     SearchResponse,
 )
-from rag.ask import MAX_QUESTION_CHARS, ask, ask_more, search, validate_question
-from rag.conversation import asks_for_more, is_talk, more_requests, standalone_question
+from rag.ask import ask, search
+from rag.chat import ChatTurn, answer_turn
 from rag.types import Answer
 
 STATIC = Path(__file__).parent / "static"
@@ -52,18 +52,8 @@ def _answer(engine: Engine, question: str, k: int) -> Answer:
     return ask(engine.index, engine.embedder, question, k=k, retrieval=engine.retrieval, answering=engine.answering)
 
 
-def _is_talk(question: str) -> bool:
-    # "tell me more" with no question before it has nothing to be more of
-    return is_talk(question) or asks_for_more(question)
-
-
-def _chat_answer(engine: Engine, question: str, k: int, more: int = 0) -> Answer:
-    if _is_talk(question):
-        # "thanks!" is not looked up: "the corpus does not say" and five unrelated passages read as a failure
-        return Answer(question, None, (), 0.0, timings_ms={"total": 0.0})
-    if more:
-        return ask_more(engine.index, engine.embedder, question, more, k=k, retrieval=engine.retrieval, answering=engine.answering)
-    return _answer(engine, question, k)
+def _turn(engine: Engine, messages: list[tuple[str, str]], k: int) -> ChatTurn:
+    return answer_turn(engine.index, engine.embedder, messages, k, engine.retrieval, engine.answering)
 
 
 def _answer_dict(a: Answer) -> dict:
@@ -108,15 +98,8 @@ async def search_endpoint(body: SearchRequest, engine: Engine = Depends(get_engi
 @router.post("/chat", response_model=ChatResponse, tags=["qa"], responses=_ERRORS,
              summary="Answer the last user message, resolving follow-ups against the conversation")
 async def chat_endpoint(body: ChatRequest, engine: Engine = Depends(get_engine)) -> dict:
-    messages = [(m.role, m.content) for m in body.messages]
-    question = standalone_question(messages, max_chars=MAX_QUESTION_CHARS)
-    more = more_requests(messages)
-    a = await run_in_threadpool(_chat_answer, engine, question, body.k, more)
-    d = _answer_dict(a)
-    d["standalone_question"] = question
-    d["talk"] = _is_talk(question)
-    d["more"] = 0 if d["talk"] else more
-    return d
+    turn = await run_in_threadpool(_turn, engine, [(m.role, m.content) for m in body.messages], body.k)
+    return {**_answer_dict(turn.answer), "standalone_question": turn.question, "talk": turn.talk, "more": turn.more}
 
 
 # -- OpenAI-compatible -----------------------------------------------------------------------
@@ -131,8 +114,6 @@ def _cited_indices(a: Answer) -> list[int]:
 
 def render_content(a: Answer) -> str:
     """The assistant message: the answer with numbered markers, then a Sources list."""
-    if _is_talk(a.question):
-        return TALK_TEXT
     if a.abstained:
         return f"{ABSTAIN_TEXT} No passage in the indexed documents answers this question."
     cited = _cited_indices(a)
@@ -148,8 +129,8 @@ def render_content(a: Answer) -> str:
     return "\n".join(lines)
 
 
-def _openai_question(body: ChatCompletionRequest) -> str:
-    from rag.errors import EmptyQueryError, InvalidInputError
+def _openai_messages(body: ChatCompletionRequest) -> list[tuple[str, str]]:
+    from rag.errors import InvalidInputError
 
     messages = [(m.role, m.text()) for m in body.messages if m.role in ("user", "assistant")]
     if not messages or messages[-1][0] != "user":
@@ -157,13 +138,17 @@ def _openai_question(body: ChatCompletionRequest) -> str:
     if not messages[-1][1].strip():
         # standalone_question skips blank turns, so the previous question would be answered again
         raise InvalidInputError("messages: the last user message is empty", field="messages")
-    question = standalone_question(messages, max_chars=MAX_QUESTION_CHARS)
+    return messages
+
+
+def _openai_turn(engine: Engine, messages: list[tuple[str, str]], k: int) -> ChatTurn:
+    from rag.errors import EmptyQueryError, InvalidInputError
+
     try:
-        validate_question(question, body.k)
+        return _turn(engine, messages, k)
     except (EmptyQueryError, InvalidInputError) as e:  # the question is the last message here: name the field the client sent
         raise InvalidInputError(f"messages: {e}" if e.field == "question" else str(e),
                                 field="messages" if e.field == "question" else e.field) from None
-    return question
 
 
 @router.get("/v1/models", response_model=ModelList, tags=["openai"], summary="OpenAI-compatible model list (one model)")
@@ -188,15 +173,14 @@ def _model(request: Request) -> dict:
 @router.post("/v1/chat/completions", tags=["openai"], responses=_OPENAI_ERRORS,
              summary="OpenAI-compatible chat completions (non-streaming and stream=true as SSE)")
 async def chat_completions(body: ChatCompletionRequest, engine: Engine = Depends(get_engine)):
-    question = _openai_question(body)
-    more = more_requests([(m.role, m.text()) for m in body.messages if m.role in ("user", "assistant")])
-    a = await run_in_threadpool(_chat_answer, engine, question, body.k, more)
-    content = MORE_TEXT if more and a.abstained else render_content(a)
+    turn = await run_in_threadpool(_openai_turn, engine, _openai_messages(body), body.k)
+    a, question = turn.answer, turn.question
+    content = TALK_TEXT if turn.talk else MORE_TEXT if turn.more and a.abstained else render_content(a)
     d = _answer_dict(a)
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     extra = {"citations": d["citations"], "answer_span": d["answer_span"], "abstained": d["abstained"],
-             "confidence": d["confidence"], "standalone_question": question, "talk": _is_talk(question)}
+             "confidence": d["confidence"], "standalone_question": question, "talk": turn.talk}
     # words, not tokens: there is no generative tokenizer; clients only need the fields to exist
     n_prompt = sum(len(m.text().split()) for m in body.messages)
     n_out = len(content.split())

@@ -324,8 +324,8 @@ def confidence(scorer: Scorer, best: _Scored) -> float:
 # -- turning the chosen candidate into a short answer ----------------------------------------
 _NEGATION = re.compile(r"\b(not|no|never|oppos(e|es|ed)|refus(e|es|ed|ing)|reject(s|ed|ing)?|unwilling|reluctant|"
                        r"declin(e|es|ed)|rul(e|es|ed|ing) out|(is|are|was|were) against)\b|n[’']t\b", re.I)  # "opposing party", "against X" are not denials
-# A contrast that picks the place to look ("(not the other table)", "as opposed to X", "rather than X")
-# is not the polarity of what is asked; nor is a leading clause ("If X won't ..., what ...?").
+# For polarity only, wider than _EXCLUSION below: no aside ("(not the other table)", "rather than X")
+# is the polarity of what is asked; nor is a leading clause ("If X won't ..., what ...?").
 _CONTRAST = re.compile(r"\([^)]*\)|[,—–-]\s*not (the|in|for|from|as)\b[^,?]*|\b(as opposed to|rather than|instead of)\b[^,?]*", re.I)
 POLARITY_WINDOW = 5
 # What a question says not to look at: "(not the other table)", "..., not the NATO talks", "as opposed to X".
@@ -357,6 +357,9 @@ def _owner_missing(scorer: Scorer, question: str, best: _Scored) -> bool:
     return any(not set(terms(o)) & have for o in owners)
 
 
+_WH_WORDS = {"what", "which", "who", "whom", "whose", "where", "when", "why", "how"}
+
+
 def _negated(question: str) -> bool:
     """Whether the question asks about a denial, a refusal or an absence ("Which country opposes ...?")."""
     q = _CONTRAST.sub(" ", question)
@@ -364,8 +367,6 @@ def _negated(question: str) -> bool:
     main = next((p for p in reversed(parts) if p and p.split()[0].lower() in _WH_WORDS), q)
     return bool(_NEGATION.search(main))
 
-
-_WH_WORDS = {"what", "which", "who", "whom", "whose", "where", "when", "why", "how"}
 
 
 def _header_match(question: str, header: str) -> float:
@@ -646,8 +647,7 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
     scored = score_candidates(scorer, question, qvec, hits[: config.candidate_passages])
     if exclude:
         cands = scorer.index.candidates
-        scored = [sc for sc in scored if not any(
-            cands[sc.j].doc_id == sp.doc_id and cands[sc.j].start < sp.end and sp.start < cands[sc.j].end for sp in exclude)]
+        scored = [sc for sc in scored if not _overlaps(cands[sc.j].doc_id, cands[sc.j].start, cands[sc.j].end, exclude)]
     if not scored:
         return Answer(question, None, tuple(citations), 0.0)
     if config.reader is not None:
@@ -672,7 +672,7 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
         best, conf = named, max(conf, confidence(scorer, named))
     best = _row_of_named_column(scorer, question, scored, best)
     text, s, e = compose(scorer, best, question)
-    if any(best.hit.chunk.doc_id == sp.doc_id and s < sp.end and sp.start < e for sp in exclude):
+    if _overlaps(best.hit.chunk.doc_id, s, e, exclude):
         # composing went back to an answer already given (the row the question names): nothing more
         return Answer(question, None, tuple(citations), 0.0)
     kind = expected_type(question)
@@ -686,8 +686,8 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
         conf = 0.0  # "Who is Belgium's defense minister?" is not answered by a "Focus Area" cell
     if scorer.index.candidates[best.j].kind == "row" and _owner_missing(scorer, question, best):
         # "What is France's proposed collaboration area?" answered from a table with no France in it:
-        # a row answers for its key, and the name the question asks about is not in the table.
-        # (Sentences only: possessives there are mostly context, "Hegseth's trip": measured, 9 lost.)
+        # a row answers for its key, and the name the question asks about is not in the table. Rows
+        # only: in a sentence question a possessive is mostly context ("Hegseth's trip"; measured: 9 lost).
         conf = 0.0
     if best.features["ctx"] == 0:
         # Not one content word of the question in the answer's passage, its title or heading ("hello",
@@ -696,6 +696,10 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
     if conf < config.threshold:
         return Answer(question, None, tuple(citations), conf)
     return Answer(question, text, _supporting_first(scorer.index, citations, best.hit, s, e), conf, Span(best.hit.chunk.doc_id, s, e))
+
+
+def _overlaps(doc_id: str, start: int, end: int, spans: Sequence[Span]) -> bool:
+    return any(doc_id == sp.doc_id and start < sp.end and sp.start < end for sp in spans)
 
 
 def _supporting_first(index: Index, citations: list[Citation], hit: Hit, s: int, e: int) -> tuple[Citation, ...]:

@@ -247,10 +247,8 @@ def _prepositional_name(previous: str, ents: list[str], prep: str | None = None)
 
 def _prepositional_number(previous: str, prep: str) -> tuple[int, int] | None:
     """The span of "in 1954" in ``previous`` for a follow-up "and in 2025?"."""
-    m = None
-    for m in re.finditer(rf"\b{re.escape(prep)}\s+\d[\d,.]*\b", previous, re.IGNORECASE):
-        pass
-    return (m.start(), m.end()) if m else None
+    found = list(re.finditer(rf"\b{re.escape(prep)}\s+\d[\d,.]*\b", previous, re.IGNORECASE))
+    return (found[-1].start(), found[-1].end()) if found else None
 
 
 def _replace_pronouns(text: str, entity: str, plural: str | None = None, place: str | None = None) -> str:
@@ -328,7 +326,8 @@ def _resolve(question: str, previous: str, appended: _Added | None = None,
     return text, None
 
 
-def _resolve_text(question: str, previous: str, appended: _Added | None, reply: str = ""):
+def _resolve_text(question: str, previous: str, appended: _Added | None, reply: str = "") -> str | tuple[str, _Added]:
+    """The rewrite; with what it was added to when the rewrite adds a phrase (see ``_resolve``)."""
     def added_to(prep: str, phrase: str) -> tuple[str, _Added]:
         named = bool(entities(phrase))
         same = appended is not None and appended[1] == prep and appended[2] == named
@@ -431,7 +430,6 @@ def is_talk(text: str) -> bool:
     """A turn that is talk, not a question ("thanks!", "ok great", "hi"): nothing to look up."""
     words = [w.lower() for w in _words(text)]
     return bool(words) and all(w in _SOCIAL for w in words)
-
 
 
 def standalone_question(messages: Sequence[tuple[str, str]], max_chars: int | None = None) -> str:

@@ -1,0 +1,35 @@
+"""Answering the last turn of a conversation: the follow-up resolved, talk not looked up, "tell me
+more" given the next answer. What ``/chat`` and ``/v1/chat/completions`` share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.answer import AnswerConfig
+from rag.ask import MAX_QUESTION_CHARS, ask, ask_more
+from rag.conversation import asks_for_more, is_talk, more_requests, standalone_question
+from rag.embedding import Embedder
+from rag.retrieval import RetrievalConfig
+from rag.store import Index
+from rag.types import Answer
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    question: str  # the standalone question that was searched for
+    answer: Answer
+    talk: bool  # "thanks!" (or "tell me more" with nothing before it): nothing was looked up
+    more: int  # how many "tell me more" this answer follows; abstained then means nothing more
+
+
+def answer_turn(index: Index, embedder: Embedder, messages: Sequence[tuple[str, str]], k: int = 5,
+                retrieval: RetrievalConfig = RetrievalConfig(), answering: AnswerConfig = AnswerConfig()) -> ChatTurn:
+    """The answer to the last user message of ``messages`` ((role, content) pairs)."""
+    question = standalone_question(messages, max_chars=MAX_QUESTION_CHARS)
+    if is_talk(question) or asks_for_more(question):
+        return ChatTurn(question, Answer(question, None, (), 0.0, timings_ms={"total": 0.0}), talk=True, more=0)
+    more = more_requests(messages)
+    if more:
+        return ChatTurn(question, ask_more(index, embedder, question, more, k, retrieval, answering), talk=False, more=more)
+    return ChatTurn(question, ask(index, embedder, question, k, retrieval, answering), talk=False, more=0)
