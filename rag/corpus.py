@@ -104,7 +104,8 @@ def _load_jsonl(path: Path) -> list[Document]:
             doc_id, text = str(rec["id"]), rec["text"]
             if not isinstance(text, str):
                 raise InvalidInputError(f"{path}:{lineno}: 'text' must be a string")
-            title = str(rec.get("title") or _title_of(text, doc_id))
+            # a one-line record without a title would be titled by its whole text: its id reads better
+            title = str(rec.get("title") or (_title_of(text, doc_id) if "\n" in text.strip() else doc_id))
             docs.append(Document(id=doc_id, title=title, text=text, sha256=content_hash(text), source=f"{path}#{lineno}"))
     return docs
 

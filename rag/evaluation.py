@@ -72,7 +72,7 @@ def _doc_id(name: str) -> str:
 def load_questions(path: str | Path) -> list[Question]:
     p = Path(path)
     if not p.exists():
-        raise InvalidInputError(f"question file not found: {p}")
+        raise InvalidInputError(f"question file not found: {p}" + ("" if p.is_absolute() else f" (looked in {Path.cwd()})"))
     out = []
     for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():

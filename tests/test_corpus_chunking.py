@@ -116,6 +116,9 @@ def test_jsonl_corpus_and_errors(tmp_path):
     f.write_text('{"id": "a#0", "title": "A", "text": "Alpha text."}\n{"id": "a#1", "title": "A", "text": "Beta text."}\n')
     docs = load_corpus(f)
     assert [d.id for d in docs] == ["a#0", "a#1"] and docs[1].title == "A"
+    (tmp_path / "untitled.jsonl").write_text('{"id": "n1", "text": "no title here: beta is second."}\n'
+                                             '{"id": "n2", "text": "Heading\\n\\nBody text follows."}\n')
+    assert [d.title for d in load_corpus(tmp_path / "untitled.jsonl")] == ["n1", "Heading"]  # not the whole one-line text
     with pytest.raises(CorpusNotFoundError):
         load_corpus(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
