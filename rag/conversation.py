@@ -379,6 +379,12 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
         return _replace_pronouns(q, actor, plural, place) if prev_entity or plural else q
 
     if connector is None and _opens_with_wh_or_aux(q) and len(_words(q)) <= 2 and not entities(q):
+        fw, pw = [w.lower() for w in _words(q)], _words(previous)
+        if fw[0] in ("where", "when") and len(pw) > 2 and pw[0].lower() in _WH and pw[1].lower() in _AUX:
+            # "What did the Netherlands deploy?" + "Where to?" -> "Where did the Netherlands deploy to?"
+            tail = (" " + " ".join(_words(q)[1:])) if len(fw) > 1 else ""
+            body = _body(previous)
+            return fw[0].capitalize() + body[len(pw[0]):] + tail + punct
         return f"{_body(previous)}: {q}"  # "Why?" / "How much?": the previous question asked again
 
     if connector is None and _opens_with_wh_or_aux(q):

@@ -195,7 +195,10 @@ def test_a_rewrite_over_the_length_limit_gives_way_to_the_users_words():
     # a plural stand-in takes a plural possessive
     (("Which countries will Hegseth visit?", "What is their focus area?"), "What is those countries' focus area?"),
     # two words name nothing to look up alone
-    (("What did the Netherlands deploy?", "Where to?"), "What did the Netherlands deploy: Where to?"),
+    (("What did the Netherlands deploy?", "Where to?"), "Where did the Netherlands deploy to?"),
+    (("Where is Hegseth travelling?", "Where to?"), "Where is Hegseth travelling to?"),
+    (("What will Hegseth discuss?", "When?"), "When will Hegseth discuss?"),
+    (("Who won the election?", "When?"), "Who won the election: When?"),  # no auxiliary to keep the question's shape
     # "they" with only a plural to stand for
     (("Which countries might deploy troops?", "How many soldiers are they sending?"), "How many soldiers are those countries sending?"),
 ])
