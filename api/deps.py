@@ -70,7 +70,7 @@ class Engine:
                 s = self.settings
                 note = preflight(s.corpus, s.index)
                 if note:
-                    log.warning("%s", note)
+                    log.warning("note: %s", note)
 
                 def waiting(message: str) -> None:
                     self.stage = message

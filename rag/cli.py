@@ -308,10 +308,8 @@ def serve(
     n = settings.workers
     from rag.session import preflight
 
-    note = preflight(settings.corpus, settings.index)
+    preflight(settings.corpus, settings.index)  # its note, if any, the server logs once it loads
     _check_can_listen(settings.host, settings.port)
-    if note:
-        err.print(f"note: {escape(note)}", soft_wrap=True)
     err.print(f"serving on http://{settings.host}:{settings.port} (index {settings.index}, {n} worker{'s' * (n > 1)})")
     if n == 1:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning", http=NoDelayHTTPProtocol)
