@@ -147,7 +147,7 @@ def _openai_turn(engine: Engine, messages: list[tuple[str, str]], k: int) -> Cha
     try:
         return _turn(engine, messages, k)
     except (EmptyQueryError, InvalidInputError) as e:  # the question is the last message here: name the field the client sent
-        raise InvalidInputError(f"messages: {e}" if e.field == "question" else str(e),
+        raise InvalidInputError(f"messages: {str(e).replace('the question', 'the last user message', 1)}" if e.field == "question" else str(e),
                                 field="messages" if e.field == "question" else e.field) from None
 
 

@@ -71,7 +71,7 @@ class ChatRequest(BaseModel):
         if not v[-1].content.strip():
             raise ValueError("the last user message is empty")
         if len(v[-1].content) > MAX_QUESTION_CHARS:
-            raise ValueError(f"the last user message is longer than {MAX_QUESTION_CHARS} characters")
+            raise ValueError(f"the last user message is {len(v[-1].content)} characters long; the limit is {MAX_QUESTION_CHARS}")
         return v
 
 
