@@ -68,7 +68,7 @@ class Engine:
 
                 self.stage = "opening the index"
                 s = self.settings
-                note = preflight(s.corpus, s.index)
+                note = preflight(s.corpus, s.index, read_documents=False)  # open_index reads them next
                 if note:
                     log.warning("note: %s", note)
 

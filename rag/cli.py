@@ -88,7 +88,7 @@ def _load(settings, rebuild: bool = False, quiet: bool = False, noted: bool = Fa
     from rag.embedding import load_embedder
     from rag.session import open_index, preflight
 
-    note = preflight(settings.corpus, settings.index)
+    note = preflight(settings.corpus, settings.index, read_documents=False)  # open_index reads them below
     if note and not rebuild and not noted:
         err.print(f"note: {escape(note)}", soft_wrap=True)
     embedder = load_embedder(settings.model, backend=settings.backend, query_prefix=settings.query_prefix, query_threads=settings.threads)

@@ -15,10 +15,11 @@ from rag.errors import CorpusNotFoundError, IndexMismatchError, IndexNotFoundErr
 from rag.store import BuildReport, Index, Progress, _no_progress, build_index, check_index_target, check_manifest
 
 
-def preflight(corpus: str | Path, index_dir: str | Path) -> str | None:
+def preflight(corpus: str | Path, index_dir: str | Path, read_documents: bool = True) -> str | None:
     """Fail now, in one line, on what would make ``open_index`` fail after minutes of loading (a
     server would otherwise come up and answer 503 forever). Returns a note to show when the index
-    will answer without its corpus."""
+    will answer without its corpus. ``read_documents=False`` skips reading the corpus, for a caller
+    that opens the index next (``open_index`` reads it and raises the same errors)."""
     has_index = (Path(index_dir) / "manifest.json").exists()
     if not Path(corpus).exists():
         if not has_index:
@@ -26,7 +27,8 @@ def preflight(corpus: str | Path, index_dir: str | Path) -> str | None:
         # By design an index answers without its corpus (it holds the text), but the user named a
         # corpus that is not there: say which index answers, so a typo does not go unnoticed.
         return f"corpus {_shown(corpus)} not found; using the index at {_shown(index_dir)} as it was built"
-    load_corpus(corpus)  # an empty folder, a bad JSONL line: the same error the build would give
+    if read_documents:
+        load_corpus(corpus)  # an empty folder, a bad JSONL line: the same error the build would give
     if not has_index:
         check_index_target(index_dir)
     return None
