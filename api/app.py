@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from api.deps import Engine
 from api.errors import MAX_BODY_BYTES, BodyGuard, install_error_handlers
@@ -43,7 +44,9 @@ def create_app(settings: Settings | None = None, *, index=None, embedder=None, b
             await run_in_threadpool(loader)
         yield
 
-    app = FastAPI(title="rag", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # FastAPI's /docs and /redoc pages load Swagger UI and ReDoc from a CDN: blank pages offline, and a
+    # request to a third party from every reader's browser. fastapi-offline serves the same files from here.
+    app = FastAPIOffline(title="rag", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.engine = Engine(settings=settings)
     app.state.settings = settings
     install_error_handlers(app)
