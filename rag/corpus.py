@@ -118,8 +118,12 @@ def skipped_folders(path: str | Path) -> list[str]:
     return sorted(f.name for f in p.iterdir() if f.is_dir() and not f.name.startswith("."))
 
 
-def load_corpus(path: str | Path) -> list[Document]:
-    """Every ``.txt``/``.md`` file of a folder (sorted by name), or every record of a JSONL file."""
+def load_corpus(path: str | Path, skipped: list[str] | None = None) -> list[Document]:
+    """Every ``.txt``/``.md`` file of a folder (sorted by name), or every record of a JSONL file.
+
+    A folder's file that is not UTF-8 text is an error, unless ``skipped`` is given: then it is left
+    out and described there, and the rest of the folder loads (one stray file should not keep a
+    thousand others from being served; the caller says which file and how to fix it)."""
     p = Path(path)
     if not p.exists():
         raise CorpusNotFoundError(f"corpus not found: {p}")
@@ -133,7 +137,22 @@ def load_corpus(path: str | Path) -> list[Document]:
     else:
         # hidden files are editor backups, macOS "._" resource forks and the like, not articles
         files = [f for f in sorted(p.iterdir()) if not f.name.startswith(".") and f.is_file()]
-        docs = [load_document(f) for f in files if f.suffix.lower() in TEXT_SUFFIXES]
+        docs = []
+        unreadable: list[str] = []
+        for f in files:
+            if f.suffix.lower() not in TEXT_SUFFIXES:
+                continue
+            try:
+                docs.append(load_document(f))
+            except InvalidInputError as exc:
+                if skipped is None:
+                    raise
+                unreadable.append(str(exc))
+        if skipped is not None:
+            skipped.extend(unreadable)
+        if not docs and unreadable:
+            more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+            raise EmptyCorpusError(f"no readable documents in {p}: {unreadable[0]}{more}")
         if not docs:
             jsonl = [f.name for f in files if f.suffix.lower() == ".jsonl"]
             if jsonl:

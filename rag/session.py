@@ -28,7 +28,7 @@ def preflight(corpus: str | Path, index_dir: str | Path, read_documents: bool = 
         # corpus that is not there: say which index answers, so a typo does not go unnoticed.
         return f"corpus {_shown(corpus)} not found; using the index at {_shown(index_dir)} as it was built"
     if read_documents:
-        load_corpus(corpus)  # an empty folder, a bad JSONL line: the same error the build would give
+        load_corpus(corpus, skipped=[])  # an empty folder, a bad JSONL line: the same error the build would give
     if not has_index:
         check_index_target(index_dir)
     return None
@@ -52,7 +52,10 @@ def open_index(corpus: str | Path, index_dir: str | Path, embedder: Embedder, ch
             return Index.load(index_dir, model_id=embedder.model_id, fingerprint=fingerprint, chunker=chunker), None
         except IndexNotFoundError:
             pass  # fall through: load_corpus reports the missing corpus
-    docs = load_corpus(corpus)
+    skipped: list[str] = []
+    docs = load_corpus(corpus, skipped=skipped)
+    for reason in skipped:
+        notify(f"skipped {reason}")
     if not rebuild:
         current, _ = _current(index_dir, docs, embedder.model_id, fingerprint, chunker)
         if current is not None:

@@ -243,6 +243,14 @@ def test_rag_index_says_why_it_embeds_everything_again(tmp_path):
     (tmp_path / "corpus" / "drafts" / "x.md").write_text("# X\n\nA draft.\n")
     nested = _rag("index", env={**env, "RAG_TABLES": "false"})
     assert f"note: subfolders are not indexed, only the files directly in {tmp_path / 'corpus'}: drafts/" in " ".join(nested.stderr.split())
+    # A file that is not UTF-8 is left out, by name and with the fix; the others are still indexed.
+    (tmp_path / "corpus" / "legacy.txt").write_bytes("Caf\u00e9s\n\nOstia has caf\u00e9s.\n".encode("latin-1"))
+    legacy = _rag("index", env={**env, "RAG_TABLES": "false"})
+    said = " ".join(legacy.stderr.split())
+    assert legacy.returncode == 0 and "Traceback" not in said, said
+    assert f"note: skipped {tmp_path / 'corpus' / 'legacy.txt'}: not UTF-8 text" in said and "iconv" in said
+    assert "is current: 2 documents" in said
+    (tmp_path / "corpus" / "legacy.txt").unlink()
     # The flag lasts one build: say how to keep the next `rag ask` from rebuilding with the default.
     flag = _rag("index", "--tables", env={**env, "RAG_TABLES": "false"})
     assert flag.returncode == 0 and "set RAG_TABLES=true for rag ask" in " ".join(flag.stderr.split()), flag.stderr

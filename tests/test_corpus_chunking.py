@@ -136,6 +136,13 @@ def test_jsonl_corpus_and_errors(tmp_path):
     Path(tmp_path / "bin" / "x.txt").write_bytes(b"\xff\xfe bad")
     with pytest.raises(InvalidInputError, match="not UTF-8"):
         load_corpus(tmp_path / "bin")
+    # with somewhere to say so, an unreadable file is left out and the rest loads
+    with pytest.raises(EmptyCorpusError, match=r"no readable documents in .*bin: .*x\.txt: not UTF-8"):
+        load_corpus(tmp_path / "bin", skipped=[])
+    (tmp_path / "bin" / "y.txt").write_text("Notes\n\nSome text.\n")
+    skipped: list[str] = []
+    assert [d.id for d in load_corpus(tmp_path / "bin", skipped=skipped)] == ["y"]
+    assert len(skipped) == 1 and "x.txt: not UTF-8" in skipped[0] and "iconv" in skipped[0]
 
 
 def test_what_a_folder_holds_that_is_not_an_article(tmp_path):
