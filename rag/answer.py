@@ -28,6 +28,9 @@ MAX_ANSWER_CHARS = 300
 
 # "F-35" or "MQ-9" is a name, not a quantity.
 _NUMBER = re.compile(r"(?<![A-Za-z]-)\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|million|millions|billion|dozen|dozens|several|half|few|numerous)\b", re.I)
+# "Several countries" says there are some, not how many: no answer to "how many". (Still a number for the
+# features: the fitted models saw it as one.)
+_VAGUE = re.compile(r"\b(several|few|numerous)\b", re.I)
 _MONTHS = r"(january|february|march|april|may|june|july|august|september|october|november|december)"
 # Any 3-4 digit number may be a year (1562, 800s); a bare "2" or "3" is not a date.
 _CALENDAR_PART = (rf"\b\d{{3,4}}s?\b|\b\d{{1,2}}(st|nd|rd|th)\b|\b{_MONTHS}\b|"
@@ -475,17 +478,28 @@ def _row_named(index: Index, cand: Candidate, question: str) -> Candidate:
     return named[0] if len(named) == 1 else cand
 
 
-def _item_named(cand: Candidate, question: str) -> bool:
-    """The question names this item's head ("what do rapid response capabilities ..."): answer the item."""
+def _item_named(cand: Candidate, question: str, in_order: bool = False) -> bool:
+    """The question names this item's head ("what do rapid response capabilities ..."): answer the item.
+    ``in_order``: only with the head's words in the head's order ("Intelligence Sharing" is not named by
+    "the sharing of intelligence")."""
     head = terms(re.split(r":\s", cand.text, maxsplit=1)[0])
-    q = set(terms(question))
-    return len(head) >= 2 and sum(t in q for t in head) / len(head) >= 0.75
+    if in_order:
+        q, at, found = terms(question), 0, 0
+        for t in head:
+            if t in q[at:]:
+                at, found = q.index(t, at) + 1, found + 1
+    else:
+        q = set(terms(question))
+        found = sum(t in q for t in head)
+    return len(head) >= 2 and found / len(head) >= 0.75
 
 
 def _named_item(scorer: Scorer, question: str, scored: list[_Scored], best: _Scored) -> _Scored:
     """A list item whose head the question names ("what does the Technology Transfer initiative
     focus on?" and "- Technology Transfer: ...") is the definition asked for: it beats a sentence that
-    only shares the question's words. Among several, the best scored wins."""
+    only shares the question's words. Among several, the best scored wins. A head's words out of their
+    order describe rather than name ("What initiative improves the sharing of intelligence?" and
+    "Intelligence Sharing: ..."): such an item must also share as many of the question's words as the pick."""
     chosen = scorer.index.candidates[best.j]
     if chosen.kind == "item" and _item_named(chosen, question):
         return best
@@ -493,7 +507,8 @@ def _named_item(scorer: Scorer, question: str, scored: list[_Scored], best: _Sco
         return best  # a row whose key the question names is already the cell it points at
     for c in scored:
         cand = scorer.index.candidates[c.j]
-        if cand.kind == "item" and ":" in cand.text and _item_named(cand, question):
+        if cand.kind == "item" and ":" in cand.text and _item_named(cand, question) \
+                and (_item_named(cand, question, in_order=True) or c.features["lex"] >= best.features["lex"]):
             return c
     return best
 
@@ -676,7 +691,7 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
         # composing went back to an answer already given (the row the question names): nothing more
         return Answer(question, None, tuple(citations), 0.0)
     kind = expected_type(question)
-    if kind in _CHECKED_TYPES and not type_match(kind, text):
+    if kind in _CHECKED_TYPES and not type_match(kind, text if kind != "number" else _VAGUE.sub(" ", text)):
         # "How many ..." answered by a sentence without a number is not an answer, however close
         # the sentence is: the typical "mentioned but not given" case. A hard rule: with a softer
         # one (confidence x 0.1) a confident reader still answered; on SQuAD 2.0 test the hard rule

@@ -269,6 +269,25 @@ def test_a_question_naming_a_list_item_gets_that_item(real_index, embedder, answ
     assert a.answer is not None and "more robust intelligence collaboration" in a.answer
 
 
+def test_a_description_out_of_the_items_order_does_not_name_it(real_index, embedder, answering):
+    # "Intelligence Sharing: ..." is a list item; the question describes, in other order, what a sentence names.
+    a = ask(real_index, embedder, "Which US network is cited for better sharing of intelligence and operational strategies among allied forces?",
+            answering=answering)
+    assert a.answer is not None and "Intrepid Spirit Network" in a.answer
+
+
+def test_item_named():
+    from rag.answer import _item_named
+    from rag.types import Candidate
+
+    text = "Intelligence Sharing: Establishing frameworks."
+    item = Candidate(chunk_id="c", doc_id="d", kind="item", start=0, end=len(text), text=text, render=text)
+    assert _item_named(item, "What does intelligence sharing involve?", in_order=True)
+    assert _item_named(item, "What improves the sharing of intelligence?")
+    assert not _item_named(item, "What improves the sharing of intelligence?", in_order=True)
+    assert not _item_named(item, "What is shared?")
+
+
 def test_a_named_list_item_beats_a_table_row_the_question_does_not_name(real_index, embedder, answering):
     # A table row about supply chains scores close; the question names the "Resource Distribution" item.
     a = ask(real_index, embedder, "What is the Resource Distribution discussion topic meant to ensure?", answering=answering)
@@ -373,7 +392,9 @@ def test_a_list_answer_cites_the_list_not_only_its_lead_in(real_index, embedder,
     assert a.citations[1].text.endswith("expected to include:")
 
 
-@pytest.mark.parametrize("question", ["How much will the joint command center cost?", "When will the joint command center open?"])
+@pytest.mark.parametrize("question", ["How much will the joint command center cost?", "When will the joint command center open?",
+                                      # "involves several countries including ...": there are some, how many is not said
+                                      "How many nations are part of the Joint Strike Fighter program?"])
 def test_no_number_or_date_means_no_answer(real_index, embedder, answering, question):
     # The command center is mentioned, but neither its cost nor a date: a close sentence without the
     # asked-for type of value must not be returned as the answer.
