@@ -34,6 +34,9 @@ _WH = {"what", "which", "who", "whom", "whose", "where", "when", "why", "how"}
 _AUX = {"is", "are", "was", "were", "am", "do", "does", "did", "will", "would", "can", "could", "should",
         "shall", "may", "might", "must", "has", "have", "had"}
 _COPULA = {"is", "are", "was", "were"}
+# words that open a subject: after "will" / "did" they mean the wh-phrase before was not the subject
+_SUBJECT_WORDS = {"the", "a", "an", "this", "that", "these", "those", "his", "her", "its", "their", "our", "my", "your",
+                  "he", "she", "it", "they", "we", "you", "i"}
 _CONNECTORS = ("what about", "how about", "what of", "and what about", "and how about", "and", "also", "same for",
                "same question for", "ok and", "okay and", "then")
 _POSSESSIVE_PRONOUNS = {"its", "their", "his", "her"}
@@ -379,13 +382,25 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
         return _replace_pronouns(q, actor, plural, place) if prev_entity or plural else q
 
     if connector is None and _opens_with_wh_or_aux(q) and len(_words(q)) <= 2 and not entities(q):
-        fw, pw = [w.lower() for w in _words(q)], _words(previous)
-        if fw[0] in ("where", "when") and len(pw) > 2 and pw[0].lower() in _WH and pw[1].lower() in _AUX:
-            # "What did the Netherlands deploy?" + "Where to?" -> "Where did the Netherlands deploy to?"
+        fw = [w.lower() for w in _words(q)]
+        # the previous question's wh-phrase ("What", "Which countries") before its auxiliary
+        shape = re.match(r"^\s*((?i:what|which|who|whom|where|when|how)(?:\s+[a-z][\w'’-]*){0,2}?)\s+(?=((?i:" + "|".join(_AUX)
+                         + r"))\s+(\S+))", _body(previous))
+        # only when a subject follows the auxiliary ("Which countries will deploy troops?" has none: its
+        # wh-phrase is the subject), and a copula only before a verb in -ing ("What is Belgium's focus
+        # area?" + "Why?" is no "Why is Belgium's focus area?")
+        if shape and not (shape.group(3)[0].isupper() or shape.group(3).lower() in _SUBJECT_WORDS):
+            shape = None
+        if shape and shape.group(2).lower() in _COPULA and not _words(previous)[-1].lower().endswith("ing"):
+            shape = None
+        if shape and (fw[0] in ("where", "when", "why") or fw == ["how"]):
+            # "What did the Netherlands deploy?" + "Where to?" -> "Where did the Netherlands deploy to?";
+            # "Which countries will Hegseth visit?" + "Why?" -> "Why will Hegseth visit?" (asked again as
+            # it was, "Why?" found the same answer again)
             tail = (" " + " ".join(_words(q)[1:])) if len(fw) > 1 else ""
             body = _body(previous)
-            return fw[0].capitalize() + body[len(pw[0]):] + tail + punct
-        return f"{_body(previous)}: {q}"  # "Why?" / "How much?": the previous question asked again
+            return fw[0].capitalize() + " " + body[shape.end():] + tail + punct
+        return f"{_body(previous)}: {q}"  # "How much?", "Who won the election?" + "When?": asked again
 
     if connector is None and _opens_with_wh_or_aux(q):
         return _replace_pronouns(q, actor, plural, place) if prev_entity or plural else q

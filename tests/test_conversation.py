@@ -199,6 +199,13 @@ def test_a_rewrite_over_the_length_limit_gives_way_to_the_users_words():
     (("Where is Hegseth travelling?", "Where to?"), "Where is Hegseth travelling to?"),
     (("What will Hegseth discuss?", "When?"), "When will Hegseth discuss?"),
     (("Who won the election?", "When?"), "Who won the election: When?"),  # no auxiliary to keep the question's shape
+    # "Why?" asks about what the previous question asked, in its shape: asked again as it was, it found the same answer
+    (("Which countries will Hegseth visit?", "Why?"), "Why will Hegseth visit?"),
+    (("What did the Netherlands deploy to Poland?", "How?"), "How did the Netherlands deploy to Poland?"),
+    (("What are the allies planning?", "Why?"), "Why are the allies planning?"),
+    (("Which countries will deploy troops?", "Why?"), "Which countries will deploy troops: Why?"),  # the wh-phrase is the subject
+    (("What is Belgium's focus area?", "Why?"), "What is Belgium's focus area: Why?"),  # "Why is Belgium's focus area?" is no question
+    (("What did the Netherlands deploy?", "How much?"), "What did the Netherlands deploy: How much?"),
     # "they" with only a plural to stand for
     (("Which countries might deploy troops?", "How many soldiers are they sending?"), "How many soldiers are those countries sending?"),
 ])
