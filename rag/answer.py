@@ -152,6 +152,13 @@ def type_match(kind: str, text: str) -> float:
     return 1.0
 
 
+# A sentence that opens by pointing back ("This project focuses on developing the F-35") is about what
+# the sentence before it names: its question-term coverage counts that sentence's words too, or "What
+# aircraft is the Joint Strike Fighter program developing?" finds the program's sentence, not the aircraft.
+# Not "he" / "she": measured, SQuAD 2.0 calibration articles one answer fewer.
+_ANAPHOR = re.compile(r"^\W*(this|these|that|those|such|it|its|they|their|the (project|program|programme|initiative|agreement|treaty|effort|plan|partnership|move|deal))\b", re.I)
+
+
 class Scorer:
     """Question-side features against one index: IDF weights come from the BM25 vocabulary."""
 
@@ -185,7 +192,13 @@ class Scorer:
     def cand_terms(self, j: int) -> frozenset[str]:
         t = self._cand_terms.get(j)
         if t is None:
-            t = self._cand_terms[j] = frozenset(terms(self.index.candidates[j].render))
+            cand = self.index.candidates[j]
+            t = frozenset(terms(cand.render))
+            if cand.kind == "sentence" and _ANAPHOR.match(cand.text) and j > 0:
+                prev = self.index.candidates[j - 1]
+                if prev.chunk_id == cand.chunk_id and prev.kind == "sentence":
+                    t = t | frozenset(terms(prev.render))
+            self._cand_terms[j] = t
         return t
 
     def chunk_terms(self, row: int) -> frozenset[str]:

@@ -276,6 +276,12 @@ def test_a_description_out_of_the_items_order_does_not_name_it(real_index, embed
     assert a.answer is not None and "Intrepid Spirit Network" in a.answer
 
 
+def test_a_sentence_that_points_back_is_read_with_the_one_before(real_index, embedder, answering):
+    # "This project focuses on developing the F-35 Lightning II": the project is named one sentence before.
+    a = ask(real_index, embedder, "Which jet does the Joint Strike Fighter program produce?", answering=answering)
+    assert a.answer is not None and "F-35" in a.answer
+
+
 def test_item_named():
     from rag.answer import _item_named
     from rag.types import Candidate
