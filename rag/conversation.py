@@ -190,6 +190,15 @@ def _only_entities(text: str) -> bool:
     return bool(ents) and not rest
 
 
+# "European", "Russian", "American", "Vietnamese", "Polish", "Baltic", "German": how demonyms end
+_DEMONYM = re.compile(r"(ean|ian|can|ese|ish|ic|man)$")
+
+
+def _attributive_demonym(question: str, entity: str) -> bool:
+    """ "European" in "with European allies": a capitalised adjective before a noun, not a name."""
+    return bool(_DEMONYM.search(entity)) and re.search(r"(?<![\w])" + re.escape(entity) + r"\s+[a-z]", question) is not None
+
+
 def _replace_entity(question: str, old: str, new: str) -> str:
     return re.sub(r"(?<![\w])" + re.escape(old) + r"(?![\w])", new, question, count=1)
 
@@ -373,7 +382,12 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
     if only_entity and new_entities:
         new = new_entities[-1]
         if prev_entity:
-            return _replace_entity(previous, prev_entity, new)
+            target = prev_entity
+            if actor and actor != prev_entity and _attributive_demonym(previous, prev_entity) and not _DEMONYM.search(new):
+                # "What will Hegseth discuss with European allies?" + "And Putin?": a name does not stand
+                # for an adjective ("Putin allies"); it takes the place of who acts
+                target = actor
+            return _replace_entity(previous, target, new)
         base, added = added_to("for", new)
         return f"{_body(base)} for {new}{punct}", added
 

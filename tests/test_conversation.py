@@ -199,6 +199,9 @@ def test_a_rewrite_over_the_length_limit_gives_way_to_the_users_words():
     (("Where is Hegseth travelling?", "Where to?"), "Where is Hegseth travelling to?"),
     (("What will Hegseth discuss?", "When?"), "When will Hegseth discuss?"),
     (("Who won the election?", "When?"), "Who won the election: When?"),  # no auxiliary to keep the question's shape
+    # a name does not stand for a demonym before a noun ("Putin allies"): it takes the place of who acts
+    (("What will Hegseth discuss with European allies?", "And Putin?"), "What will Putin discuss with European allies?"),
+    (("What will Hegseth discuss with European allies?", "And Asian?"), "What will Hegseth discuss with Asian allies?"),
     # "Why?" asks about what the previous question asked, in its shape: asked again as it was, it found the same answer
     (("Which countries will Hegseth visit?", "Why?"), "Why will Hegseth visit?"),
     (("What did the Netherlands deploy to Poland?", "How?"), "How did the Netherlands deploy to Poland?"),
