@@ -159,6 +159,20 @@ def type_match(kind: str, text: str) -> float:
 _ANAPHOR = re.compile(r"^\W*(this|these|that|those|such|it|its|they|their|the (project|program|programme|initiative|agreement|treaty|effort|plan|partnership|move|deal))\b", re.I)
 
 
+# "The collaboration facilitates cost-sharing" after "... such collaboration is the Joint Strike Fighter
+# program": a sentence opening with "The" and a noun the sentences before it used is about the same thing.
+# Measured with the chain: SQuAD v1.1 calibration articles 0.733 -> 0.743, SQuAD 2.0 answers 0.766 ->
+# 0.767, no-answer AUROC 0.648 -> 0.650; one answer more on our sets, none lost. The word after the
+# noun too: no change.
+_DEFINITE = re.compile(r"^\W*the\s+([a-z]+)\b", re.I)
+
+
+def _definite_back(text: str, before: frozenset[str]) -> bool:
+    m = _DEFINITE.match(text)
+    head = terms(m.group(1)) if m else []
+    return bool(head) and head[0] in before
+
+
 class Scorer:
     """Question-side features against one index: IDF weights come from the BM25 vocabulary."""
 
@@ -194,10 +208,12 @@ class Scorer:
         if t is None:
             cand = self.index.candidates[j]
             t = frozenset(terms(cand.render))
-            if cand.kind == "sentence" and _ANAPHOR.match(cand.text) and j > 0:
+            if cand.kind == "sentence" and j > 0:
                 prev = self.index.candidates[j - 1]
                 if prev.chunk_id == cand.chunk_id and prev.kind == "sentence":
-                    t = t | frozenset(terms(prev.render))
+                    before = self.cand_terms(j - 1)  # a chain: "A notable example ... This project ... It ..."
+                    if _ANAPHOR.match(cand.text) or _definite_back(cand.text, before):
+                        t = t | before
             self._cand_terms[j] = t
         return t
 

@@ -282,6 +282,23 @@ def test_a_sentence_that_points_back_is_read_with_the_one_before(real_index, emb
     assert a.answer is not None and "F-35" in a.answer
 
 
+def test_a_sentence_opening_with_a_noun_used_before_is_read_with_those_sentences(real_index, embedder, answering):
+    # "... such collaboration is the Joint Strike Fighter program ... This project ... The collaboration
+    # facilitates cost-sharing": the program is named two sentences before the answer.
+    a = ask(real_index, embedder, "What does the Joint Strike Fighter partnership make easier for its partner nations?", answering=answering)
+    assert a.answer is not None and "cost-sharing" in a.answer
+
+
+def test_definite_back():
+    from rag.answer import _definite_back
+    from rag.text import terms
+
+    before = frozenset(terms("A notable example of such collaboration is the Joint Strike Fighter program."))
+    assert _definite_back("The collaboration facilitates cost-sharing.", before)
+    assert not _definite_back("The treaty was signed in 1954.", before)
+    assert not _definite_back("Collaboration facilitates cost-sharing.", before)
+
+
 def test_item_named():
     from rag.answer import _item_named
     from rag.types import Candidate
