@@ -17,6 +17,9 @@ from rag.settings import Settings
 log = logging.getLogger("rag.api")
 
 
+_STEPS = {"chunk": "chunking documents", "embed": "embedding passages", "write": "writing"}
+
+
 @dataclass
 class Engine:
     """Everything the endpoints need; lives in ``app.state.engine``. ``status`` goes
@@ -30,6 +33,7 @@ class Engine:
     status: str = "loading"
     error: str | None = None
     stage: str = "starting"
+    notes: list[str] = field(default_factory=list)  # what loading left out or redid ("skipped x.txt: not UTF-8")
     load_seconds: float | None = None
     started: int = field(default_factory=lambda: int(time.time()))  # the "created" of /v1/models
     _ready: threading.Event = field(default_factory=threading.Event)
@@ -72,11 +76,16 @@ class Engine:
                 if note:
                     log.warning("note: %s", note)
 
-                def waiting(message: str) -> None:
-                    self.stage = message
-                    log.warning("%s", message)
+                def noted(message: str) -> None:
+                    self.notes.append(message)
+                    self.stage = f"opening the index ({message})"  # e.g. waiting for another build
+                    log.warning("note: %s", message)
 
-                self.index, _report = open_index(s.corpus, s.index, self.embedder, s.chunker(), notify=waiting)
+                def building(step: str, done: int, total: int) -> None:
+                    # /readyz says how far a first build is, not the last note it heard
+                    self.stage = f"building the index: {_STEPS.get(step, step)} {done}/{total}"
+
+                self.index, _report = open_index(s.corpus, s.index, self.embedder, s.chunker(), notify=noted, progress=building)
             self._warm()
             self.load_seconds = time.perf_counter() - t0
         except RagError as e:

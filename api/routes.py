@@ -74,7 +74,7 @@ async def readyz(request: Request):
     engine: Engine = request.app.state.engine
     if engine.ready:
         return {"status": "ready", "documents": len(engine.index.documents), "chunks": len(engine.index.chunks),
-                "model": getattr(engine.embedder, "model_id", None)}
+                "model": getattr(engine.embedder, "model_id", None), "notes": list(engine.notes)}
     reason = engine.error if engine.status == "failed" else f"not ready: {engine.stage}"
     return JSONResponse({"status": engine.status, "error": reason, "detail": None}, status_code=503)
 

@@ -81,6 +81,7 @@ def test_healthz_and_readyz(api_client):
     assert api_client.get("/healthz").json() == {"status": "ok"}
     r = api_client.get("/readyz")
     assert r.status_code == 200 and r.json()["status"] == "ready" and r.json()["documents"] == 5
+    assert r.json()["notes"] == []  # nothing in corpus/ was skipped
 
 
 @pytest.mark.slow
@@ -488,3 +489,26 @@ def _ppid(pid: str) -> int:
             return int(f.read().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return -1
+
+
+def test_readyz_tells_the_build_step_while_building_and_lists_notes_when_ready(small_corpus, tmp_path, fake_embedder):
+    from api.deps import Engine
+    from rag.settings import Settings
+
+    (small_corpus / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me\n\nSome text.".encode("latin-1"))
+    stages: list[str] = []
+
+    class Watched(Engine):
+        def __setattr__(self, name, value):
+            if name == "stage":
+                stages.append(value)
+            super().__setattr__(name, value)
+
+    engine = Watched(Settings(corpus=small_corpus, index=tmp_path / "index"), embedder=fake_embedder)
+    engine.load()
+    assert engine.ready, engine.error
+    # the skip note is heard first, but a build step, not the note, is the stage while embedding
+    assert any(s.startswith("opening the index (skipped") for s in stages)
+    assert any(s.startswith("building the index: embedding passages") for s in stages)
+    assert stages.index(next(s for s in stages if s.startswith("building"))) > stages.index(next(s for s in stages if "skipped" in s))
+    assert any("latin1.txt" in n and "not UTF-8" in n for n in engine.notes)
