@@ -417,7 +417,9 @@ def test_a_list_answer_cites_the_list_not_only_its_lead_in(real_index, embedder,
 
 @pytest.mark.parametrize("question", ["How much will the joint command center cost?", "When will the joint command center open?",
                                       # "involves several countries including ...": there are some, how many is not said
-                                      "How many nations are part of the Joint Strike Fighter program?"])
+                                      "How many nations are part of the Joint Strike Fighter program?",
+                                      # "hundreds of soldiers": some hundreds, the number is not given
+                                      "How many soldiers will France station away from the front line?"])
 def test_no_number_or_date_means_no_answer(real_index, embedder, answering, question):
     # The command center is mentioned, but neither its cost nor a date: a close sentence without the
     # asked-for type of value must not be returned as the answer.
