@@ -196,6 +196,7 @@ class Scorer:
         self.unseen_idf = math.log(1 + (n + 0.5) / 0.5)
         self._cand_terms: dict[int, frozenset[str]] = {}
         self._chunk_terms: dict[int, frozenset[str]] = {}
+        self._names: frozenset[str] | None = None
 
     def calibrate(self, p: float) -> float:
         if self.model is None or not self.model.calibration_x:
@@ -218,6 +219,20 @@ class Scorer:
                         t = t | before
             self._cand_terms[j] = t
         return t
+
+    def names(self) -> frozenset[str]:
+        """Words the corpus capitalises inside sentences more often than not ("Poland", "NATO"; not
+        "Military", of "Enhanced Military Cooperation"), lower-cased."""
+        if self._names is None:
+            cap: dict[str, int] = {}
+            low: dict[str, int] = {}
+            for c in self.index.candidates:
+                for m in re.finditer(r"(?<=[\w,;] )([A-Za-z][\w'’.-]*)", c.text):
+                    w = m.group(1).rstrip(".")  # "Germany." at a sentence's end; "U.S" stays one word
+                    d = cap if w[0].isupper() else low
+                    d[w.lower()] = d.get(w.lower(), 0) + 1
+            self._names = frozenset(w for w, n in cap.items() if n > low.get(w, 0) and w not in STOPWORDS)
+        return self._names
 
     def chunk_terms(self, row: int) -> frozenset[str]:
         t = self._chunk_terms.get(row)
@@ -728,6 +743,12 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
         # one (confidence x 0.1) a confident reader still answered; on SQuAD 2.0 test the hard rule
         # abstains more (0.091 vs 0.075) with fewer false abstentions (1.8% vs 2.3%).
         conf = 0.0
+    if _asks_for_names(question) and not _new_name(scorer, text, question):
+        # "Which countries signed the 1954 treaty?" is not answered by the treaty's sentence: it asks for
+        # names, and the answer gives none the question does not already have (the mentioned-but-not-given
+        # case). Not for "who": SQuAD's "who" answers are often common nouns (measured: SQuAD v1.1
+        # calibration 0.743 -> 0.713).
+        conf = 0.0
     if kind == "person" and not _agent_cell(scorer.index, best, s, e):
         conf = 0.0  # "Who is Belgium's defense minister?" is not answered by a "Focus Area" cell
     if scorer.index.candidates[best.j].kind == "row" and _owner_missing(scorer, question, best):
@@ -742,6 +763,26 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
     if conf < config.threshold:
         return Answer(question, None, tuple(citations), conf)
     return Answer(question, text, _supporting_first(scorer.index, citations, best.hit, s, e), conf, Span(best.hit.chunk.doc_id, s, e))
+
+
+# "Which countries / nations / cities ...": the answer is one or more names. Measured: five abstentions more
+# on our sets (one fact asked in five), none lost; SQuAD 2.0 calibration abstention 0.141 -> 0.144, AUROC
+# 0.6498 -> 0.6502, no answer lost.
+_NAMED_KIND = re.compile(r"\b(which|what)\s+([a-z]+\s+)?(countr(y|ies)|nations?|cit(y|ies)|capitals?|compan(y|ies)|organi[sz]ations?)\b", re.I)
+_AUX_WORDS = {"do", "does", "did", "is", "are", "was", "were", "will", "would", "can", "could", "should", "have", "has", "had", "may", "might", "must"}
+
+
+def _asks_for_names(question: str) -> bool:
+    """"Which countries ...?", "What city ...?"; not "What do nations gain ...?"."""
+    m = _NAMED_KIND.search(question)
+    return bool(m) and not (m.group(2) and m.group(2).strip().lower() in _AUX_WORDS)
+
+
+def _new_name(scorer: Scorer, text: str, question: str) -> bool:
+    """Whether ``text`` holds a name (see ``Scorer.names``) that the question does not."""
+    qterms = set(terms(question))
+    names = scorer.names()
+    return any(w.rstrip(".").lower() in names and not set(terms(w)) & qterms for w in re.findall(r"[A-Za-z][\w'’.-]*", text))
 
 
 def _overlaps(doc_id: str, start: int, end: int, spans: Sequence[Span]) -> bool:

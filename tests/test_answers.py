@@ -299,6 +299,40 @@ def test_definite_back():
     assert not _definite_back("Collaboration facilitates cost-sharing.", before)
 
 
+@pytest.mark.parametrize("question, expected", [
+    # the treaty's sentence names the treaty, not one signatory: nothing the question lacks
+    ("Which nations took part in signing the Southeast Asia Collective Defense Treaty of 1954?", None),
+    ("Which country opposes sending troops to Ukraine?", "Poland"),
+    ("Which countries are part of the Quad?", "Japan"),
+])
+def test_a_question_asking_for_countries_needs_a_name_it_does_not_give(real_index, embedder, answering, question, expected):
+    a = ask(real_index, embedder, question, answering=answering)
+    if expected is None:
+        assert a.answer is None and a.abstained
+    else:
+        assert a.answer is not None and expected in a.answer
+
+
+def test_asks_for_names_and_the_corpus_names():
+    from rag.answer import Scorer, _asks_for_names, _new_name
+
+    assert _asks_for_names("Which countries signed the treaty?") and _asks_for_names("What European city hosts it?")
+    assert not _asks_for_names("What do nations gain by teaming up?") and not _asks_for_names("Who signed it?")
+
+    class Cand:
+        def __init__(self, text):
+            self.text = text
+
+    class Idx:
+        candidates = [Cand("Troops went to Poland and then to Germany."), Cand("The plan adds Enhanced Military Cooperation."),
+                      Cand("Our military grows."), Cand("The military plan works.")]
+
+    scorer = Scorer.__new__(Scorer)
+    scorer.index, scorer._names = Idx(), None
+    assert {"poland", "germany", "enhanced", "cooperation"} <= scorer.names() and "military" not in scorer.names()
+    assert _new_name(scorer, "poland", "Which country?") and not _new_name(scorer, "Poland is named.", "Which country but Poland?")
+
+
 def test_item_named():
     from rag.answer import _item_named
     from rag.types import Candidate
