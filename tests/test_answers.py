@@ -333,6 +333,20 @@ def test_asks_for_names_and_the_corpus_names():
     assert _new_name(scorer, "poland", "Which country?") and not _new_name(scorer, "Poland is named.", "Which country but Poland?")
 
 
+def test_a_list_item_is_not_outscored_for_being_an_item(real_index, embedder, answering):
+    # The selector was fitted where list items are rare; the item that answers must still win.
+    a = ask(real_index, embedder, "Which scarce resources might lead to conflicts as the climate changes?", answering=answering)
+    assert a.answer is not None and "water and arable land" in a.answer
+
+
+def test_a_rare_feature_is_capped():
+    from rag.answer import RARE_CAP, LinearModel
+
+    m = LinearModel(("is_item", "sim"), (-1.0, 1.0), 0.0, (0.0002, 0.5), (0.014, 0.2))
+    assert m.logit({"is_item": 1.0, "sim": 0.5}) == -RARE_CAP  # not -71
+    assert m.logit({"is_item": 0.0, "sim": 0.9}) == pytest.approx(2.0 + 0.0002 / 0.014)  # a common feature is not capped
+
+
 def test_item_named():
     from rag.answer import _item_named
     from rag.types import Candidate
