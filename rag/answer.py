@@ -570,6 +570,29 @@ def _named_item(scorer: Scorer, question: str, scored: list[_Scored], best: _Sco
     return best
 
 
+_BESIDES = re.compile(r"^\W*(?:besides|apart from|aside from|other than|in addition to)\s+([^,?]+)", re.I)
+
+
+def _given(cand: Candidate, given: set[str]) -> bool:
+    if cand.kind not in ("item", "row"):
+        return False
+    head = terms(cand.cells[0].value) if cand.cells else terms(re.split(r":\s", cand.text, maxsplit=1)[0])
+    return bool(head) and sum(t in given for t in head) / len(head) >= 0.5
+
+
+def _not_given(scorer: Scorer, question: str, scored: list[_Scored], best: _Scored) -> _Scored:
+    """"Besides disaster response and medical aid, how else ...?": an item the leading clause names is
+    given, not asked; the best item of the same list it does not name is the answer. (Measured: one
+    answer more on our sets, none lost; SQuAD has no lists.)"""
+    m = _BESIDES.match(question)
+    cands = scorer.index.candidates
+    if not m or not _given(cands[best.j], given := set(terms(m.group(1)))):
+        return best
+    chosen = cands[best.j]
+    return next((c for c in scored if cands[c.j].chunk_id == chosen.chunk_id and cands[c.j].kind == chosen.kind
+                 and not _given(cands[c.j], given)), best)
+
+
 def _column_match(cand: Candidate, question: str) -> float:
     return max((_header_match(question, c.header) for c in cand.cells[1:]), default=0.0)
 
@@ -738,6 +761,7 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
             best = alt
         elif exclude:  # "tell me more" after the one refusal: the willing are not more of it
             return Answer(question, None, tuple(citations), 0.0)
+    best = _not_given(scorer, question, scored, best)
     named = _named_item(scorer, question, scored, best)
     if named is not best:
         # The item's own confidence counts too: the question names it, so it is not a weaker answer.

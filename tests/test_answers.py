@@ -347,6 +347,13 @@ def test_a_rare_feature_is_capped():
     assert m.logit({"is_item": 0.0, "sim": 0.9}) == pytest.approx(2.0 + 0.0002 / 0.014)  # a common feature is not capped
 
 
+@pytest.mark.parametrize("question", ["Other than disaster response and medical aid, what humanitarian activity does the list give?",
+                                      "Apart from medical aid and health services, which form of humanitarian assistance do militaries provide?"])
+def test_an_item_the_besides_clause_names_is_not_the_answer(real_index, embedder, answering, question):
+    a = ask(real_index, embedder, question, answering=answering)
+    assert a.answer is not None and "Medical aid" not in a.answer and "Infrastructure rehabilitation" in a.answer
+
+
 def test_item_named():
     from rag.answer import _item_named
     from rag.types import Candidate
