@@ -784,6 +784,8 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
         # case). Not for "who": SQuAD's "who" answers are often common nouns (measured: SQuAD v1.1
         # calibration 0.743 -> 0.713).
         conf = 0.0
+    if kind == "number" and _counts_other(question, text):
+        conf = 0.0  # "How many soldiers has Denmark pledged?" is not answered by "About 10 countries, including Denmark"
     if kind == "person" and not _agent_cell(scorer.index, best, s, e):
         conf = 0.0  # "Who is Belgium's defense minister?" is not answered by a "Focus Area" cell
     if scorer.index.candidates[best.j].kind == "row" and _owner_missing(scorer, question, best):
@@ -818,6 +820,42 @@ def _new_name(scorer: Scorer, text: str, question: str) -> bool:
     qterms = set(terms(question))
     names = scorer.names()
     return any(w.rstrip(".").lower() in names and not set(terms(w)) & qterms for w in re.findall(r"[A-Za-z][\w'’.-]*", text))
+
+
+# Nouns that count the same things, so "How many nations ...?" is answered by "About 10 countries".
+_COUNT_NOUNS = [frozenset(terms(g)) for g in (
+    "country countries nation nations state states member members ally allies partner partners",
+    "soldier soldiers troop troops personnel servicemen servicemembers forces",
+    "people person persons individuals residents inhabitants citizens population",
+)]
+
+
+def _counts_other(question: str, text: str) -> bool:
+    """Whether every number in ``text`` counts something other than what "how many X" asks: each is
+    followed by a plural noun that is neither X nor counts the same things. A number followed by
+    anything else ("3.5 million inhabitants", "2 of 3 batteries") may count X. Measured: five
+    abstentions more on our sets (one fact asked in five), none lost; SQuAD 2.0 calibration abstention
+    0.144 -> 0.146, AUROC 0.6502 -> 0.6506, no answer lost."""
+    m = re.search(r"\bhow many\s+(?:more\s+)?([a-z]+)", question, re.I)
+    if not m:
+        return False
+    asked = terms(m.group(1))
+    if not asked:
+        return False
+    found = list(_NUMBER.finditer(_VAGUE.sub(" ", text)))
+    if not found:
+        return False
+    body = _VAGUE.sub(" ", text)
+    for n in found:
+        after = re.findall(r"[A-Za-z][\w-]*", body[n.end():])[:2]
+        if not after:
+            return False
+        near = set(terms(" ".join(after)))
+        if asked[0] in near or any(asked[0] in g and near & g for g in _COUNT_NOUNS):
+            return False
+        if not after[0].lower().endswith("s"):
+            return False
+    return True
 
 
 def _overlaps(doc_id: str, start: int, end: int, spans: Sequence[Span]) -> bool:

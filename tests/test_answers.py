@@ -354,6 +354,28 @@ def test_an_item_the_besides_clause_names_is_not_the_answer(real_index, embedder
     assert a.answer is not None and "Medical aid" not in a.answer and "Infrastructure rehabilitation" in a.answer
 
 
+@pytest.mark.parametrize("question, expected", [
+    ("How many troops is Sweden sending to Ukraine?", None),  # "About 10 countries, including ... Sweden": countries, not troops
+    ("How many nations are willing to send troops to Ukraine?", "10 countries"),
+])
+def test_a_number_must_count_what_how_many_asks(real_index, embedder, answering, question, expected):
+    a = ask(real_index, embedder, question, answering=answering)
+    if expected is None:
+        assert a.answer is None and a.abstained
+    else:
+        assert a.answer is not None and expected in a.answer
+
+
+def test_counts_other():
+    from rag.answer import _counts_other
+
+    assert _counts_other("How many soldiers has Denmark pledged?", "About 10 countries, including Denmark")
+    assert not _counts_other("How many people live there?", "3.5 million inhabitants")
+    assert not _counts_other("How many soldiers went?", "10,000 troops went")
+    assert not _counts_other("How many troops?", "sent 2 of 3 Patriot batteries")
+    assert not _counts_other("What is it?", "10 countries")
+
+
 def test_item_named():
     from rag.answer import _item_named
     from rag.types import Candidate
