@@ -374,6 +374,9 @@ def test_counts_other():
     assert not _counts_other("How many soldiers went?", "10,000 troops went")
     assert not _counts_other("How many troops?", "sent 2 of 3 Patriot batteries")
     assert not _counts_other("What is it?", "10 countries")
+    # the counted phrase is read up to its verb: an adjective before the noun is not the noun
+    assert not _counts_other("Approximately how many musical instruments were loaned?", "the loan of 35 instruments")
+    assert not _counts_other("How many types of networks were there?", "There were two kinds of networks.")
 
 
 def test_item_named():
