@@ -520,8 +520,18 @@ def _list_after(index: Index, cand: Candidate) -> list[Candidate] | None:
     return None
 
 
+def _key_terms(cand: Candidate) -> list[str]:
+    """A row's key (its first cell), as terms; none for a candidate without cells."""
+    return terms(cand.cells[0].value) if cand.cells else []
+
+
+def _head_terms(cand: Candidate) -> list[str]:
+    """A list item's head ("Intelligence Sharing" of "Intelligence Sharing: ..."), as terms."""
+    return terms(re.split(r":\s", cand.text, maxsplit=1)[0])
+
+
 def _key_named(cand: Candidate, qterms: set[str]) -> float:
-    key = terms(cand.cells[0].value) if cand.cells else []
+    key = _key_terms(cand)
     return sum(t in qterms for t in key) / len(key) if key else 0.0
 
 
@@ -539,7 +549,7 @@ def _item_named(cand: Candidate, question: str, in_order: bool = False) -> bool:
     """The question names this item's head ("what do rapid response capabilities ..."): answer the item.
     ``in_order``: only with the head's words in the head's order ("Intelligence Sharing" is not named by
     "the sharing of intelligence")."""
-    head = terms(re.split(r":\s", cand.text, maxsplit=1)[0])
+    head = _head_terms(cand)
     if in_order:
         q, at, found = terms(question), 0, 0
         for t in head:
@@ -576,7 +586,7 @@ _BESIDES = re.compile(r"^\W*(?:besides|apart from|aside from|other than|in addit
 def _given(cand: Candidate, given: set[str]) -> bool:
     if cand.kind not in ("item", "row"):
         return False
-    head = terms(cand.cells[0].value) if cand.cells else terms(re.split(r":\s", cand.text, maxsplit=1)[0])
+    head = _key_terms(cand) if cand.cells else _head_terms(cand)
     return bool(head) and sum(t in given for t in head) / len(head) >= 0.5
 
 
@@ -806,7 +816,7 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
 # on our sets (one fact asked in five), none lost; SQuAD 2.0 calibration abstention 0.141 -> 0.144, AUROC
 # 0.6498 -> 0.6502, no answer lost.
 _NAMED_KIND = re.compile(r"\b(which|what)\s+([a-z]+\s+)?(countr(y|ies)|nations?|cit(y|ies)|capitals?|compan(y|ies)|organi[sz]ations?)\b", re.I)
-_AUX_WORDS = {"do", "does", "did", "is", "are", "was", "were", "will", "would", "can", "could", "should", "have", "has", "had", "may", "might", "must"}
+_AUX_WORDS = frozenset(_AUX.strip("()").split("|")) | {"is", "was"}
 
 
 def _asks_for_names(question: str) -> bool:
