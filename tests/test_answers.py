@@ -440,7 +440,9 @@ def test_negated_questions(question, negated):
 
 
 @pytest.mark.parametrize("question", ["Which country opposes sending troops to Ukraine?", "Which country is unwilling to send troops to Ukraine?",
-                                      "Which country is against sending troops?"])
+                                      "Which country is against sending troops?",
+                                      # a paraphrase the selector ranks the refusal sixth for
+                                      "Why is the Polish leadership reluctant to commit soldiers to a mission in Ukraine?"])
 def test_a_negated_question_is_not_answered_by_its_opposite(real_index, embedder, answering, question):
     # the willing countries were picked: the polarity of the answer must agree with the question's
     a = ask(real_index, embedder, question, answering=answering)
