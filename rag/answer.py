@@ -382,7 +382,8 @@ def confidence(scorer: Scorer, best: _Scored) -> float:
 
 
 # -- turning the chosen candidate into a short answer ----------------------------------------
-_NEGATION = re.compile(r"\b(not|no|never|oppos(e|es|ed)|refus(e|es|ed|ing)|reject(s|ed|ing)?|unwilling|reluctant|"
+# The noun forms ("the Polish refusal", "their reluctance"): one answer more on our sets, SQuAD unchanged.
+_NEGATION = re.compile(r"\b(not|no|never|oppos(e|es|ed)|refus(e|es|ed|ing|al|als)|reject(s|ed|ing)?|unwilling(ness)?|reluctan(t|ce)|"
                        r"declin(e|es|ed)|rul(e|es|ed|ing) out|(is|are|was|were) against)\b|n[’']t\b", re.I)  # "opposing party", "against X" are not denials
 # For polarity only, wider than _EXCLUSION below: no aside ("(not the other table)", "rather than X")
 # is the polarity of what is asked; nor is a leading clause ("If X won't ..., what ...?").

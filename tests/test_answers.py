@@ -426,6 +426,8 @@ def test_table_answers_come_from_the_named_row_and_column(real_index, embedder, 
     ("Which country is unwilling to send troops to Ukraine?", True),
     ("Which country doesn't want to send soldiers?", True),
     ("Which country is against sending troops?", True),
+    ("What lies behind Warsaw's refusal to send soldiers?", True),  # the noun forms too
+    ("What explains the reluctance of some allies to deploy?", True),
     ("Who was Tesla prejudiced against?", False),  # "against X" is not a refusal
     ("Which countries are willing to send troops to Ukraine?", False),
     # a contrast that says where to look, or a leading clause, is not what is asked
