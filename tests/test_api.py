@@ -191,7 +191,9 @@ def test_chat_tell_me_more_gives_the_next_answer_not_the_same_one(api_client):
     alone = _chat(api_client, "Tell me more")
     assert alone["talk"] and alone["citations"] == []
     refusal = _chat(api_client, "Which country opposes sending troops to Ukraine?", "go on")
-    assert refusal["abstained"], refusal["answer"]
+    # more of a refusal is another refusal (Washington ruling out US boots on the ground), or nothing:
+    # never Poland again, never the willing countries
+    assert refusal["abstained"] or ("ruled out" in refusal["answer"] and "Poland" not in refusal["answer"]), refusal["answer"]
     r = api_client.post("/v1/chat/completions", json={"model": "rag", "messages": [
         {"role": "user", "content": BELGIUM_Q}, {"role": "assistant", "content": BELGIUM_A}, {"role": "user", "content": "Tell me more"}]})
     assert r.json()["choices"][0]["message"]["content"] == "The documents say nothing more about this."
