@@ -20,7 +20,7 @@ import numpy as np
 
 from rag.reader import with_context
 from rag.store import Index
-from rag.text import STOPWORDS, question_terms, terms
+from rag.text import STOPWORDS, capitalised_names, question_terms, terms
 from rag.trees import TreeModel
 from rag.types import Answer, Candidate, Citation, Hit, Span
 
@@ -221,17 +221,11 @@ class Scorer:
         return t
 
     def names(self) -> frozenset[str]:
-        """Words the corpus capitalises inside sentences more often than not ("Poland", "NATO"; not
-        "Military", of "Enhanced Military Cooperation"), lower-cased."""
+        """The corpus's names (``capitalised_names`` of its candidates): stored with the index at build
+        time, since a scan of a million candidates at the first "which countries" question would stall it;
+        computed here, once, for an index built before they were stored."""
         if self._names is None:
-            cap: dict[str, int] = {}
-            low: dict[str, int] = {}
-            for c in self.index.candidates:
-                for m in re.finditer(r"(?<=[\w,;] )([A-Za-z][\w'’.-]*)", c.text):
-                    w = m.group(1).rstrip(".")  # "Germany." at a sentence's end; "U.S" stays one word
-                    d = cap if w[0].isupper() else low
-                    d[w.lower()] = d.get(w.lower(), 0) + 1
-            self._names = frozenset(w for w, n in cap.items() if n > low.get(w, 0) and w not in STOPWORDS)
+            self._names = self.index.names if self.index.names is not None else capitalised_names(c.text for c in self.index.candidates)
         return self._names
 
     def chunk_terms(self, row: int) -> frozenset[str]:

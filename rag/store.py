@@ -8,6 +8,7 @@ Layout of ``index/``::
     vectors.faiss            chunk vectors (inner product on normalised vectors = cosine)
     candidates.jsonl         answer units (sentences, list items, table rows) with offsets
     candidate_vectors.npy    row i is candidate i
+    names.json               the words the candidates capitalise mid-sentence (answer selection's names)
     bm25/                    bm25s files over the chunks' index_text
 
 A build writes a sibling temporary folder and renames it into place, so an interrupted build
@@ -33,7 +34,7 @@ from rag import __version__
 from rag.chunking import Chunker, ChunkerConfig
 from rag.embedding import Embedder
 from rag.errors import IndexMismatchError, IndexNotFoundError, InvalidInputError
-from rag.text import terms
+from rag.text import capitalised_names, terms
 from rag.types import Candidate, Cell, Chunk, Document
 
 # bm25s sets its own logger to DEBUG at import, so every build printed "Building index from tokens"
@@ -82,8 +83,10 @@ class Index:
     """A loaded index: the only stateful object besides the embedder."""
 
     def __init__(self, path: Path, manifest: dict, documents: dict[str, Document], chunks: list[Chunk],
-                 candidates: list[Candidate], vectors: faiss.Index, candidate_vectors: np.ndarray, bm25: bm25s.BM25):
+                 candidates: list[Candidate], vectors: faiss.Index, candidate_vectors: np.ndarray, bm25: bm25s.BM25,
+                 names: frozenset[str] | None = None):
         self.path = path
+        self.names = names  # None for an index built before names.json: the scorer computes them
         self.manifest = manifest
         self.documents = documents
         self.chunks = chunks
@@ -119,7 +122,8 @@ class Index:
         bm25 = bm25s.BM25.load(str(p / "bm25"), show_progress=False, verbosity=0) if chunks else bm25s.BM25()
         if vectors.ntotal != len(chunks) or len(cvec) != len(candidates):
             raise IndexMismatchError(f"index at {p} is inconsistent ({vectors.ntotal} vectors for {len(chunks)} chunks); rebuild it with `rag index --rebuild`")
-        return cls(p, manifest, documents, chunks, candidates, vectors, cvec, bm25)
+        names = frozenset(json.loads((p / "names.json").read_text())) if (p / "names.json").exists() else None
+        return cls(p, manifest, documents, chunks, candidates, vectors, cvec, bm25, names)
 
     def stale_documents(self, docs: list[Document]) -> tuple[list[str], list[str], list[str]]:
         """(added, changed, removed) document ids between this index and ``docs``."""
@@ -317,6 +321,7 @@ def _write(tmp: Path, manifest: dict, docs: list[Document], chunks: list[Chunk],
     _write_jsonl(tmp / "candidates.jsonl", (asdict(c) for c in cands))
     faiss.write_index(faiss_index, str(tmp / "vectors.faiss"))
     np.save(tmp / "candidate_vectors.npy", dvecs, allow_pickle=False)
+    (tmp / "names.json").write_text(json.dumps(sorted(capitalised_names(c.text for c in cands)), ensure_ascii=False))
     if chunks:
         bm = bm25s.BM25(k1=config.bm25_k1, b=config.bm25_b)
         bm.index([terms(c.index_text) or ["_empty_"] for c in chunks], show_progress=False)

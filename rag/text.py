@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 import Stemmer
@@ -75,3 +76,19 @@ def terms(text: str) -> list[str]:
 def question_terms(question: str) -> list[str]:
     ws = [w for w in words(question) if w not in STOPWORDS and w not in QUESTION_WORDS and len(w) > 1 or w.isdigit()]
     return _stemmer().stemWords(ws) if ws else []
+
+
+_MID_SENTENCE_WORD = re.compile(r"(?<=[\w,;] )([A-Za-z][\w'’.-]*)")
+
+
+def capitalised_names(texts: Iterable[str]) -> frozenset[str]:
+    """Words the texts capitalise inside sentences more often than not ("Poland", "NATO"; not
+    "Military", of "Enhanced Military Cooperation"), lower-cased: names, without a tagger."""
+    cap: dict[str, int] = {}
+    low: dict[str, int] = {}
+    for text in texts:
+        for m in _MID_SENTENCE_WORD.finditer(text):
+            w = m.group(1).rstrip(".")  # "Germany." at a sentence's end; "U.S" stays one word
+            d = cap if w[0].isupper() else low
+            d[w.lower()] = d.get(w.lower(), 0) + 1
+    return frozenset(w for w, n in cap.items() if n > low.get(w, 0) and w not in STOPWORDS)

@@ -183,3 +183,19 @@ def test_concurrent_builds_of_one_index_take_turns(small_corpus, tmp_path):
     assert sum(bool(e.batches) for e in embedders) == 1
     assert notes == [f"another process is building the index at {tmp_path / 'idx'}; waiting for it"]
     assert results[0][0].manifest == results[1][0].manifest
+
+
+def test_names_are_stored_at_build_and_match_the_lazy_scan(small_corpus, fake_embedder, tmp_path):
+    from rag.answer import Scorer
+    from rag.text import capitalised_names
+
+    build_index(load_corpus(small_corpus), fake_embedder, tmp_path / "idx")
+    idx = Index.load(tmp_path / "idx", model_id="fake-bow")
+    # "and Sudmark" is capitalised mid-sentence: a name. "agreement" is written lower-case there, and
+    # "Ostia" only ever opens a sentence, where capitals say nothing.
+    assert "sudmark" in idx.names and "agreement" not in idx.names and "ostia" not in idx.names
+    assert idx.names == capitalised_names(c.text for c in idx.candidates)
+    # An index built before names.json existed still answers: the scorer scans its candidates once.
+    (tmp_path / "idx" / "names.json").unlink()
+    old = Index.load(tmp_path / "idx", model_id="fake-bow")
+    assert old.names is None and Scorer(old).names() == idx.names
