@@ -579,7 +579,8 @@ def _named_item(scorer: Scorer, question: str, scored: list[_Scored], best: _Sco
     return best
 
 
-_BESIDES = re.compile(r"^\W*(?:besides|apart from|aside from|other than|in addition to)\s+([^,?]+)", re.I)
+# Leading ("Besides X, what ...?") or trailing ("What is the other tool listed besides X?").
+_BESIDES = re.compile(r"(?:^\W*|\s)(?:besides|apart from|aside from|other than|in addition to)\s+([^,?]+)", re.I)
 
 
 def _given(cand: Candidate, given: set[str]) -> bool:
@@ -590,10 +591,10 @@ def _given(cand: Candidate, given: set[str]) -> bool:
 
 
 def _not_given(scorer: Scorer, question: str, scored: list[_Scored], best: _Scored) -> _Scored:
-    """"Besides disaster response and medical aid, how else ...?": an item the leading clause names is
-    given, not asked; the best item of the same list it does not name is the answer. (Measured: one
-    answer more on our sets, none lost; SQuAD has no lists.)"""
-    m = _BESIDES.match(question)
+    """"Besides disaster response and medical aid, how else ...?": an item the clause names is given,
+    not asked; the best item of the same list it does not name is the answer. (Measured: one answer
+    more on our sets, none lost; SQuAD has no lists. The clause at the question's end: one more.)"""
+    m = _BESIDES.search(question)
     cands = scorer.index.candidates
     if not m or not _given(cands[best.j], given := set(terms(m.group(1)))):
         return best

@@ -358,6 +358,13 @@ def test_an_item_the_besides_clause_names_is_not_the_answer(real_index, embedder
     assert a.answer is not None and "Medical aid" not in a.answer and "Infrastructure rehabilitation" in a.answer
 
 
+@pytest.mark.parametrize("question", ["Which diplomatic tool of military engagement does the article list besides defense attaches and liaison officers?",
+                                      "Which tool of military diplomacy appears in the list in addition to defense attaches and liaison officers?"])
+def test_a_besides_clause_at_the_end_names_what_is_not_asked(real_index, embedder, answering, question):
+    a = ask(real_index, embedder, question, answering=answering)
+    assert a.answer is not None and "Liaison Officers" not in a.answer and "Military Aid and Cooperation Agreements" in a.answer
+
+
 @pytest.mark.parametrize("question, expected", [
     ("How many troops is Sweden sending to Ukraine?", None),  # "About 10 countries, including ... Sweden": countries, not troops
     ("How many nations are willing to send troops to Ukraine?", "10 countries"),
