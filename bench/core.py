@@ -24,6 +24,19 @@ from rag.settings import Settings
 from rag.store import Index, build_index
 
 
+def cpu() -> str:
+    """The host's CPU and the vector extensions the int8 kernels use: latency here moves with both, so
+    every figure is printed beside them (figures from different hosts are not comparable)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown CPU"
+    model = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), "unknown CPU")
+    flags = set(next((ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), []))
+    isa = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8") if f in flags]
+    return f"{model}; {', '.join(isa) or 'no AVX2'}"
+
+
 def pct(xs, p):
     return float(np.percentile(np.array(xs), p))
 
@@ -71,6 +84,7 @@ def main() -> None:
                     parts[k].append(a.timings_ms[k])
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     n = len(texts)
+    print(f"cpu: {cpu()}")
     print(f"backend: {args.backend}; model load {load_s:.1f} s")
     print(f"documents {len(docs)}, chunks {report.chunks}, candidates {report.candidates}, texts embedded {report.embedded_texts}")
     print(f"raw encoder: {n} texts in {raw_s:.2f} s = {n / raw_s:.1f} texts/s")
