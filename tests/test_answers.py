@@ -327,7 +327,8 @@ def test_asks_for_names_and_the_corpus_names():
         def __init__(self, text):
             self.text = text
 
-    class Idx:
+    class Idx:  # an index without stored names: the scorer scans its candidates
+        names = None
         candidates = [Cand("Troops went to Poland and then to Germany."), Cand("The plan adds Enhanced Military Cooperation."),
                       Cand("Our military grows."), Cand("The military plan works.")]
 
