@@ -52,7 +52,7 @@ def test_question_sets_are_valid():
                  "questions_heldout4.jsonl", "questions_heldout5.jsonl", "questions_heldout6.jsonl",
                  "questions_heldout7.jsonl", "questions_heldout8.jsonl", "questions_heldout9.jsonl",
                  "questions_heldout10.jsonl", "questions_heldout11.jsonl", "questions_heldout12.jsonl",
-                 "questions_heldout13.jsonl", "questions_heldout14.jsonl"):
+                 "questions_heldout13.jsonl", "questions_heldout14.jsonl", "questions_heldout15.jsonl"):
         qs = load_questions(ROOT / "eval" / name)
         assert validate_questions(qs, docs) == []
     main = load_questions(ROOT / "eval" / "questions.jsonl")
