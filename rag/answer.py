@@ -20,7 +20,7 @@ import numpy as np
 
 from rag.reader import with_context
 from rag.store import Index
-from rag.text import STOPWORDS, capitalised_names, question_terms, terms
+from rag.text import STOPWORDS, capitalised_names, is_place_word, name_key, question_terms, terms
 from rag.trees import TreeModel
 from rag.types import Answer, Candidate, Citation, Hit, Span
 
@@ -794,6 +794,11 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
         # case). Not for "who": SQuAD's "who" answers are often common nouns (measured: SQuAD v1.1
         # calibration 0.743 -> 0.713).
         conf = 0.0
+    if _asks_for_person(question) and not _new_person(scorer, text, question):
+        # "Which Belgian officials will Hegseth meet?" is not answered by "Hegseth will visit Germany,
+        # Belgium and Poland": it asks for people by their office, and the answer names none the
+        # question does not give, only countries and titles.
+        conf = 0.0
     if kind == "number" and _counts_other(question, text):
         conf = 0.0  # "How many soldiers has Denmark pledged?" is not answered by "About 10 countries, including Denmark"
     if kind == "person" and not _agent_cell(scorer.index, best, s, e):
@@ -830,6 +835,49 @@ def _new_name(scorer: Scorer, text: str, question: str) -> bool:
     qterms = set(terms(question))
     names = scorer.names()
     return any(w.rstrip(".").lower() in names and not set(terms(w)) & qterms for w in re.findall(r"[A-Za-z][\w'’.-]*", text))
+
+
+# People named by their office or role. "Who" is left out: SQuAD's "who" answers are often common
+# nouns ("the Normans"), while "which minister" or "the name of the general" asks for a person's name.
+_PERSON_NOUN = (r"(officials?|ministers?|leaders?|commanders?|presidents?|secretar(?:y|ies)|ambassadors?|generals?|"
+                r"spokes(?:man|men|woman|women|person|people)|directors?|chiefs?|representatives?|envoys?|diplomats?|"
+                r"senators?|politicians?|chancellors?|premiers?|governors?|mayors?|kings?|queens?|emperors?|"
+                r"founders?|inventors?|authors?|scientists?|individuals?|persons?)")
+_ASKS_PERSON = re.compile(r"\b(?:(?:which|what)\s+(?!(?:is|are|was|were|do|does|did|has|have|had|will|can|would)\b)(?:[\w'’-]+\s+){0,2}?"
+                          r"|\bname\s+of\s+(?:the\s+|a\s+|an\s+)?(?:[\w'’-]+\s+){0,3}?)" + _PERSON_NOUN + r"\b(?!['’]s)", re.I)
+# Words of a name that make it an office or a body, not a person: titles and institutions' heads.
+_TITLE = re.compile(r"(?:" + _PERSON_NOUN + r"|departments?|ministr(?:y|ies)|councils?|agenc(?:y|ies)|organi[sz]ations?|unions?|"
+                    r"committees?|offices?|governments?|parliaments?|armies|army|nav(?:y|ies)|commands?|alliances?|forces?)$", re.I)
+
+
+def _not_a_person(word: str) -> bool:
+    """A country or continent, a title or an institution, or an acronym ("NATO", "SACEUR"): prose does
+    not write people's names in capitals."""
+    return is_place_word(word) or _TITLE.match(name_key(word)) is not None or (len(word) > 1 and word.replace(".", "").isupper())
+
+
+def _asks_for_person(question: str) -> bool:
+    """"Which German officials ...?", "What is the name of the Polish defense minister?"; not "Which
+    general's office ...?" (the office is asked for) nor "What are officials called ...?"."""
+    return _ASKS_PERSON.search(question) is not None
+
+
+def _new_person(scorer: Scorer, text: str, question: str) -> bool:
+    """Whether ``text`` names someone the question does not: a run of the corpus's names (see
+    ``Scorer.names``) none of whose words the question gives ("Pete Hegseth" is given by "Hegseth"),
+    and which is not only countries, titles, institutions and acronyms ("Germany, Belgium", "Secretary", "NATO")."""
+    qterms = set(terms(question))
+    names = scorer.names()
+    run: list[str] = []
+    for w in re.findall(r"[A-Za-z][\w'’.-]*|[,;:()]", text) + [","]:
+        if w[0].isupper() and (w.rstrip(".").lower() in names or name_key(w) in names):
+            run.append(w)
+            continue
+        if run and not any(set(terms(x)) & qterms for x in run) and \
+                not all(_not_a_person(x) for x in run):
+            return True
+        run = []
+    return False
 
 
 # Nouns that count the same things, so "How many nations ...?" is answered by "About 10 countries".

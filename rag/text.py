@@ -92,3 +92,33 @@ def capitalised_names(texts: Iterable[str]) -> frozenset[str]:
             d = cap if w[0].isupper() else low
             d[w.lower()] = d.get(w.lower(), 0) + 1
     return frozenset(w for w, n in cap.items() if n > low.get(w, 0) and w not in STOPWORDS)
+
+
+def name_key(word: str) -> str:
+    """A capitalised word as ``capitalised_names`` keys it, without its possessive or final stop."""
+    return word.rstrip(".").lower().replace("’", "'").removesuffix("'s").removesuffix("'")
+
+
+# Continents, which news names like countries: pycountry has countries only.
+_REGIONS = ("Africa", "America", "Americas", "Antarctica", "Arctic", "Asia", "Europe", "Oceania")
+
+
+@lru_cache(maxsize=1)
+def _places() -> tuple[frozenset[str], frozenset[str]]:
+    import pycountry
+
+    words: set[str] = {name_key(r) for r in _REGIONS}
+    codes: set[str] = set()
+    for c in pycountry.countries:
+        for n in (c.name, getattr(c, "common_name", ""), getattr(c, "official_name", "")):
+            words |= {name_key(w) for w in re.findall(r"[A-Za-z][\w'’.-]*", n) if w[0].isupper()}
+        codes |= {c.alpha_2, c.alpha_3}
+    return frozenset(words), frozenset(codes)
+
+
+def is_place_word(word: str) -> bool:
+    """Whether a capitalised word is (part of) a country's or continent's name: "Vietnam", "Viet",
+    "United", "Europe", or a country code written in capitals ("US", "U.S."; not "Ben" for Benin).
+    From ISO 3166 (pycountry), so a name test can tell a country from a person without a tagger."""
+    words, codes = _places()
+    return name_key(word) in words or word.replace(".", "").removesuffix("'s").removesuffix("’s") in codes

@@ -338,6 +338,27 @@ def test_asks_for_names_and_the_corpus_names():
     assert _new_name(scorer, "poland", "Which country?") and not _new_name(scorer, "Poland is named.", "Which country but Poland?")
 
 
+def test_a_question_for_people_by_office_needs_a_person_it_does_not_name():
+    from rag.answer import Scorer, _asks_for_person, _new_person
+    from rag.text import is_place_word
+
+    assert _asks_for_person("Which German officials will he meet?") and _asks_for_person("What is the name of the Polish defense minister?")
+    assert not _asks_for_person("Which general's office takes part?") and not _asks_for_person("What are the officials called?")
+    assert not _asks_for_person("Who is the minister?") and not _asks_for_person("Which three countries is the Secretary visiting?")
+    assert is_place_word("Vietnam") and is_place_word("U.S.") and is_place_word("Belgium’s") and not is_place_word("Ben")
+
+    class Idx:
+        names = frozenset({"pete", "hegseth", "germany", "belgium", "poland", "secretary", "boris", "pistorius"})
+
+    scorer = Scorer.__new__(Scorer)
+    scorer.index, scorer._names = Idx(), None
+    q = "Which German officials will Hegseth meet?"
+    # only countries, a title and the person the question names: nobody new
+    assert not _new_person(scorer, "Secretary Pete Hegseth visits Germany, Belgium and Poland.", q)
+    assert _new_person(scorer, "Hegseth meets Boris Pistorius in Germany.", q)
+    assert _new_person(scorer, "Pete Hegseth visits Germany.", "Which officials will visit Germany?")
+
+
 def test_a_list_item_is_not_outscored_for_being_an_item(real_index, embedder, answering):
     # The selector was fitted where list items are rare; the item that answers must still win.
     a = ask(real_index, embedder, "Which scarce resources might lead to conflicts as the climate changes?", answering=answering)
