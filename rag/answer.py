@@ -830,11 +830,18 @@ def _asks_for_names(question: str) -> bool:
     return bool(m) and not (m.group(2) and m.group(2).strip().lower() in _AUX_WORDS)
 
 
+_ASKS_CITY = re.compile(r"\b(which|what)\s+([a-z]+\s+)?(cit(y|ies)|capitals?)\b", re.I)
+
+
 def _new_name(scorer: Scorer, text: str, question: str) -> bool:
-    """Whether ``text`` holds a name (see ``Scorer.names``) that the question does not."""
+    """Whether ``text`` holds a name (see ``Scorer.names``) that the question does not. For "which
+    city" a country, a title, an institution or an acronym is not one: "Which German city ...?" is not
+    answered by "NATO allies in Germany, Belgium and Poland"."""
     qterms = set(terms(question))
     names = scorer.names()
-    return any(w.rstrip(".").lower() in names and not set(terms(w)) & qterms for w in re.findall(r"[A-Za-z][\w'’.-]*", text))
+    city = _ASKS_CITY.search(question) is not None
+    return any(w.rstrip(".").lower() in names and not set(terms(w)) & qterms and not (city and _not_a_person(w))
+               for w in re.findall(r"[A-Za-z][\w'’.-]*", text))
 
 
 # People named by their office or role. "Who" is left out: SQuAD's "who" answers are often common

@@ -336,6 +336,9 @@ def test_asks_for_names_and_the_corpus_names():
     scorer.index, scorer._names = Idx(), None
     assert {"poland", "germany", "enhanced", "cooperation"} <= scorer.names() and "military" not in scorer.names()
     assert _new_name(scorer, "poland", "Which country?") and not _new_name(scorer, "Poland is named.", "Which country but Poland?")
+    # a city question is not answered by countries: "Which German city ...?" by "Germany and Poland"
+    assert not _new_name(scorer, "Troops went to Poland and Germany.", "Which German city did troops go to?")
+    assert _new_name(scorer, "Troops went to Poland and Germany.", "Which country did troops go to besides Germany?")
 
 
 def test_a_question_for_people_by_office_needs_a_person_it_does_not_name():
