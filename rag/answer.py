@@ -830,17 +830,15 @@ def _asks_for_names(question: str) -> bool:
     return bool(m) and not (m.group(2) and m.group(2).strip().lower() in _AUX_WORDS)
 
 
-_ASKS_CITY = re.compile(r"\b(which|what)\s+([a-z]+\s+)?(cit(y|ies)|capitals?)\b", re.I)
-
-
 def _new_name(scorer: Scorer, text: str, question: str) -> bool:
     """Whether ``text`` holds a name (see ``Scorer.names``) that the question does not. For "which
     city" a country, a title, an institution or an acronym is not one: "Which German city ...?" is not
     answered by "NATO allies in Germany, Belgium and Poland"."""
     qterms = set(terms(question))
     names = scorer.names()
-    city = _ASKS_CITY.search(question) is not None
-    return any(w.rstrip(".").lower() in names and not set(terms(w)) & qterms and not (city and _not_a_person(w))
+    m = _NAMED_KIND.search(question)
+    city = m is not None and m.group(3).lower().startswith(("cit", "capital"))
+    return any(w.rstrip(".").lower() in names and not set(terms(w)) & qterms and not (city and _generic_name(w))
                for w in re.findall(r"[A-Za-z][\w'’.-]*", text))
 
 
@@ -857,9 +855,9 @@ _TITLE = re.compile(r"(?:" + _PERSON_NOUN + r"|departments?|ministr(?:y|ies)|cou
                     r"committees?|offices?|governments?|parliaments?|armies|army|nav(?:y|ies)|commands?|alliances?|forces?)$", re.I)
 
 
-def _not_a_person(word: str) -> bool:
-    """A country or continent, a title or an institution, or an acronym ("NATO", "SACEUR"): prose does
-    not write people's names in capitals."""
+def _generic_name(word: str) -> bool:
+    """A name that is neither a person's nor a city's: a country or continent, a title or an institution,
+    or an acronym ("NATO", "SACEUR"; prose does not write people's or cities' names in capitals)."""
     return is_place_word(word) or _TITLE.match(name_key(word)) is not None or (len(word) > 1 and word.replace(".", "").isupper())
 
 
@@ -881,7 +879,7 @@ def _new_person(scorer: Scorer, text: str, question: str) -> bool:
             run.append(w)
             continue
         if run and not any(set(terms(x)) & qterms for x in run) and \
-                not all(_not_a_person(x) for x in run):
+                not all(_generic_name(x) for x in run):
             return True
         run = []
     return False
