@@ -20,7 +20,7 @@ import numpy as np
 
 from rag.reader import with_context
 from rag.store import Index
-from rag.text import STOPWORDS, capitalised_names, is_place_word, name_key, question_terms, terms
+from rag.text import NAME_WORD, STOPWORDS, capitalised_names, is_place_word, name_key, question_terms, terms
 from rag.trees import TreeModel
 from rag.types import Answer, Candidate, Citation, Hit, Span
 
@@ -300,7 +300,7 @@ HAND_VERIFIER = LinearModel(
 
 def _entities(question: str) -> list[str]:
     """Capitalised words after the first: the names a question is about."""
-    toks = re.findall(r"[A-Za-z][\w'’.-]*", question)
+    toks = re.findall(NAME_WORD, question)
     return [t for t in toks[1:] if t[0].isupper() and t.lower() not in STOPWORDS]
 
 
@@ -839,7 +839,7 @@ def _new_name(scorer: Scorer, text: str, question: str) -> bool:
     m = _NAMED_KIND.search(question)
     city = m is not None and m.group(3).lower().startswith(("cit", "capital"))
     return any(w.rstrip(".").lower() in names and not set(terms(w)) & qterms and not (city and _generic_name(w))
-               for w in re.findall(r"[A-Za-z][\w'’.-]*", text))
+               for w in re.findall(NAME_WORD, text))
 
 
 # People named by their office or role. "Who" is left out: SQuAD's "who" answers are often common
@@ -874,7 +874,7 @@ def _new_person(scorer: Scorer, text: str, question: str) -> bool:
     qterms = set(terms(question))
     names = scorer.names()
     run: list[str] = []
-    for w in re.findall(r"[A-Za-z][\w'’.-]*|[,;:()]", text) + [","]:
+    for w in re.findall(NAME_WORD + r"|[,;:()]", text) + [","]:
         if w[0].isupper() and (w.rstrip(".").lower() in names or name_key(w) in names):
             run.append(w)
             continue

@@ -78,7 +78,9 @@ def question_terms(question: str) -> list[str]:
     return _stemmer().stemWords(ws) if ws else []
 
 
-_MID_SENTENCE_WORD = re.compile(r"(?<=[\w,;] )([A-Za-z][\w'’.-]*)")
+# A word as a name is written: "U.S.", "Hegseth’s", "Jean-Claude". One pattern, so every name test splits alike.
+NAME_WORD = r"[A-Za-z][\w'’.-]*"
+_MID_SENTENCE_WORD = re.compile(r"(?<=[\w,;] )(" + NAME_WORD + ")")
 
 
 def capitalised_names(texts: Iterable[str]) -> frozenset[str]:
@@ -111,7 +113,7 @@ def _places() -> tuple[frozenset[str], frozenset[str]]:
     codes: set[str] = set()
     for c in pycountry.countries:
         for n in (c.name, getattr(c, "common_name", ""), getattr(c, "official_name", "")):
-            words |= {name_key(w) for w in re.findall(r"[A-Za-z][\w'’.-]*", n) if w[0].isupper()}
+            words |= {name_key(w) for w in re.findall(NAME_WORD, n) if w[0].isupper()}
         codes |= {c.alpha_2, c.alpha_3}
     return frozenset(words), frozenset(codes)
 
