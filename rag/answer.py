@@ -480,7 +480,7 @@ def shorten(text: str, question: str, limit: int = MAX_ANSWER_CHARS) -> tuple[in
         return 0, len(text)
     q = set(terms(question))
     parts = [(m.start(), m.end()) for m in re.finditer(r"[^,;:—–()]+[,;:—–()]?", text)]
-    best, best_span = -1.0, (0, limit)
+    best, best_ab = -1.0, None
     for a in range(len(parts)):
         for b in range(a, len(parts)):
             s, e = parts[a][0], parts[b][1]
@@ -489,8 +489,20 @@ def shorten(text: str, question: str, limit: int = MAX_ANSWER_CHARS) -> tuple[in
             seg = text[s:e]
             score = len(q & set(terms(seg))) - 0.001 * (e - s)
             if score > best:
-                best, best_span = score, (s, e)
-    s, e = best_span
+                best, best_ab = score, (a, b)
+    if best_ab is None:
+        s, e = 0, limit
+    else:
+        # The window that best covers the question's words is where the question is, not its answer:
+        # that is the part the question does not repeat, most often the clauses after it ("... is the
+        # ease with which people" + ", youth in particular, can obtain controlled substances"). So the
+        # window grows by whole clauses, rightward first, while it fits.
+        a, b = best_ab
+        while b + 1 < len(parts) and parts[b + 1][1] - parts[a][0] <= limit:
+            b += 1
+        while a > 0 and parts[b][1] - parts[a - 1][0] <= limit:
+            a -= 1
+        s, e = parts[a][0], parts[b][1]
     while s < e and text[s] in " ,;:": s += 1  # noqa: E701
     while e > s and text[e - 1] in " ,;:": e -= 1  # noqa: E701
     return s, e
@@ -620,6 +632,21 @@ def _row_of_named_column(scorer: Scorer, question: str, scored: list[_Scored], b
         if cand.kind == "row" and cand.chunk_id != chosen.chunk_id and _key_named(cand, qterms) == 1.0 and _column_match(cand, question) == 1.0:
             return c
     return best
+
+
+def with_antecedent(index: Index, j: int, text: str, s: int, e: int) -> tuple[str, int, int]:
+    """An answer that opens by pointing back (``_ANAPHOR``: "It includes large public works ...") does
+    not say what it is about: the sentence before it in the same passage does, so it goes first when
+    both fit the answer's length. After the checks: the abstention rules judge the picked sentence alone."""
+    cand = index.candidates[j]
+    doc = index.documents.get(cand.doc_id)
+    if cand.kind != "sentence" or s != cand.start or not _ANAPHOR.match(text) or j == 0 or doc is None:
+        return text, s, e
+    prev = index.candidates[j - 1]
+    if prev.chunk_id != cand.chunk_id or prev.kind != "sentence" or e - prev.start > MAX_ANSWER_CHARS \
+            or doc.text[prev.start:prev.end] != prev.text:
+        return text, s, e
+    return doc.text[prev.start:e], prev.start, e
 
 
 def compose(scorer: Scorer, best: _Scored, question: str) -> tuple[str, int, int]:
@@ -814,6 +841,7 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
         conf = 0.0
     if conf < config.threshold:
         return Answer(question, None, tuple(citations), conf)
+    text, s, e = with_antecedent(scorer.index, best.j, text, s, e)
     return Answer(question, text, _supporting_first(scorer.index, citations, best.hit, s, e), conf, Span(best.hit.chunk.doc_id, s, e))
 
 

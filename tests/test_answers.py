@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from rag.answer import _META, expected_type, pick_cell, shorten, type_match
+from rag.answer import _ANAPHOR, _META, expected_type, pick_cell, shorten, type_match, with_antecedent
 from rag.ask import ask
 from rag.errors import EmptyQueryError, InvalidInputError
 from rag.types import Candidate, Cell
@@ -121,6 +121,14 @@ def test_answer_type_check(kind, text, ok):
     assert pick_cell(fruit, "What is the origin of kiwi?").value == "New Zealand"
     s, e = shorten("a" * 50 + ", the budget was raised by the council, " + "b" * 400, "How was the budget changed?")
     assert e - s <= 300
+    # The clauses that match the question are kept, and the window grows by whole clauses after them:
+    # the answer is what the question does not repeat.
+    long = ("Of particular concern with online pharmacies is the ease with which people, youth in particular, "
+            "can obtain controlled substances (e.g., Vicodin, generically known as hydrocodone) via the Internet "
+            "without a prescription issued by a doctor who has an established doctor-patient relationship with them.")
+    s, e = shorten(long, "What is one problem with online pharmacies?")
+    assert s == 0 and "can obtain controlled substances" in long[s:e] and e - s <= 300
+    assert long[e - 1] not in " ,;:"
 
 
 def _rag(*args, stdin=None, env=None):
@@ -280,6 +288,27 @@ def test_a_sentence_that_points_back_is_read_with_the_one_before(real_index, emb
     # "This project focuses on developing the F-35 Lightning II": the project is named one sentence before.
     a = ask(real_index, embedder, "Which jet does the Joint Strike Fighter program produce?", answering=answering)
     assert a.answer is not None and "F-35" in a.answer
+
+
+def test_an_answer_that_points_back_starts_with_what_it_points_to(real_index, embedder, answering):
+    # "This project focuses on developing the F-35 ..." alone does not say which project.
+    a = ask(real_index, embedder, "Which program is building the F-35 Lightning II?", answering=answering)
+    assert a.answer is not None and a.answer.startswith("A notable example of such collaboration is the Joint Strike Fighter program")
+    assert "F-35" in a.answer and len(a.answer) <= 300
+    doc = real_index.documents[a.answer_span.doc_id].text
+    assert doc[a.answer_span.start:a.answer_span.end] == a.answer
+
+
+def test_with_antecedent_only_when_it_points_back_and_fits(real_index):
+    cands = real_index.candidates
+    j = next(i for i, c in enumerate(cands) if c.text.startswith("This project focuses"))
+    c = cands[j]
+    text, s, e = with_antecedent(real_index, j, c.text, c.start, c.end)
+    assert s == cands[j - 1].start and text.endswith(c.text)
+    # a window that starts inside the sentence does not open with the pointer: left alone
+    assert with_antecedent(real_index, j, c.text[5:], c.start + 5, c.end) == (c.text[5:], c.start + 5, c.end)
+    k = next(i for i, x in enumerate(cands) if x.kind == "sentence" and i > 0 and not _ANAPHOR.match(x.text))
+    assert with_antecedent(real_index, k, cands[k].text, cands[k].start, cands[k].end)[1] == cands[k].start
 
 
 def test_a_sentence_opening_with_a_noun_used_before_is_read_with_those_sentences(real_index, embedder, answering):
