@@ -81,6 +81,7 @@ def load_questions(path: str | Path) -> list[Question]:
             r = json.loads(line)
             docs = r.get("doc", r.get("gold_doc", []))
             docs = [docs] if isinstance(docs, str) else list(docs or [])
+            docs = [d for d in docs if d]  # "doc": "" on an unanswerable question: no document, not one named ""
             answers = tuple(r.get("answers") or ())
             qtype = r.get("type") or ("unanswerable" if not answers else "squad")
             out.append(Question(str(r["id"]), r["question"], answers, tuple(_doc_id(d) for d in docs), qtype))

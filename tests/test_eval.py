@@ -52,13 +52,23 @@ def test_question_sets_are_valid():
                  "questions_heldout4.jsonl", "questions_heldout5.jsonl", "questions_heldout6.jsonl",
                  "questions_heldout7.jsonl", "questions_heldout8.jsonl", "questions_heldout9.jsonl",
                  "questions_heldout10.jsonl", "questions_heldout11.jsonl", "questions_heldout12.jsonl",
-                 "questions_heldout13.jsonl", "questions_heldout14.jsonl", "questions_heldout15.jsonl"):
+                 "questions_heldout13.jsonl", "questions_heldout14.jsonl", "questions_heldout15.jsonl",
+                 "questions_heldout16.jsonl"):
         qs = load_questions(ROOT / "eval" / name)
         assert validate_questions(qs, docs) == []
     main = load_questions(ROOT / "eval" / "questions.jsonl")
     types = [q.type for q in main]
     assert len(main) >= 80 and types.count("unanswerable") >= 12 and types.count("paraphrase") >= 15
     assert types.count("list") >= 10 and types.count("multi-doc") >= 5
+
+
+def test_an_empty_doc_means_no_document(tmp_path):
+    f = tmp_path / "q.jsonl"
+    f.write_text('{"id": "u1", "question": "Who is it?", "answers": [], "doc": ""}\n'
+                 '{"id": "a1", "question": "Which?", "answers": ["x"], "doc": ["", "d"]}\n')
+    u, a = load_questions(f)
+    assert u.docs == () and u.type == "unanswerable" and a.docs == ("d",)
+    assert validate_questions([u], {}) == []
 
 
 @pytest.mark.slow
