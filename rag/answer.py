@@ -643,8 +643,7 @@ def with_antecedent(index: Index, j: int, text: str, s: int, e: int) -> tuple[st
     if cand.kind != "sentence" or s != cand.start or not _ANAPHOR.match(text) or j == 0 or doc is None:
         return text, s, e
     prev = index.candidates[j - 1]
-    if prev.chunk_id != cand.chunk_id or prev.kind != "sentence" or e - prev.start > MAX_ANSWER_CHARS \
-            or doc.text[prev.start:prev.end] != prev.text:
+    if prev.chunk_id != cand.chunk_id or prev.kind != "sentence" or e - prev.start > MAX_ANSWER_CHARS:
         return text, s, e
     return doc.text[prev.start:e], prev.start, e
 
