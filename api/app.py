@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -19,8 +20,9 @@ citations (document id and character offsets into the original text), or an expl
 the corpus does not say. The chat page is at `/`."""
 
 
-def create_app(settings: Settings | None = None, *, index=None, embedder=None, background: bool = True,
-               max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, index=None, embedder=None, background: bool = True, max_body_bytes: int = MAX_BODY_BYTES
+) -> FastAPI:
     """The HTTP service. The embedder and index are loaded once, in a background thread started by the
     lifespan, so ``/healthz`` answers at once and ``/ask`` answers 503 with the reason until they are
     ready. Pass a prebuilt ``index`` and ``embedder`` (tests) to skip loading; ``background=False``
@@ -28,13 +30,12 @@ def create_app(settings: Settings | None = None, *, index=None, embedder=None, b
     settings = settings or Settings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine: Engine = app.state.engine
         if index is not None and embedder is not None:
-            loader = lambda: _guarded(engine.attach, index, embedder)  # noqa: E731
+            loader = lambda: _guarded(engine, engine.attach, index, embedder)
         else:
-            engine.index, engine.embedder = index, embedder
-            loader = engine.load
+            loader = lambda: engine.load(index, embedder)
         if background:
             t = threading.Thread(target=loader, name="rag-loader", daemon=True)
             t.start()
@@ -64,9 +65,8 @@ def create_worker_app() -> FastAPI:
     return create_app(Settings(), background=False)
 
 
-def _guarded(fn, *args) -> None:
-    engine: Engine = fn.__self__
+def _guarded(engine: Engine, fn: Callable[..., None], *args: object) -> None:
     try:
         fn(*args)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         engine._fail(f"{type(e).__name__}: {e}")

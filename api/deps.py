@@ -1,4 +1,4 @@
-"""The loaded service state (index + embedder) and the dependency that hands it to endpoints."""
+"""The loaded service state (index + embedder + answer models) and the dependency that hands it to endpoints."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from fastapi import Request
 
 from api.errors import NotReadyError
+from rag.answer import AnswerConfig
+from rag.embedding import Embedder
 from rag.errors import RagError
+from rag.retrieval import RetrievalConfig
 from rag.settings import Settings
+from rag.store import Index
 
 log = logging.getLogger("rag.api")
 
@@ -20,16 +23,22 @@ log = logging.getLogger("rag.api")
 _STEPS = {"chunk": "chunking documents", "embed": "embedding passages", "write": "writing"}
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """What answering needs, loaded once. A request takes one ``Loaded`` and uses it throughout."""
+
+    index: Index
+    embedder: Embedder
+    retrieval: RetrievalConfig
+    answering: AnswerConfig
+
+
 @dataclass
 class Engine:
-    """Everything the endpoints need; lives in ``app.state.engine``. ``status`` goes
-    loading -> ready, or loading -> failed (with ``error``)."""
+    """Lives in ``app.state.engine``. ``status`` goes loading -> ready, or loading -> failed (with ``error``)."""
 
     settings: Settings
-    index: Any = None
-    embedder: Any = None
-    retrieval: Any = None  # RetrievalConfig, built once
-    answering: Any = None  # AnswerConfig with the trained models, loaded once
+    loaded: Loaded | None = None
     status: str = "loading"
     error: str | None = None
     stage: str = "starting"
@@ -45,33 +54,31 @@ class Engine:
     def wait(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)
 
-    def require(self) -> Engine:
-        if self.status == "ready":
-            return self
+    def require(self) -> Loaded:
+        if self.status == "ready" and self.loaded is not None:
+            return self.loaded
         if self.status == "failed":
             raise NotReadyError(f"the service could not load its index or model: {self.error}")
         raise NotReadyError(f"the index is not ready yet ({self.stage}); retry shortly")
 
     # -- loading -------------------------------------------------------------------------------
-    def attach(self, index, embedder) -> None:
-        self.index, self.embedder = index, embedder
-        self._warm()
+    def attach(self, index: Index, embedder: Embedder) -> None:
+        self._warm(index, embedder)
 
-    def load(self) -> None:
+    def load(self, index: Index | None = None, embedder: Embedder | None = None) -> None:
         """Load the embedder and open (or build) the index; never raises: failures become ``status``."""
         t0 = time.perf_counter()
         try:
-            if self.embedder is None:
+            s = self.settings
+            if embedder is None:
                 from rag.embedding import load_embedder
 
                 self.stage = "loading the embedding model"
-                s = self.settings
-                self.embedder = load_embedder(s.model, backend=s.backend, query_prefix=s.query_prefix, query_threads=s.threads)
-            if self.index is None:
-                from rag.session import open_index, preflight
+                embedder = load_embedder(s.model, backend=s.backend, query_prefix=s.query_prefix, query_threads=s.threads)
+            if index is None:
+                from rag.indexing import open_index, preflight
 
                 self.stage = "opening the index"
-                s = self.settings
                 note = preflight(s.corpus, s.index, read_documents=False)  # open_index reads them next
                 if note:
                     log.warning("note: %s", note)
@@ -85,23 +92,23 @@ class Engine:
                     # /readyz says how far a first build is, not the last note it heard
                     self.stage = f"building the index: {_STEPS.get(step, step)} {done}/{total}"
 
-                self.index, _report = open_index(s.corpus, s.index, self.embedder, s.chunker(), notify=noted, progress=building)
-            self._warm()
+                index, _report = open_index(s.corpus, s.index, embedder, s.chunker(), notify=noted, progress=building)
+            self._warm(index, embedder)
             self.load_seconds = time.perf_counter() - t0
         except RagError as e:
             self._fail(str(e))
-        except Exception as e:  # noqa: BLE001 - reported on /readyz and /ask, not as a traceback
+        except Exception as e:
             log.exception("loading failed")
             self._fail(f"{type(e).__name__}: {e}")
 
-    def _warm(self) -> None:
+    def _warm(self, index: Index, embedder: Embedder) -> None:
         from rag.ask import ask
 
         self.stage = "loading the answer models"
-        self.retrieval = self.settings.retrieval()
-        self.answering = self.settings.answering()
+        loaded = Loaded(index, embedder, self.settings.retrieval(), self.settings.answering())
         self.stage = "warming up the model"
-        ask(self.index, self.embedder, "warm up query", k=1, retrieval=self.retrieval, answering=self.answering)
+        ask(index, embedder, "warm up query", k=1, retrieval=loaded.retrieval, answering=loaded.answering)
+        self.loaded = loaded
         self.status, self.stage = "ready", "ready"
         self._ready.set()
 
@@ -110,6 +117,7 @@ class Engine:
         self._ready.set()
 
 
-def get_engine(request: Request) -> Engine:
-    """The ready engine, or 503 with the reason."""
-    return request.app.state.engine.require()
+def get_loaded(request: Request) -> Loaded:
+    """What answering needs, or 503 with the reason."""
+    engine: Engine = request.app.state.engine
+    return engine.require()

@@ -167,8 +167,13 @@ class BodyGuard:
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as e:
-            await self._reply(scope, send, 422, f"body: not valid UTF-8 (byte {e.start})",
-                              [{"field": "body", "type": "unicode_decode", "msg": "not valid UTF-8"}])
+            await self._reply(
+                scope,
+                send,
+                422,
+                f"body: not valid UTF-8 (byte {e.start})",
+                [{"field": "body", "type": "unicode_decode", "msg": "not valid UTF-8"}],
+            )
             return
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if data.strip() and not (ctype == "application/json" or ctype.endswith("+json")):
@@ -177,11 +182,19 @@ class BodyGuard:
             try:
                 json.loads(data)
             except ValueError:
-                await self._reply(scope, send, 415, "the body must be JSON (content-type: application/json), not "
-                                  + (f"{ctype} data" if ctype else "untyped data that is not JSON"))
+                await self._reply(
+                    scope,
+                    send,
+                    415,
+                    "the body must be JSON (content-type: application/json), not "
+                    + (f"{ctype} data" if ctype else "untyped data that is not JSON"),
+                )
                 return
-            scope = {**scope, "headers": [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-type"]
-                     + [(b"content-type", b"application/json")]}
+            scope = {
+                **scope,
+                "headers": [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-type"]
+                + [(b"content-type", b"application/json")],
+            }
         sent = False
 
         async def replay():

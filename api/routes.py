@@ -6,12 +6,13 @@ import json
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
-from api.deps import Engine, get_engine
+from api.deps import Engine, Loaded, get_loaded
 from api.errors import DocumentNotFoundError, error_body
 from api.schemas import (
     AskRequest,
@@ -30,29 +31,27 @@ from api.schemas import (
 )
 from rag.ask import ask, search
 from rag.chat import ChatTurn, answer_turn
+from rag.reply import Turn, render, turns
 from rag.types import Answer
 
 STATIC = Path(__file__).parent / "static"
-ABSTAIN_TEXT = "The corpus does not say."
-MORE_TEXT = "The documents say nothing more about this."
-TALK_TEXT = "Ask me a question about the documents: I answer from them, with the passages I took it from."
 
 router = APIRouter()
 
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorOut, "description": "invalid input (the message names the field)"},
     503: {"model": ErrorOut, "description": "the index is not ready yet, with the reason"},
 }
-_OPENAI_ERRORS = {status: {**r, "model": OpenAIErrorOut} for status, r in _ERRORS.items()}
+_OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {status: {**r, "model": OpenAIErrorOut} for status, r in _ERRORS.items()}
 # Any model name is accepted (there is one answerer); this is the one /v1/models lists.
 MODEL_ID = "rag"
 
 
-def _answer(engine: Engine, question: str, k: int) -> Answer:
+def _answer(engine: Loaded, question: str, k: int) -> Answer:
     return ask(engine.index, engine.embedder, question, k=k, retrieval=engine.retrieval, answering=engine.answering)
 
 
-def _turn(engine: Engine, messages: list[tuple[str, str]], k: int) -> ChatTurn:
+def _turn(engine: Loaded, messages: list[Turn], k: int) -> ChatTurn:
     return answer_turn(engine.index, engine.embedder, messages, k, engine.retrieval, engine.answering)
 
 
@@ -68,68 +67,60 @@ async def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["health"], summary="The index is loaded and the model warm (503 before)",
-            responses={503: {"model": ErrorOut}})
+@router.get("/readyz", tags=["health"], summary="The index is loaded and the model warm (503 before)", responses={503: {"model": ErrorOut}})
 async def readyz(request: Request):
     engine: Engine = request.app.state.engine
-    if engine.ready:
-        return {"status": "ready", "documents": len(engine.index.documents), "chunks": len(engine.index.chunks),
-                "model": getattr(engine.embedder, "model_id", None), "notes": list(engine.notes)}
+    if engine.ready and engine.loaded is not None:
+        loaded = engine.loaded
+        return {
+            "status": "ready",
+            "documents": len(loaded.index.documents),
+            "chunks": len(loaded.index.chunks),
+            "model": loaded.embedder.model_id,
+            "notes": list(engine.notes),
+        }
     reason = engine.error if engine.status == "failed" else f"not ready: {engine.stage}"
     return JSONResponse({"status": engine.status, "error": reason, "detail": None}, status_code=503)
 
 
 # -- question answering ----------------------------------------------------------------------
-@router.post("/ask", response_model=AskResponse, tags=["qa"], responses=_ERRORS,
-             summary="Answer a question with citations, or abstain when the corpus does not say")
-async def ask_endpoint(body: AskRequest, engine: Engine = Depends(get_engine)) -> dict:
+@router.post(
+    "/ask",
+    response_model=AskResponse,
+    tags=["qa"],
+    responses=_ERRORS,
+    summary="Answer a question with citations, or abstain when the corpus does not say",
+)
+async def ask_endpoint(body: AskRequest, engine: Loaded = Depends(get_loaded)) -> dict:
     a = await run_in_threadpool(_answer, engine, body.question, body.k)
     return _answer_dict(a)
 
 
-@router.post("/search", response_model=SearchResponse, tags=["qa"], responses=_ERRORS,
-             summary="Ranked passages only, no answer")
-async def search_endpoint(body: SearchRequest, engine: Engine = Depends(get_engine)) -> dict:
+@router.post("/search", response_model=SearchResponse, tags=["qa"], responses=_ERRORS, summary="Ranked passages only, no answer")
+async def search_endpoint(body: SearchRequest, engine: Loaded = Depends(get_loaded)) -> dict:
     t0 = time.perf_counter()
     hits = await run_in_threadpool(search, engine.index, engine.embedder, body.query, body.k, engine.retrieval)
-    return {"query": body.query.strip(), "passages": [h.to_dict() for h in hits], "timings_ms": {"total": round((time.perf_counter() - t0) * 1e3, 3)}}
+    return {
+        "query": body.query.strip(),
+        "passages": [h.to_dict() for h in hits],
+        "timings_ms": {"total": round((time.perf_counter() - t0) * 1e3, 3)},
+    }
 
 
-@router.post("/chat", response_model=ChatResponse, tags=["qa"], responses=_ERRORS,
-             summary="Answer the last user message, resolving follow-ups against the conversation")
-async def chat_endpoint(body: ChatRequest, engine: Engine = Depends(get_engine)) -> dict:
-    turn = await run_in_threadpool(_turn, engine, [(m.role, m.content) for m in body.messages], body.k)
+@router.post(
+    "/chat",
+    response_model=ChatResponse,
+    tags=["qa"],
+    responses=_ERRORS,
+    summary="Answer the last user message, resolving follow-ups against the conversation",
+)
+async def chat_endpoint(body: ChatRequest, engine: Loaded = Depends(get_loaded)) -> dict:
+    turn = await run_in_threadpool(_turn, engine, turns((m.role, m.content) for m in body.messages), body.k)
     return {**_answer_dict(turn.answer), "standalone_question": turn.question, "talk": turn.talk, "more": turn.more}
 
 
 # -- OpenAI-compatible -----------------------------------------------------------------------
-def _cited_indices(a: Answer) -> list[int]:
-    """1-based numbers of the citations that contain the answer span (the first one if none does)."""
-    if a.answer_span is None or not a.citations:
-        return []
-    sp = a.answer_span
-    hits = [i + 1 for i, c in enumerate(a.citations) if c.doc_id == sp.doc_id and c.start <= sp.start and sp.end <= c.end]
-    return hits[:1] or [1]
-
-
-def render_content(a: Answer) -> str:
-    """The assistant message: the answer with numbered markers, then a Sources list."""
-    if a.abstained:
-        return f"{ABSTAIN_TEXT} No passage in the indexed documents answers this question."
-    cited = _cited_indices(a)
-    marks = "".join(f"[{i}]" for i in cited)
-    lines = [f"{a.answer} {marks}".rstrip(), "", "Sources:"]
-    # only the sources the answer cites: the other passages (the response's `citations`) are context,
-    # and five titles under a one-line answer read as noise in a chat window
-    for i, c in enumerate(a.citations, 1):
-        if i not in cited:
-            continue
-        where = f"{c.title}" + (f" — {c.section}" if c.section and c.section != c.title else "")
-        lines.append(f"[{i}] {where} ({c.doc_id}, characters {c.start}–{c.end})")
-    return "\n".join(lines)
-
-
-def _openai_messages(body: ChatCompletionRequest) -> list[tuple[str, str]]:
+def _openai_messages(body: ChatCompletionRequest) -> list[Turn]:
     from rag.errors import InvalidInputError
 
     messages = [(m.role, m.text()) for m in body.messages if m.role in ("user", "assistant")]
@@ -138,17 +129,19 @@ def _openai_messages(body: ChatCompletionRequest) -> list[tuple[str, str]]:
     if not messages[-1][1].strip():
         # standalone_question skips blank turns, so the previous question would be answered again
         raise InvalidInputError("messages: the last user message is empty", field="messages")
-    return messages
+    return turns(messages)
 
 
-def _openai_turn(engine: Engine, messages: list[tuple[str, str]], k: int) -> ChatTurn:
+def _openai_turn(engine: Loaded, messages: list[Turn], k: int) -> ChatTurn:
     from rag.errors import EmptyQueryError, InvalidInputError
 
     try:
         return _turn(engine, messages, k)
     except (EmptyQueryError, InvalidInputError) as e:  # the question is the last message here: name the field the client sent
-        raise InvalidInputError(f"messages: {str(e).replace('the question', 'the last user message', 1)}" if e.field == "question" else str(e),
-                                field="messages" if e.field == "question" else e.field) from None
+        raise InvalidInputError(
+            f"messages: {str(e).replace('the question', 'the last user message', 1)}" if e.field == "question" else str(e),
+            field="messages" if e.field == "question" else e.field,
+        ) from None
 
 
 @router.get("/v1/models", response_model=ModelList, tags=["openai"], summary="OpenAI-compatible model list (one model)")
@@ -170,29 +163,51 @@ def _model(request: Request) -> dict:
     return {"id": MODEL_ID, "object": "model", "created": engine.started, "owned_by": "rag"}
 
 
-@router.post("/v1/chat/completions", tags=["openai"], responses=_OPENAI_ERRORS,
-             summary="OpenAI-compatible chat completions (non-streaming and stream=true as SSE)")
-async def chat_completions(body: ChatCompletionRequest, engine: Engine = Depends(get_engine)):
+@router.post(
+    "/v1/chat/completions",
+    tags=["openai"],
+    responses=_OPENAI_ERRORS,
+    summary="OpenAI-compatible chat completions (non-streaming and stream=true as SSE)",
+)
+async def chat_completions(body: ChatCompletionRequest, engine: Loaded = Depends(get_loaded)):
     turn = await run_in_threadpool(_openai_turn, engine, _openai_messages(body), body.k)
     a, question = turn.answer, turn.question
-    content = TALK_TEXT if turn.talk else MORE_TEXT if turn.more and a.abstained else render_content(a)
+    content = render(a, talk=turn.talk, more=turn.more)
     d = _answer_dict(a)
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
-    extra = {"citations": d["citations"], "answer_span": d["answer_span"], "abstained": d["abstained"],
-             "confidence": d["confidence"], "standalone_question": question, "talk": turn.talk}
+    extra = {
+        "citations": d["citations"],
+        "answer_span": d["answer_span"],
+        "abstained": d["abstained"],
+        "confidence": d["confidence"],
+        "standalone_question": question,
+        "talk": turn.talk,
+    }
     # words, not tokens: there is no generative tokenizer; clients only need the fields to exist
     n_prompt = sum(len(m.text().split()) for m in body.messages)
     n_out = len(content.split())
     usage = {"prompt_tokens": n_prompt, "completion_tokens": n_out, "total_tokens": n_prompt + n_out}
     if not body.stream:
-        return {"id": cid, "object": "chat.completion", "created": created, "model": body.model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-                "usage": usage, **extra}
+        return {
+            "id": cid,
+            "object": "chat.completion",
+            "created": created,
+            "model": body.model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": usage,
+            **extra,
+        }
 
     def chunk(delta: dict, finish: str | None = None, **more) -> str:
-        payload = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": body.model,
-                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **more}
+        payload = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": body.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **more,
+        }
         return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
     async def events():
@@ -203,8 +218,7 @@ async def chat_completions(body: ChatCompletionRequest, engine: Engine = Depends
         yield chunk({}, "stop", **extra)
         if body.stream_options is not None and body.stream_options.include_usage:
             # as OpenAI does: one last chunk with no choices and the usage
-            payload = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": body.model,
-                       "choices": [], "usage": usage}
+            payload = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": body.model, "choices": [], "usage": usage}
             yield f"data: {json.dumps(payload)}\n\n"
         yield "data: [DONE]\n\n"
 
@@ -212,7 +226,7 @@ async def chat_completions(body: ChatCompletionRequest, engine: Engine = Depends
 
 
 # -- documents -------------------------------------------------------------------------------
-def _chunk_counts(engine: Engine) -> dict[str, int]:
+def _chunk_counts(engine: Loaded) -> dict[str, int]:
     counts: dict[str, int] = {}
     for c in engine.index.chunks:
         counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
@@ -220,16 +234,24 @@ def _chunk_counts(engine: Engine) -> dict[str, int]:
 
 
 @router.get("/documents", response_model=DocumentList, tags=["documents"], responses={503: _ERRORS[503]})
-async def list_documents(engine: Engine = Depends(get_engine)) -> dict:
+async def list_documents(engine: Loaded = Depends(get_loaded)) -> dict:
     counts = _chunk_counts(engine)
-    return {"documents": [{"id": d.id, "title": d.title, "chunks": counts.get(d.id, 0)}
-                          for d in sorted(engine.index.documents.values(), key=lambda d: d.id)]}
+    return {
+        "documents": [
+            {"id": d.id, "title": d.title, "chunks": counts.get(d.id, 0)}
+            for d in sorted(engine.index.documents.values(), key=lambda d: d.id)
+        ]
+    }
 
 
-@router.get("/documents/{doc_id}", response_model=DocumentOut, tags=["documents"],
-            responses={404: {"model": ErrorOut}, 503: _ERRORS[503]},
-            summary="The original text, so a client can highlight a citation's start..end")
-async def get_document(doc_id: str, engine: Engine = Depends(get_engine)) -> dict:
+@router.get(
+    "/documents/{doc_id}",
+    response_model=DocumentOut,
+    tags=["documents"],
+    responses={404: {"model": ErrorOut}, 503: _ERRORS[503]},
+    summary="The original text, so a client can highlight a citation's start..end",
+)
+async def get_document(doc_id: str, engine: Loaded = Depends(get_loaded)) -> dict:
     d = engine.index.documents.get(doc_id)
     if d is None:
         raise DocumentNotFoundError(doc_id)
@@ -242,4 +264,4 @@ async def chat_page():
     return FileResponse(STATIC / "index.html", media_type="text/html")
 
 
-__all__ = ["router", "render_content", "error_body"]
+__all__ = ["error_body", "router"]

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
-from rag.ask import MAX_K, MAX_QUESTION_CHARS
+from rag.limits import MAX_K, MAX_QUESTION_CHARS
 
 # Clients resend the whole conversation every turn (OpenAI's protocol): a long chat must not start
 # failing at turn 50. The body limit (1 MB) is the bound; this one only catches a runaway client.
@@ -54,11 +54,20 @@ class ChatMessage(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    model_config = ConfigDict(**_STRICT, json_schema_extra={"examples": [{"messages": [
-        {"role": "user", "content": "What is Belgium's focus area?"},
-        {"role": "assistant", "content": "Enhancement of Rapid Response forces [1]"},
-        {"role": "user", "content": "and Poland?"},
-    ]}]})
+    model_config = ConfigDict(
+        **_STRICT,
+        json_schema_extra={
+            "examples": [
+                {
+                    "messages": [
+                        {"role": "user", "content": "What is Belgium's focus area?"},
+                        {"role": "assistant", "content": "Enhancement of Rapid Response forces [1]"},
+                        {"role": "user", "content": "and Poland?"},
+                    ]
+                }
+            ]
+        },
+    )
 
     messages: list[ChatMessage] = Field(..., min_length=1, max_length=MAX_MESSAGES)
     k: int = Field(5, ge=1, le=MAX_K)
@@ -100,8 +109,12 @@ class StreamOptions(BaseModel):
 class ChatCompletionRequest(BaseModel):
     """OpenAI ``/v1/chat/completions``; sampling parameters the client may send are accepted and ignored, but ``n`` > 1."""
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
-        "model": "rag", "messages": [{"role": "user", "content": "What is Belgium's focus area?"}], "stream": False}]})
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [{"model": "rag", "messages": [{"role": "user", "content": "What is Belgium's focus area?"}], "stream": False}]
+        },
+    )
 
     model: StrictStr = "rag"
     messages: list[OpenAIMessage] = Field(..., min_length=1, max_length=MAX_MESSAGES)
@@ -113,7 +126,7 @@ class ChatCompletionRequest(BaseModel):
     # What a client would silently not get is refused: it calls no tools and writes no JSON for you.
     tools: list[Any] | None = Field(None, description="not supported: no tools are called (an empty list is fine)")
     functions: list[Any] | None = Field(None, description="not supported: no functions are called (an empty list is fine)")
-    response_format: dict[str, Any] | None = Field(None, description="only {\"type\": \"text\"}")
+    response_format: dict[str, Any] | None = Field(None, description='only {"type": "text"}')
 
     @field_validator("tools", "functions")
     @classmethod
@@ -161,8 +174,8 @@ class AskResponse(BaseModel):
 
 class ChatResponse(AskResponse):
     standalone_question: str
-    talk: bool = Field(False, description="the last message is talk (\"thanks!\"), not a question: nothing was looked up")
-    more: int = Field(0, description="how many \"tell me more\" this answer follows (abstained then: nothing more)")
+    talk: bool = Field(False, description='the last message is talk ("thanks!"), not a question: nothing was looked up')
+    more: int = Field(0, description='how many "tell me more" this answer follows (abstained then: nothing more)')
 
 
 class PassageOut(BaseModel):

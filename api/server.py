@@ -16,7 +16,7 @@ class NoDelayHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
     response then waits ~40 ms for the client's delayed ACK (measured: 62 ms instead of 17 ms
     per request at concurrency 1). Setting the option here fixes it in every mode."""
 
-    def connection_made(self, transport) -> None:  # noqa: ANN001
+    def connection_made(self, transport) -> None:
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             with suppress(OSError):

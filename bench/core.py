@@ -44,7 +44,7 @@ def pct(xs, p):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default="corpus")
-    ap.add_argument("--questions", default="eval/questions.jsonl")
+    ap.add_argument("--questions", default="eval/sets/seed-dev.jsonl")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--backend", default=Settings().backend)
     args = ap.parse_args()
@@ -75,7 +75,7 @@ def main() -> None:
         questions = [q.question for q in load_questions(args.questions)]
         ask(index, emb, "warm up the caches", answering=answering)
         parts = {"embed": [], "search": [], "answer": [], "total": []}
-        for r in range(args.repeat):
+        for _r in range(args.repeat):
             for q in questions:
                 if hasattr(emb, "_cache"):
                     emb._cache._data.clear()  # measure real encodes, not cache hits
@@ -88,8 +88,10 @@ def main() -> None:
     print(f"backend: {args.backend}; model load {load_s:.1f} s")
     print(f"documents {len(docs)}, chunks {report.chunks}, candidates {report.candidates}, texts embedded {report.embedded_texts}")
     print(f"raw encoder: {n} texts in {raw_s:.2f} s = {n / raw_s:.1f} texts/s")
-    print(f"index build: {build_s:.2f} s = {report.embedded_texts / build_s:.1f} texts/s "
-          f"({report.chunks / build_s:.1f} chunks/s); ratio to raw encoder {raw_s / build_s:.2f}")
+    print(
+        f"index build: {build_s:.2f} s = {report.embedded_texts / build_s:.1f} texts/s "
+        f"({report.chunks / build_s:.1f} chunks/s); ratio to raw encoder {raw_s / build_s:.2f}"
+    )
     print(f"query latency over {len(parts['total'])} asks (ms):")
     for k, xs in parts.items():
         print(f"  {k:7s} p50 {pct(xs, 50):7.2f}  p95 {pct(xs, 95):7.2f}  mean {statistics.fmean(xs):7.2f}")

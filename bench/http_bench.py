@@ -118,8 +118,9 @@ def main() -> None:
     ap.add_argument("--index", type=Path, default=None, help="index folder (default: a fresh temporary one)")
     ap.add_argument("--requests", type=int, default=200, help="requests per concurrency level")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
-    ap.add_argument("--no-cache-repeat", action="store_true",
-                    help="make every question unique (suffix) so the query-vector cache never hits")
+    ap.add_argument(
+        "--no-cache-repeat", action="store_true", help="make every question unique (suffix) so the query-vector cache never hits"
+    )
     args = ap.parse_args()
 
     tmp = None
@@ -143,8 +144,12 @@ def main() -> None:
             lat, wall, errors = run(url, c, args.requests, questions)
             rows.append((c, len(lat), statistics.median(lat), pct(lat, 95), len(lat) / wall, errors))
         print()
-        print("questions:", "unique per request (query cache misses)" if args.no_cache_repeat
-              else f"{len(QUESTIONS)} fixed questions, repeated (query-vector cache hits after warm-up)")
+        print(
+            "questions:",
+            "unique per request (query cache misses)"
+            if args.no_cache_repeat
+            else f"{len(QUESTIONS)} fixed questions, repeated (query-vector cache hits after warm-up)",
+        )
         print(f"{'concurrency':>11} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8} {'errors':>6}")
         for c, n, p50, p95, rps, errors in rows:
             print(f"{c:>11} {n:>8} {p50:>8.1f} {p95:>8.1f} {rps:>8.1f} {errors:>6}")

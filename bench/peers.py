@@ -24,20 +24,28 @@ from __future__ import annotations
 import os
 
 # One thread everywhere, no hub: set before torch / tokenizers / faiss are imported (both code paths).
-for _k, _v in {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-               "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-               "HF_DATASETS_OFFLINE": "1", "HAYSTACK_TELEMETRY_ENABLED": "False",
-               "ANONYMIZED_TELEMETRY": "False", "LANGCHAIN_TRACING_V2": "false"}.items():
+for _k, _v in {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HAYSTACK_TELEMETRY_ENABLED": "False",
+    "ANONYMIZED_TELEMETRY": "False",
+    "LANGCHAIN_TRACING_V2": "false",
+}.items():
     os.environ[_k] = _v
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import re  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ("llamaindex", "haystack", "langchain")
@@ -46,8 +54,7 @@ DEFAULT_VENV = "/tmp/peers-venv"
 TORCH_PIN = "torch==2.13.0"  # the CPU build on this machine; an unpinned torch pulls a multi-GB CUDA build
 K = 5
 LLAMAINDEX_OVERLAP = 20
-WARMUP = ("warm-up: what is the defense partnership about?", "Who visited Europe?",
-          "What troops were deployed and where?")
+WARMUP = ("warm-up: what is the defense partnership about?", "Who visited Europe?", "What troops were deployed and where?")
 
 
 def _norm(s: str) -> str:
@@ -64,13 +71,14 @@ def load_questions(path: Path, limit: int | None) -> list[dict]:
 # Worker side (peers venv): no `rag` import anywhere below until the "main side" marker.
 # --------------------------------------------------------------------------------------------
 
+
 def _forbid_network() -> None:
     """Make any outbound connection fail loudly: nothing may be fetched from a hub."""
     import socket
 
     real_connect = socket.socket.connect
 
-    def connect(self, address):  # noqa: ANN001
+    def connect(self, address):
         if self.family == getattr(socket, "AF_UNIX", None):
             return real_connect(self, address)
         raise OSError(f"bench/peers.py: network access attempted ({address!r}); the peers must run offline")
@@ -105,8 +113,13 @@ def _chunk_stats(texts: list[str], model_path: str) -> dict:
     tok.no_truncation()
     tok.no_padding()
     n = sorted(len(tok.encode(t, add_special_tokens=False).ids) for t in texts) or [0]
-    return {"chunks": len(texts), "tokens_mean": round(sum(n) / len(n), 1), "tokens_max": n[-1],
-            "tokens_median": n[len(n) // 2], "over_254_tokens": sum(x > 254 for x in n)}
+    return {
+        "chunks": len(texts),
+        "tokens_mean": round(sum(n) / len(n), 1),
+        "tokens_max": n[-1],
+        "tokens_median": n[len(n) // 2],
+        "over_254_tokens": sum(x > 254 for x in n),
+    }
 
 
 class _LlamaIndexPeer:
@@ -152,7 +165,9 @@ class _HaystackPeer:
 
         try:  # haystack-ai 3.x: the sentence-transformers embedders live in sentence-transformers-haystack
             from haystack_integrations.components.embedders.sentence_transformers import (
-                SentenceTransformersDocumentEmbedder, SentenceTransformersTextEmbedder)
+                SentenceTransformersDocumentEmbedder,
+                SentenceTransformersTextEmbedder,
+            )
         except ImportError:  # haystack-ai 2.x
             from haystack.components.embedders import SentenceTransformersDocumentEmbedder, SentenceTransformersTextEmbedder
         from haystack.components.preprocessors import DocumentSplitter
@@ -163,14 +178,19 @@ class _HaystackPeer:
         store = InMemoryDocumentStore()
         docs = [Document(content=p.read_text(encoding="utf-8"), meta={"file_name": p.name}) for p in sorted(corpus.glob("*.txt"))]
         splitter = DocumentSplitter(split_by="word", split_length=200, split_overlap=0)
-        doc_embedder = SentenceTransformersDocumentEmbedder(model=model_path, device=cpu, normalize_embeddings=True,
-                                                            local_files_only=True, progress_bar=False)
+        doc_embedder = SentenceTransformersDocumentEmbedder(
+            model=model_path, device=cpu, normalize_embeddings=True, local_files_only=True, progress_bar=False
+        )
         doc_embedder.warm_up()
         chunks = splitter.run(documents=docs)["documents"]
         store.write_documents(doc_embedder.run(documents=chunks)["documents"])
         self.pipe = Pipeline()
-        self.pipe.add_component("embedder", SentenceTransformersTextEmbedder(model=model_path, device=cpu, normalize_embeddings=True,
-                                                                              local_files_only=True, progress_bar=False))
+        self.pipe.add_component(
+            "embedder",
+            SentenceTransformersTextEmbedder(
+                model=model_path, device=cpu, normalize_embeddings=True, local_files_only=True, progress_bar=False
+            ),
+        )
         self.pipe.add_component("retriever", InMemoryEmbeddingRetriever(document_store=store, top_k=K))
         self.pipe.connect("embedder.embedding", "retriever.query_embedding")
         if hasattr(self.pipe, "warm_up"):
@@ -248,11 +268,18 @@ def run_worker(name: str, questions: list[dict], corpus: Path, repeat: int) -> d
             hits = peer.query(q["question"])
             times.append((time.perf_counter() - t) * 1e3)
         times.sort()
-        results.append({"id": q["id"], "latency_ms": times[len(times) // 2],
-                        "passages": [h[0] for h in hits[:K]], "files": [h[1] for h in hits[:K]]})
-    return {"system": name, "build_s": round(build_s, 2), "torch_threads": torch.get_num_threads(),
-            "versions": _versions(*peer.dists), "chunking": _chunk_stats(chunk_texts, model_path),
-            "python": platform.python_version(), "results": results}
+        results.append(
+            {"id": q["id"], "latency_ms": times[len(times) // 2], "passages": [h[0] for h in hits[:K]], "files": [h[1] for h in hits[:K]]}
+        )
+    return {
+        "system": name,
+        "build_s": round(build_s, 2),
+        "torch_threads": torch.get_num_threads(),
+        "versions": _versions(*peer.dists),
+        "chunking": _chunk_stats(chunk_texts, model_path),
+        "python": platform.python_version(),
+        "results": results,
+    }
 
 
 def worker_main(args: argparse.Namespace) -> int:
@@ -272,6 +299,7 @@ def worker_main(args: argparse.Namespace) -> int:
 # Main side (project venv): ours in-process through rag, the peers as subprocesses.
 # --------------------------------------------------------------------------------------------
 
+
 def run_ours(questions: list[dict], corpus: Path, index_dir: Path, repeat: int) -> dict:
     import numpy as np  # noqa: F401  (rag needs it anyway)
     import torch
@@ -280,7 +308,7 @@ def run_ours(questions: list[dict], corpus: Path, index_dir: Path, repeat: int) 
     from rag.ask import ask, search
     from rag.embedding import load_embedder
     from rag.evaluation import answer_correct
-    from rag.session import open_index
+    from rag.indexing import open_index
     from rag.settings import Settings
 
     s = Settings()
@@ -309,33 +337,61 @@ def run_ours(questions: list[dict], corpus: Path, index_dir: Path, repeat: int) 
             at.append((time.perf_counter() - t) * 1e3)
         st.sort()
         at.sort()
-        results.append({
-            "id": q["id"], "latency_ms": st[len(st) // 2], "ask_latency_ms": at[len(at) // 2],
-            "passages": [h.chunk.text for h in hits[:K]], "files": [h.chunk.doc_id for h in hits[:K]],
-            "answer": a.answer, "answer_correct": bool(q["answers"]) and answer_correct(a.answer, q["answers"]),
-            "abstained": a.answer is None,
-        })
+        results.append(
+            {
+                "id": q["id"],
+                "latency_ms": st[len(st) // 2],
+                "ask_latency_ms": at[len(at) // 2],
+                "passages": [h.chunk.text for h in hits[:K]],
+                "files": [h.chunk.doc_id for h in hits[:K]],
+                "answer": a.answer,
+                "answer_correct": bool(q["answers"]) and answer_correct(a.answer, q["answers"]),
+                "abstained": a.answer is None,
+            }
+        )
     chunks = list(index.chunks) if hasattr(index, "chunks") else []
     chunking = {"chunks": len(chunks)}
     if chunks and hasattr(emb, "count_tokens"):
         n = sorted(emb.count_tokens(c.index_text) for c in chunks)
-        chunking.update(tokens_mean=round(sum(n) / len(n), 1), tokens_max=n[-1], tokens_median=n[len(n) // 2],
-                        over_254_tokens=sum(x > 254 for x in n), measured_on="index_text (what is embedded)")
+        chunking.update(
+            tokens_mean=round(sum(n) / len(n), 1),
+            tokens_max=n[-1],
+            tokens_median=n[len(n) // 2],
+            over_254_tokens=sum(x > 254 for x in n),
+            measured_on="index_text (what is embedded)",
+        )
     from importlib.metadata import version
 
-    return {"system": "ours", "build_s": round(build_s, 2), "index_built": report is not None,
-            "torch_threads": torch.get_num_threads(), "mode": s.mode, "backend": s.backend,
-            "versions": {"rag": version("rag"), "torch": torch.__version__,
-                         "sentence-transformers": version("sentence-transformers")},
-            "chunking": chunking, "python": platform.python_version(), "results": results}
+    return {
+        "system": "ours",
+        "build_s": round(build_s, 2),
+        "index_built": report is not None,
+        "torch_threads": torch.get_num_threads(),
+        "mode": s.mode,
+        "backend": s.backend,
+        "versions": {"rag": version("rag"), "torch": torch.__version__, "sentence-transformers": version("sentence-transformers")},
+        "chunking": chunking,
+        "python": platform.python_version(),
+        "results": results,
+    }
 
 
 def run_peer(name: str, venv: Path, args: argparse.Namespace) -> dict:
     py = venv / "bin" / "python"
     if not py.exists():
         raise RuntimeError(f"{py} not found: run `.venv/bin/python bench/peers.py --setup` first")
-    cmd = [str(py), str(Path(__file__).resolve()), "--worker", name, "--questions", str(args.questions),
-           "--corpus", str(args.corpus), "--repeat", str(args.repeat)]
+    cmd = [
+        str(py),
+        str(Path(__file__).resolve()),
+        "--worker",
+        name,
+        "--questions",
+        str(args.questions),
+        "--corpus",
+        str(args.corpus),
+        "--repeat",
+        str(args.repeat),
+    ]
     if args.limit:
         cmd += ["--limit", str(args.limit)]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
@@ -363,21 +419,27 @@ def summarize(run: dict, questions: list[dict]) -> dict:
         hit5.append(any(g in t for t in texts for g in golds))
         docs = q.get("doc") or []
         gold_docs = {Path(d).stem for d in ([docs] if isinstance(docs, str) else docs)}  # multi-doc: a list
-        hit5_doc.append(any(any(g in t for g in golds) and Path(f).stem in gold_docs
-                            for t, f in zip(texts, r["files"][:K])))
-    s = {"n": len(res), "answerable": len(hit5),
-         "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
-         "mean_ms": float(lat.mean()),
-         "hit@5": float(np.mean(hit5)) if hit5 else None,
-         "hit@5_gold_doc": float(np.mean(hit5_doc)) if hit5_doc else None}
+        hit5_doc.append(any(any(g in t for g in golds) and Path(f).stem in gold_docs for t, f in zip(texts, r["files"][:K])))
+    s = {
+        "n": len(res),
+        "answerable": len(hit5),
+        "p50_ms": float(np.percentile(lat, 50)),
+        "p95_ms": float(np.percentile(lat, 95)),
+        "mean_ms": float(lat.mean()),
+        "hit@5": float(np.mean(hit5)) if hit5 else None,
+        "hit@5_gold_doc": float(np.mean(hit5_doc)) if hit5_doc else None,
+    }
     if run["system"] == "ours":
         alat = np.array([r["ask_latency_ms"] for r in res])
         ans = [r for r in res if by_id[r["id"]]["answers"]]
         una = [r for r in res if not by_id[r["id"]]["answers"]]
-        s.update(ask_p50_ms=float(np.percentile(alat, 50)), ask_p95_ms=float(np.percentile(alat, 95)),
-                 answer_accuracy=float(np.mean([r["answer_correct"] for r in ans])) if ans else None,
-                 abstention=float(np.mean([r["abstained"] for r in una])) if una else None,
-                 unanswerable=len(una))
+        s.update(
+            ask_p50_ms=float(np.percentile(alat, 50)),
+            ask_p95_ms=float(np.percentile(alat, 95)),
+            answer_accuracy=float(np.mean([r["answer_correct"] for r in ans])) if ans else None,
+            abstention=float(np.mean([r["abstained"] for r in una])) if una else None,
+            unanswerable=len(una),
+        )
     return s
 
 
@@ -393,18 +455,24 @@ def print_table(summaries: dict[str, dict], runs: dict[str, dict]) -> None:
         if ours and name != "ours":
             r50 = f"{ours['p50_ms'] / s['p50_ms']:.2f}x"
             r95 = f"{ours['p95_ms'] / s['p95_ms']:.2f}x"
-        fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-        print(f"{name:<11}{ch.get('chunks', '-'):>7}{str(ch.get('tokens_mean', '-')):>10}{str(ch.get('over_254_tokens', '-')):>9}{s['p50_ms']:>9.2f}{s['p95_ms']:>9.2f}"
-              f"{r50:>15}{r95:>15}{fmt(s['hit@5']):>8}{fmt(s['hit@5_gold_doc']):>10}")
+        fmt = lambda v: "-" if v is None else f"{v:.3f}"
+        print(
+            f"{name:<11}{ch.get('chunks', '-'):>7}{ch.get('tokens_mean', '-')!s:>10}{ch.get('over_254_tokens', '-')!s:>9}{s['p50_ms']:>9.2f}{s['p95_ms']:>9.2f}"
+            f"{r50:>15}{r95:>15}{fmt(s['hit@5']):>8}{fmt(s['hit@5_gold_doc']):>10}"
+        )
     if ours:
         acc = "-" if ours["answer_accuracy"] is None else f"{ours['answer_accuracy']:.3f}"
         ab = "-" if ours["abstention"] is None else f"{ours['abstention']:.3f}"
-        print(f"\nours, full ask (retrieve + answer): p50 {ours['ask_p50_ms']:.2f} ms, p95 {ours['ask_p95_ms']:.2f} ms; "
-              f"answer accuracy {acc} on {ours['answerable']} answerable, abstention {ab} on {ours['unanswerable']} unanswerable")
-    print(f"\nlatency = one query's retrieval (query embedding + search, top-{K}), 1 torch thread, after warm-up, "
-          "no query cache; ratio < 1 means ours is faster. hit@5: a gold string in a top-5 passage "
-          "(answerable questions only); 'hit@5 doc' also requires the passage to come from the question's gold document. "
-          "tok/chunk and '>254 tok' are in MiniLM word-pieces; chunks over 254 are truncated by the encoder.")
+        print(
+            f"\nours, full ask (retrieve + answer): p50 {ours['ask_p50_ms']:.2f} ms, p95 {ours['ask_p95_ms']:.2f} ms; "
+            f"answer accuracy {acc} on {ours['answerable']} answerable, abstention {ab} on {ours['unanswerable']} unanswerable"
+        )
+    print(
+        f"\nlatency = one query's retrieval (query embedding + search, top-{K}), 1 torch thread, after warm-up, "
+        "no query cache; ratio < 1 means ours is faster. hit@5: a gold string in a top-5 passage "
+        "(answerable questions only); 'hit@5 doc' also requires the passage to come from the question's gold document. "
+        "tok/chunk and '>254 tok' are in MiniLM word-pieces; chunks over 254 are truncated by the encoder."
+    )
 
 
 def setup(venv: Path) -> int:
@@ -415,9 +483,13 @@ def setup(venv: Path) -> int:
     pip = [str(py), "-m", "pip", "install", "--quiet"]
     subprocess.run(pip + ["--upgrade", "pip"], check=True, cwd="/tmp")
     subprocess.run(pip + [TORCH_PIN], check=True, cwd="/tmp")  # the CPU build FIRST
-    before = subprocess.run([str(py), "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True, check=True).stdout.strip()
+    before = subprocess.run(
+        [str(py), "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     subprocess.run(pip + ["-r", str(req)], check=True, cwd="/tmp")
-    after = subprocess.run([str(py), "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True, check=True).stdout.strip()
+    after = subprocess.run(
+        [str(py), "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     print(f"peers venv {venv}: torch {before} -> {after}")
     if before != after:
         print("ERROR: installing the peers' requirements replaced torch", file=sys.stderr)
@@ -459,7 +531,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in wanted:
         t = time.perf_counter()
         try:
-            runs[name] = run_ours(questions, Path(args.corpus), Path(args.index), args.repeat) if name == "ours" else run_peer(name, Path(args.venv), args)
+            runs[name] = (
+                run_ours(questions, Path(args.corpus), Path(args.index), args.repeat)
+                if name == "ours"
+                else run_peer(name, Path(args.venv), args)
+            )
             print(f"  {name}: done in {time.perf_counter() - t:.1f}s (index {runs[name]['build_s']}s)", flush=True)
         except Exception as e:  # report and go on with the others
             errors[name] = f"{type(e).__name__}: {e}"
@@ -468,14 +544,25 @@ def main(argv: list[str] | None = None) -> int:
     summaries = {name: summarize(run, questions) for name, run in runs.items()}
     if summaries:
         print_table(summaries, runs)
-    out = {"questions": str(args.questions), "n_questions": len(questions), "k": K, "repeat": args.repeat,
-           "loadavg_start": load0, "loadavg_end": os.getloadavg(), "cpu_count": os.cpu_count(),
-           "summary": summaries, "errors": errors,
-           "systems": {name: {k: v for k, v in run.items() if k != "results"} for name, run in runs.items()},
-           "per_question": {name: run["results"] for name, run in runs.items()}}
+    out = {
+        "questions": str(args.questions),
+        "n_questions": len(questions),
+        "k": K,
+        "repeat": args.repeat,
+        "loadavg_start": load0,
+        "loadavg_end": os.getloadavg(),
+        "cpu_count": os.cpu_count(),
+        "summary": summaries,
+        "errors": errors,
+        "systems": {name: {k: v for k, v in run.items() if k != "results"} for name, run in runs.items()},
+        "per_question": {name: run["results"] for name, run in runs.items()},
+    }
     if summaries.get("ours"):
-        out["ratios_ours_over_peer"] = {n: {"p50": summaries["ours"]["p50_ms"] / s["p50_ms"], "p95": summaries["ours"]["p95_ms"] / s["p95_ms"]}
-                                        for n, s in summaries.items() if n != "ours"}
+        out["ratios_ours_over_peer"] = {
+            n: {"p50": summaries["ours"]["p50_ms"] / s["p50_ms"], "p95": summaries["ours"]["p95_ms"] / s["p95_ms"]}
+            for n, s in summaries.items()
+            if n != "ours"
+        }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1), encoding="utf-8")
     print(f"\nwrote {args.out}")

@@ -39,14 +39,14 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import faiss  # noqa: E402
+import faiss
 
-from rag.store import IndexConfig, _faiss_index  # noqa: E402
+from rag.store import IndexConfig, _faiss_index
 
 SQUAD = Path("/work/shared/bench/squad-dev")
 SQUAD_TRAIN = Path("/work/shared/bench/squad-train")
@@ -133,7 +133,7 @@ def encode_cached(texts: list[str], tag: str, part: int = 20_000) -> tuple[np.nd
             continue
         e = e or OnnxEmbedder(cache_size=0)
         t0 = time.perf_counter()
-        v = e.embed_batch(texts[s:s + part], batch_size=64)
+        v = e.embed_batch(texts[s : s + part], batch_size=64)
         spent += time.perf_counter() - t0
         np.save(f, v)
         out.append(v)
@@ -165,8 +165,11 @@ def all_vectors(texts: list[str], n_total: int, n_encode: int, n_par: int, seed:
     if synth == "real":
         enc, encode_s = encode_cached(texts[:n_encode], "real")
         # sigma calibrated on the paragraph perturbations, as in the other modes
-        sigma, cos = calibrate_sigma(np.load(TMP / "encoded_3000.npy"), 2067, enc.shape[1]) \
-            if (TMP / "encoded_3000.npy").exists() else (0.0156, 0.956)
+        sigma, cos = (
+            calibrate_sigma(np.load(TMP / "encoded_3000.npy"), 2067, enc.shape[1])
+            if (TMP / "encoded_3000.npy").exists()
+            else (0.0156, 0.956)
+        )
     elif cache.exists():
         enc = np.load(cache)
         log(f"loaded {len(enc)} encoded vectors from {cache}")
@@ -196,11 +199,17 @@ def all_vectors(texts: list[str], n_total: int, n_encode: int, n_par: int, seed:
             base /= np.linalg.norm(base, axis=1, keepdims=True)
         vecs[rows] = perturb(base, sigma, rng)
     mix = " blended with w*another encoded vector (w ~ U(0.2, 0.6))," if synth in ("mix", "real") else ""
-    info = {"encoded": int(n_encode), "synthetic": int(n_total - n_encode), "synth": synth, "noise_sigma": sigma,
-            "real_perturbation_mean_cosine": cos, "encode_seconds": encode_s,
-            "note": f"only the first {n_encode} vectors are real ONNX encodings; the other {n_total - n_encode} are "
-                    f"encoded vectors{mix} + N(0, {sigma:.4f}^2) noise, renormalised (calibrated to the mean cosine {cos:.3f} "
-                    "between real perturbations of a paragraph and the paragraph)"}
+    info = {
+        "encoded": int(n_encode),
+        "synthetic": int(n_total - n_encode),
+        "synth": synth,
+        "noise_sigma": sigma,
+        "real_perturbation_mean_cosine": cos,
+        "encode_seconds": encode_s,
+        "note": f"only the first {n_encode} vectors are real ONNX encodings; the other {n_total - n_encode} are "
+        f"encoded vectors{mix} + N(0, {sigma:.4f}^2) noise, renormalised (calibrated to the mean cosine {cos:.3f} "
+        "between real perturbations of a paragraph and the paragraph)",
+    }
     return vecs, info
 
 
@@ -216,7 +225,7 @@ def time_queries(index: faiss.Index, q: np.ndarray, k: int) -> tuple[list[float]
     times, ids, scores = [], [], []
     for i in range(len(q)):
         t0 = time.perf_counter()
-        D, I = index.search(q[i:i + 1], k)
+        D, I = index.search(q[i : i + 1], k)
         times.append(time.perf_counter() - t0)
         ids.append(I[0])
         scores.append(D[0])
@@ -238,10 +247,16 @@ def measure_index(index: faiss.Index, queries: dict[str, np.ndarray], truths: di
         t50, _, _ = time_queries(index, q, DEPTH)
         true_d, true_i = truths[name]
         # share of returned hits scoring within TIE_TOL of the exact 10th score: near-ties count as found
-        tol = float(np.mean(np.sum(got_d >= true_d[:, K - 1:K] - TIE_TOL, axis=1) / K))
-        out[name] = {"p50_ms": pct(t10, 50), "p95_ms": pct(t10, 95), "p50_ms_k50": pct(t50, 50), "p95_ms_k50": pct(t50, 95),
-                     "recall_at_10": recall(true_i, got), "recall_at_10_tol1e-3": tol,
-                     "exact_gap_10th_11th_median": float(np.median(true_d[:, K - 1] - true_d[:, K]))}
+        tol = float(np.mean(np.sum(got_d >= true_d[:, K - 1 : K] - TIE_TOL, axis=1) / K))
+        out[name] = {
+            "p50_ms": pct(t10, 50),
+            "p95_ms": pct(t10, 95),
+            "p50_ms_k50": pct(t50, 50),
+            "p95_ms_k50": pct(t50, 95),
+            "recall_at_10": recall(true_i, got),
+            "recall_at_10_tol1e-3": tol,
+            "exact_gap_10th_11th_median": float(np.median(true_d[:, K - 1] - true_d[:, K])),
+        }
     return out
 
 
@@ -264,8 +279,14 @@ def dense_size(vecs: np.ndarray, queries: dict[str, np.ndarray], cfg: IndexConfi
     res: dict = {}
     log(f"[{n}] rag.store._faiss_index ...")
     (index, meta), dt, drss = build(lambda: _faiss_index(vecs, cfg))
-    entry = {"type": meta["type"], "build_s": dt, "rss_delta_mb": drss, "disk_mb": size_on_disk(index), "manifest": meta,
-             "queries": measure_index(index, queries, truths)}
+    entry = {
+        "type": meta["type"],
+        "build_s": dt,
+        "rss_delta_mb": drss,
+        "disk_mb": size_on_disk(index),
+        "manifest": meta,
+        "queries": measure_index(index, queries, truths),
+    }
     if meta["type"] == "IndexHNSWFlat":
         entry["note"] = "build_s includes rag.store.measure_recall (an exact index + 200 searches)"
     res["store_default"] = entry
@@ -288,9 +309,16 @@ def dense_size(vecs: np.ndarray, queries: dict[str, np.ndarray], cfg: IndexConfi
             gc.collect()
             log(f"[{n}] explicit HNSW m={cfg.hnsw_m} efC={cfg.hnsw_ef_construction} ...")
             hnsw, dt, drss = build(mk_hnsw)
-            res["hnsw"] = {"type": "IndexHNSWFlat", "build_s": dt, "rss_delta_mb": drss, "disk_mb": size_on_disk(hnsw),
-                           "m": cfg.hnsw_m, "ef_construction": cfg.hnsw_ef_construction, "ef_search": cfg.hnsw_ef_search,
-                           "queries": measure_index(hnsw, queries, truths)}
+            res["hnsw"] = {
+                "type": "IndexHNSWFlat",
+                "build_s": dt,
+                "rss_delta_mb": drss,
+                "disk_mb": size_on_disk(hnsw),
+                "m": cfg.hnsw_m,
+                "ef_construction": cfg.hnsw_ef_construction,
+                "ef_search": cfg.hnsw_ef_search,
+                "queries": measure_index(hnsw, queries, truths),
+            }
         else:
             hnsw = index
             res["hnsw"] = entry
@@ -305,8 +333,13 @@ def dense_size(vecs: np.ndarray, queries: dict[str, np.ndarray], cfg: IndexConfi
             if not SKIP_FLAT:
                 log(f"[{n}] explicit IndexFlatIP ...")
                 flat, dt, drss = build(mk_flat)
-                res["flat"] = {"type": "IndexFlatIP", "build_s": dt, "rss_delta_mb": drss, "disk_mb": size_on_disk(flat),
-                               "queries": measure_index(flat, queries, truths)}
+                res["flat"] = {
+                    "type": "IndexFlatIP",
+                    "build_s": dt,
+                    "rss_delta_mb": drss,
+                    "disk_mb": size_on_disk(flat),
+                    "queries": measure_index(flat, queries, truths),
+                }
                 del flat
         if "flat" in res:
             log(f"[{n}] flat {res['flat']['queries']}")
@@ -315,7 +348,13 @@ def dense_size(vecs: np.ndarray, queries: dict[str, np.ndarray], cfg: IndexConfi
         for ef in EF_SWEEP:
             hnsw.hnsw.efSearch = ef
             sweep[ef] = measure_index(hnsw, queries, truths)
-            log(f"[{n}] efSearch={ef}: " + ", ".join(f"{k}: p50 {v['p50_ms']:.2f} ms r@10 {v['recall_at_10']:.3f} (tol {v['recall_at_10_tol1e-3']:.3f})" for k, v in sweep[ef].items()))
+            log(
+                f"[{n}] efSearch={ef}: "
+                + ", ".join(
+                    f"{k}: p50 {v['p50_ms']:.2f} ms r@10 {v['recall_at_10']:.3f} (tol {v['recall_at_10_tol1e-3']:.3f})"
+                    for k, v in sweep[ef].items()
+                )
+            )
         res["hnsw_ef_sweep"] = sweep
         del hnsw
     gc.collect()
@@ -352,27 +391,37 @@ def bm25_size(texts: list[str], questions: list[str], cfg: IndexConfig) -> dict:
     with tempfile.TemporaryDirectory(dir=TMP) as d:
         bm.save(d, show_progress=False)
         disk = sum(f.stat().st_size for f in Path(d).rglob("*") if f.is_file()) / 1e6
-    res = {"tokenize_s": tok_s, "index_s": idx_s, "build_s": tok_s + idx_s, "rss_delta_mb": drss, "disk_mb": disk,
-           "queries": len(qt), "p50_ms": pct(times, 50), "p95_ms": pct(times, 95)}
+    res = {
+        "tokenize_s": tok_s,
+        "index_s": idx_s,
+        "build_s": tok_s + idx_s,
+        "rss_delta_mb": drss,
+        "disk_mb": disk,
+        "queries": len(qt),
+        "p50_ms": pct(times, 50),
+        "p95_ms": pct(times, 95),
+    }
     log(f"[{n}] bm25: {res}")
     return res
 
 
 # -- encoders --------------------------------------------------------------------------------
 def encoder_bench(paragraphs: list[str], questions: list[str]) -> dict:
-    from rag.embedding import SentenceTransformerEmbedder
     from rag.onnx_embedding import OnnxEmbedder
+    from rag.torch_embedding import SentenceTransformerEmbedder
 
     rng = np.random.default_rng(3)
     words = " ".join(paragraphs).split()
-    texts150 = [" ".join(words[s:s + 150]) for s in rng.integers(0, len(words) - 150, size=256)]
+    texts150 = [" ".join(words[s : s + 150]) for s in rng.integers(0, len(words) - 150, size=256)]
     qs = questions[:200]
     out = {"query_texts": len(qs), "batch_texts": len(texts150), "batch_words_per_text": 150}
     vecs = {}
     # ONNX first: torch's OpenMP pool, once started, competes with ONNX Runtime's threads in the same process.
-    for name, make in (("onnx_fp32", lambda: OnnxEmbedder(cache_size=0, query_threads=1)),
-                       ("onnx_int8", lambda: OnnxEmbedder(cache_size=0, query_threads=1, quantized=True)),
-                       ("torch", lambda: SentenceTransformerEmbedder(cache_size=0, query_threads=1))):
+    for name, make in (
+        ("onnx_fp32", lambda: OnnxEmbedder(cache_size=0, query_threads=1)),
+        ("onnx_int8", lambda: OnnxEmbedder(cache_size=0, query_threads=1, quantized=True)),
+        ("torch", lambda: SentenceTransformerEmbedder(cache_size=0, query_threads=1)),
+    ):
         e = make()
         for q in qs[:20]:
             e.embed_query(q)  # warm-up
@@ -387,8 +436,13 @@ def encoder_bench(paragraphs: list[str], questions: list[str]) -> dict:
         vb = e.embed_batch(texts150, batch_size=32)
         bs = time.perf_counter() - t0
         vecs[name] = (vq, vb)
-        out[name] = {"query_p50_ms": pct(times, 50), "query_p95_ms": pct(times, 95), "query_threads": 1,
-                     "batch_texts_per_s": len(texts150) / bs, "batch_threads": os.cpu_count()}
+        out[name] = {
+            "query_p50_ms": pct(times, 50),
+            "query_p95_ms": pct(times, 95),
+            "query_threads": 1,
+            "batch_texts_per_s": len(texts150) / bs,
+            "batch_threads": os.cpu_count(),
+        }
         log(f"encoder {name}: {out[name]}")
         del e
         gc.collect()
@@ -396,8 +450,14 @@ def encoder_bench(paragraphs: list[str], questions: list[str]) -> dict:
     for name in ("onnx_fp32", "onnx_int8"):
         vq, vb = vecs[name]
         cq, cb = np.sum(vq * ref_q, axis=1), np.sum(vb * ref_b, axis=1)
-        out[name].update({"cos_vs_torch_query_mean": float(cq.mean()), "cos_vs_torch_query_min": float(cq.min()),
-                          "cos_vs_torch_batch_mean": float(cb.mean()), "cos_vs_torch_batch_min": float(cb.min())})
+        out[name].update(
+            {
+                "cos_vs_torch_query_mean": float(cq.mean()),
+                "cos_vs_torch_query_min": float(cq.min()),
+                "cos_vs_torch_batch_mean": float(cb.mean()),
+                "cos_vs_torch_batch_min": float(cb.min()),
+            }
+        )
     return out
 
 
@@ -410,8 +470,11 @@ def plot(result: dict, stem: str = "scale") -> None:
 
     sizes = sorted(int(s) for s in result["sizes"])
     ic = result["index_config"]
-    series = {f"store default (flat <={IndexConfig().flat_threshold // 1000}k, HNSW above)": lambda r: r["dense"]["store_default"],
-              "IndexFlatIP": lambda r: r["dense"].get("flat"), f"HNSW m={ic['hnsw_m']} efC={ic['hnsw_ef_construction']} ef={ic['hnsw_ef_search']}": lambda r: r["dense"].get("hnsw")}
+    series = {
+        f"store default (flat <={IndexConfig().flat_threshold // 1000}k, HNSW above)": lambda r: r["dense"]["store_default"],
+        "IndexFlatIP": lambda r: r["dense"].get("flat"),
+        f"HNSW m={ic['hnsw_m']} efC={ic['hnsw_ef_construction']} ef={ic['hnsw_ef_search']}": lambda r: r["dense"].get("hnsw"),
+    }
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for label, get in series.items():
         pts = [(n, get(result["sizes"][str(n)])) for n in sizes]
@@ -468,9 +531,13 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="10k only")
     ap.add_argument("--encode", type=int, default=3000, help="texts really encoded with ONNX; the rest are noisy copies")
     ap.add_argument("--queries", type=int, default=500)
-    ap.add_argument("--synth", choices=("noise", "mix", "real"), default="noise",
-                    help="noise: copies of encoded vectors + noise (tight clusters of n/encode copies); "
-                         "mix: each copy also blended with a second random encoded vector (spread out)")
+    ap.add_argument(
+        "--synth",
+        choices=("noise", "mix", "real"),
+        default="noise",
+        help="noise: copies of encoded vectors + noise (tight clusters of n/encode copies); "
+        "mix: each copy also blended with a second random encoded vector (spread out)",
+    )
     ap.add_argument("--bm25-max", type=int, default=1_000_000, help="skip BM25 above this size")
     ap.add_argument("--no-encoders", action="store_true", help="skip the torch/ONNX encoder comparison")
     ap.add_argument("--encoders-only", action="store_true", help="only the encoder comparison, merged into an existing --out file")
@@ -491,8 +558,14 @@ def main() -> None:
     t_start = time.perf_counter()
     paragraphs = load_paragraphs()
     questions = load_questions(args.queries)
-    result: dict = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "faiss": faiss.__version__},
-                    "index_config": asdict(cfg), "k": K, "query_sigma": QUERY_SIGMA, "n_queries": args.queries, "sizes": {}}
+    result: dict = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "faiss": faiss.__version__},
+        "index_config": asdict(cfg),
+        "k": K,
+        "query_sigma": QUERY_SIGMA,
+        "n_queries": args.queries,
+        "sizes": {},
+    }
     out = Path(args.out)
 
     def save():

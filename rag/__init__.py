@@ -4,13 +4,12 @@ Importing ``rag`` loads no model and reads no file; models are loaded by ``load_
 ``Settings.answering()`` and passed in.
 """
 
-__version__ = "0.1.0"
+from rag.ask import ask, search
+from rag.corpus import load_corpus
+from rag.embedding import load_embedder
+from rag.retrieval import retrieve
+from rag.store import Index, build_index
+from rag.types import Answer
+from rag.version import __version__
 
-from rag.ask import ask, search  # noqa: E402
-from rag.corpus import load_corpus  # noqa: E402
-from rag.embedding import load_embedder  # noqa: E402
-from rag.retrieval import retrieve  # noqa: E402
-from rag.store import Index, build_index  # noqa: E402
-from rag.types import Answer  # noqa: E402
-
-__all__ = ["Answer", "Index", "ask", "build_index", "load_corpus", "load_embedder", "retrieve", "search"]
+__all__ = ["Answer", "Index", "__version__", "ask", "build_index", "load_corpus", "load_embedder", "retrieve", "search"]

@@ -18,16 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.reader import with_context
+from rag.limits import MAX_ANSWER_CHARS
 from rag.store import Index
 from rag.text import NAME_WORD, STOPWORDS, capitalised_names, is_place_word, name_key, question_terms, terms
-from rag.trees import TreeModel
 from rag.types import Answer, Candidate, Citation, Hit, Span
 
-MAX_ANSWER_CHARS = 300
-
 # "F-35" or "MQ-9" is a name, not a quantity.
-_NUMBER = re.compile(r"(?<![A-Za-z]-)\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|million|millions|billion|dozen|dozens|several|half|few|numerous)\b", re.I)
+_NUMBER = re.compile(
+    r"(?<![A-Za-z]-)\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|million|millions|billion|dozen|dozens|several|half|few|numerous)\b",
+    re.I,
+)
 # "Several countries" or "hundreds of soldiers" says there are some, not how many: no answer to "how
 # many". (Still a number for the features: the fitted models saw it as one.) The plurals: measured, two
 # abstentions more on our sets, none lost; SQuAD calibration articles unchanged (1 of 53 SQuAD v1.1
@@ -35,13 +35,18 @@ _NUMBER = re.compile(r"(?<![A-Za-z]-)\b\d[\d,.]*\b|\b(one|two|three|four|five|si
 _VAGUE = re.compile(r"\b(several|few|numerous|hundreds|thousands|dozens|millions|billions)\b", re.I)
 _MONTHS = r"(january|february|march|april|may|june|july|august|september|october|november|december)"
 # Any 3-4 digit number may be a year (1562, 800s); a bare "2" or "3" is not a date.
-_CALENDAR_PART = (rf"\b\d{{3,4}}s?\b|\b\d{{1,2}}(st|nd|rd|th)\b|\b{_MONTHS}\b|"
-                  r"\b(BC|BCE|AD|CE|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow)\b")
+_CALENDAR_PART = (
+    rf"\b\d{{3,4}}s?\b|\b\d{{1,2}}(st|nd|rd|th)\b|\b{_MONTHS}\b|"
+    r"\b(BC|BCE|AD|CE|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow)\b"
+)
 # "What year / on what date": a calendar date, not just "during the talks".
 _CALENDAR = re.compile(_CALENDAR_PART, re.I)
 # "When": a calendar date, a time word, or a temporal preposition ("after the war").
-_DATE = re.compile(_CALENDAR_PART + r"|\b(seconds?|hours?|minutes?|day|days|weeks?|months?|years?|decades?|century|centuries|era|"
-                   r"period|ages|spring|summer|autumn|fall|winter|after|before|during|until|since|beginning)\b", re.I)
+_DATE = re.compile(
+    _CALENDAR_PART + r"|\b(seconds?|hours?|minutes?|day|days|weeks?|months?|years?|decades?|century|centuries|era|"
+    r"period|ages|spring|summer|autumn|fall|winter|after|before|during|until|since|beginning)\b",
+    re.I,
+)
 _PERCENT = re.compile(r"\d\s*(%|percent|per cent)", re.I)
 # A cell that is only an amount: "$0.80", "12%", "1,200", "3.5 bn".
 _QUANTITY = re.compile(r"^[~≈<>]?\s*[$€£¥]?\s*\d[\d,.\s]*(%|percent|[kmb]n?|million|billion|thousand)?$", re.I)
@@ -52,18 +57,18 @@ _MONEY = re.compile(r"[$€£]\s*\d|\b\d[\d,.]*\s*(dollars|euros|billion|million
 class AnswerModel:
     """Trained selector and verifier (``models/answer_model.json``), with the verifier's calibration."""
 
-    selector: "LinearModel | TreeModel"
-    verifier: "LinearModel"
+    selector: LinearModel
+    verifier: LinearModel
     calibration_x: tuple[float, ...] = ()
     calibration_y: tuple[float, ...] = ()
     threshold: float | None = None  # chosen for a target false-abstention rate
     info: dict = field(default_factory=dict, compare=False, hash=False)
     # The verifier used when the cross-encoder reader is on: its scores join the features.
-    reader_verifier: "LinearModel | None" = None
+    reader_verifier: LinearModel | None = None
     reader_calibration_x: tuple[float, ...] = ()
     reader_calibration_y: tuple[float, ...] = ()
     reader_threshold: float | None = None
-    reader_selector: "LinearModel | None" = None  # combines selector and reader logits to pick the answer
+    reader_selector: LinearModel | None = None  # combines selector and reader logits to pick the answer
 
 
 def load_answer_model(path: str | Path) -> AnswerModel | None:
@@ -76,11 +81,20 @@ def load_answer_model(path: str | Path) -> AnswerModel | None:
     rcal = d.get("reader_calibration", {})
     rv = d.get("reader_verifier")
     sel = d["selector"]
-    selector = TreeModel.from_dict(sel) if sel.get("kind") == "trees" else LinearModel.from_dict(sel)
-    return AnswerModel(selector, LinearModel.from_dict(d["verifier"]),
-                       tuple(cal.get("x", ())), tuple(cal.get("y", ())), d.get("threshold"), d.get("info", {}),
-                       LinearModel.from_dict(rv) if rv else None, tuple(rcal.get("x", ())), tuple(rcal.get("y", ())),
-                       d.get("reader_threshold"), LinearModel.from_dict(d["reader_selector"]) if d.get("reader_selector") else None)
+    selector = LinearModel.from_dict(sel)
+    return AnswerModel(
+        selector,
+        LinearModel.from_dict(d["verifier"]),
+        tuple(cal.get("x", ())),
+        tuple(cal.get("y", ())),
+        d.get("threshold"),
+        d.get("info", {}),
+        LinearModel.from_dict(rv) if rv else None,
+        tuple(rcal.get("x", ())),
+        tuple(rcal.get("y", ())),
+        d.get("reader_threshold"),
+        LinearModel.from_dict(d["reader_selector"]) if d.get("reader_selector") else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -91,7 +105,6 @@ class AnswerConfig:
     reader: object | None = None  # rag.reader.Reader: re-scores the selector's best candidates
     rerank: int = 2  # candidates the reader re-scores (~4 ms each on one thread)
     rerank_margin: float = math.inf  # ... among those within this many selector logits of the best
-    rerank_dense: bool = False  # ... and the candidate closest to the question in embedding space
     # A second look when the first reads leave the reader unsure: up to this many more candidates,
     # within ``more_margin`` selector logits of the best, read only when the best reader probability
     # is below ``more_below``. Confident questions (most) cost nothing more.
@@ -126,7 +139,11 @@ def expected_type(question: str) -> str:
         q = q.split(",", 1)[1].strip()  # "When X happened, what ...?": the when-clause sets the scene, it is not asked
     if re.search(r"^when\b|\bwhen (did|will|was|is|does)\b", q):
         return "date"
-    if re.search(r"^(who|whom|whose)\b|\b(who|whom) (is|was|are|were|will|has|had|did)\b|\bwhich (person|official|leader|minister|general|officer)\b", q):
+    if re.search(
+        r"^(who|whom|whose)\b|\b(who|whom) (is|was|are|were|will|has|had|did)\b"
+        r"|\bwhich (person|official|leader|minister|general|officer)\b",
+        q,
+    ):
         return "person"
     return "other"
 
@@ -158,7 +175,11 @@ def type_match(kind: str, text: str) -> float:
 # the sentence before it names: its question-term coverage counts that sentence's words too, or "What
 # aircraft is the Joint Strike Fighter program developing?" finds the program's sentence, not the aircraft.
 # Not "he" / "she": measured, SQuAD 2.0 calibration articles one answer fewer.
-_ANAPHOR = re.compile(r"^\W*(this|these|that|those|such|it|its|they|their|the (project|program|programme|initiative|agreement|treaty|effort|plan|partnership|move|deal))\b", re.I)
+_ANAPHOR = re.compile(
+    r"^\W*(this|these|that|those|such|it|its|they|their"
+    r"|the (project|program|programme|initiative|agreement|treaty|effort|plan|partnership|move|deal))\b",
+    re.I,
+)
 
 
 # "The collaboration facilitates cost-sharing" after "... such collaboration is the Joint Strike Fighter
@@ -243,7 +264,22 @@ class _Scored:
     features: dict[str, float]
 
 
-FEATURES = ("sim", "chunk_sim", "lex", "ctx", "missing", "n_missing", "ent_missing", "rank", "typed", "type_ok", "is_row", "is_item", "length", "qlen")
+FEATURES = (
+    "sim",
+    "chunk_sim",
+    "lex",
+    "ctx",
+    "missing",
+    "n_missing",
+    "ent_missing",
+    "rank",
+    "typed",
+    "type_ok",
+    "is_row",
+    "is_item",
+    "length",
+    "qlen",
+)
 
 
 # A feature the fitting data barely varied is capped at RARE_CAP standard deviations: list items are
@@ -283,8 +319,13 @@ class LinearModel:
         return 1.0 / (1.0 + math.exp(-max(min(self.logit(f), 40.0), -40.0)))
 
     def to_dict(self) -> dict:
-        return {"features": list(self.features), "coef": list(self.coef), "intercept": self.intercept,
-                "mean": list(self.mean), "scale": list(self.scale)}
+        return {
+            "features": list(self.features),
+            "coef": list(self.coef),
+            "intercept": self.intercept,
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> LinearModel:
@@ -293,9 +334,7 @@ class LinearModel:
 
 # Hand-set fallbacks, used when no trained model is installed.
 HAND_SELECTOR = LinearModel(FEATURES, (3.0, 1.0, 1.8, 1.5, -1.0, 0.0, -0.5, 0.5, 0.0, 1.0, 0.3, 0.3, -0.3, 0.0), -4.0)
-HAND_VERIFIER = LinearModel(
-    FEATURES + ("margin",), (5.0, 2.0, 1.5, 3.0, -2.5, -0.5, -1.5, 0.5, -1.2, 1.2, 0.0, 0.0, 0.0, 0.0, 1.0), -6.0
-)
+HAND_VERIFIER = LinearModel(FEATURES + ("margin",), (5.0, 2.0, 1.5, 3.0, -2.5, -0.5, -1.5, 0.5, -1.2, 1.2, 0.0, 0.0, 0.0, 0.0, 1.0), -6.0)
 
 
 def _entities(question: str) -> list[str]:
@@ -351,8 +390,11 @@ def candidate_features(scorer: Scorer, question: str, qvec: np.ndarray | None, h
 
 # Meta-discourse ("In this article, we will explore ...") describes the article, not the world: it
 # shares the question's words without answering anything.
-_META = re.compile(r"^\W*(in this (article|post|guide|piece|report|essay|section)\b|this (article|post|guide|piece|report|essay) "
-                   r"(will|explores|examines|discusses|looks)\b|we will (explore|discuss|examine|look)\b)", re.I)
+_META = re.compile(
+    r"^\W*(in this (article|post|guide|piece|report|essay|section)\b|this (article|post|guide|piece|report|essay) "
+    r"(will|explores|examines|discusses|looks)\b|we will (explore|discuss|examine|look)\b)",
+    re.I,
+)
 
 
 def score_candidates(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hit]) -> list[_Scored]:
@@ -377,8 +419,11 @@ def confidence(scorer: Scorer, best: _Scored) -> float:
 
 # -- turning the chosen candidate into a short answer ----------------------------------------
 # The noun forms ("the Polish refusal", "their reluctance"): one answer more on our sets, SQuAD unchanged.
-_NEGATION = re.compile(r"\b(not|no|never|oppos(e|es|ed)|refus(e|es|ed|ing|al|als)|reject(s|ed|ing)?|unwilling(ness)?|reluctan(t|ce)|"
-                       r"declin(e|es|ed)|rul(e|es|ed|ing) out|(is|are|was|were) against)\b|n[’']t\b", re.I)  # "opposing party", "against X" are not denials
+_NEGATION = re.compile(
+    r"\b(not|no|never|oppos(e|es|ed)|refus(e|es|ed|ing|al|als)|reject(s|ed|ing)?|unwilling(ness)?|reluctan(t|ce)|"
+    r"declin(e|es|ed)|rul(e|es|ed|ing) out|(is|are|was|were) against)\b|n[’']t\b",
+    re.I,
+)  # "opposing party", "against X" are not denials
 # For polarity only, wider than _EXCLUSION below: no aside ("(not the other table)", "rather than X")
 # is the polarity of what is asked; nor is a leading clause ("If X won't ..., what ...?").
 _CONTRAST = re.compile(r"\([^)]*\)|[,—–-]\s*not (the|in|for|from|as)\b[^,?]*|\b(as opposed to|rather than|instead of)\b[^,?]*", re.I)
@@ -391,8 +436,11 @@ POLARITY_WINDOW = 8
 # Only closed asides: "..., not the "gold standard" of their religion?" is the question itself. Not
 # "instead of X" / "rather than X" ("What is used instead of coal?" needs its coal; SQuAD has both kinds)
 # nor "as opposed to what?".
-_EXCLUSION = re.compile(r"\(\s*not\b[^)]*\)|[,—–]\s*not (the|in|for|from|as)\b[^,?—–]*[,—–]|"
-                        r"\bas opposed to (?!what\b|which\b|who\b)[^,?]*", re.I)
+_EXCLUSION = re.compile(
+    r"\(\s*not\b[^)]*\)|[,—–]\s*not (the|in|for|from|as)\b[^,?—–]*[,—–]|"
+    r"\bas opposed to (?!what\b|which\b|who\b)[^,?]*",
+    re.I,
+)
 
 
 def without_exclusions(question: str) -> str:
@@ -425,7 +473,6 @@ def _negated(question: str) -> bool:
     parts = [p.strip() for p in q.split(",")]
     main = next((p for p in reversed(parts) if p and p.split()[0].lower() in _WH_WORDS), q)
     return bool(_NEGATION.search(main))
-
 
 
 def _header_match(question: str, header: str) -> float:
@@ -503,8 +550,10 @@ def shorten(text: str, question: str, limit: int = MAX_ANSWER_CHARS) -> tuple[in
         while a > 0 and parts[b][1] - parts[a - 1][0] <= limit:
             a -= 1
         s, e = parts[a][0], parts[b][1]
-    while s < e and text[s] in " ,;:": s += 1  # noqa: E701
-    while e > s and text[e - 1] in " ,;:": e -= 1  # noqa: E701
+    while s < e and text[s] in " ,;:":
+        s += 1
+    while e > s and text[e - 1] in " ,;:":
+        e -= 1
     return s, e
 
 
@@ -567,8 +616,8 @@ def _item_named(cand: Candidate, question: str, in_order: bool = False) -> bool:
             if t in q[at:]:
                 at, found = q.index(t, at) + 1, found + 1
     else:
-        q = set(terms(question))
-        found = sum(t in q for t in head)
+        qset = set(terms(question))
+        found = sum(t in qset for t in head)
     return len(head) >= 2 and found / len(head) >= 0.75
 
 
@@ -585,8 +634,12 @@ def _named_item(scorer: Scorer, question: str, scored: list[_Scored], best: _Sco
         return best  # a row whose key the question names is already the cell it points at
     for c in scored:
         cand = scorer.index.candidates[c.j]
-        if cand.kind == "item" and ":" in cand.text and _item_named(cand, question) \
-                and (_item_named(cand, question, in_order=True) or c.features["lex"] >= best.features["lex"]):
+        if (
+            cand.kind == "item"
+            and ":" in cand.text
+            and _item_named(cand, question)
+            and (_item_named(cand, question, in_order=True) or c.features["lex"] >= best.features["lex"])
+        ):
             return c
     return best
 
@@ -603,7 +656,7 @@ def _given(cand: Candidate, given: set[str]) -> bool:
 
 
 def _not_given(scorer: Scorer, question: str, scored: list[_Scored], best: _Scored) -> _Scored:
-    """"Besides disaster response and medical aid, how else ...?": an item the clause names is given,
+    """ "Besides disaster response and medical aid, how else ...?": an item the clause names is given,
     not asked; the best item of the same list it does not name is the answer. (Measured: one answer
     more on our sets, none lost; SQuAD has no lists. The clause at the question's end: one more.)"""
     m = _BESIDES.search(question)
@@ -611,8 +664,10 @@ def _not_given(scorer: Scorer, question: str, scored: list[_Scored], best: _Scor
     if not m or not _given(cands[best.j], given := set(terms(m.group(1)))):
         return best
     chosen = cands[best.j]
-    return next((c for c in scored if cands[c.j].chunk_id == chosen.chunk_id and cands[c.j].kind == chosen.kind
-                 and not _given(cands[c.j], given)), best)
+    return next(
+        (c for c in scored if cands[c.j].chunk_id == chosen.chunk_id and cands[c.j].kind == chosen.kind and not _given(cands[c.j], given)),
+        best,
+    )
 
 
 def _column_match(cand: Candidate, question: str) -> float:
@@ -629,7 +684,12 @@ def _row_of_named_column(scorer: Scorer, question: str, scored: list[_Scored], b
         return best
     for c in scored:
         cand = index.candidates[c.j]
-        if cand.kind == "row" and cand.chunk_id != chosen.chunk_id and _key_named(cand, qterms) == 1.0 and _column_match(cand, question) == 1.0:
+        if (
+            cand.kind == "row"
+            and cand.chunk_id != chosen.chunk_id
+            and _key_named(cand, qterms) == 1.0
+            and _column_match(cand, question) == 1.0
+        ):
             return c
     return best
 
@@ -645,7 +705,7 @@ def with_antecedent(index: Index, j: int, text: str, s: int, e: int) -> tuple[st
     prev = index.candidates[j - 1]
     if prev.chunk_id != cand.chunk_id or prev.kind != "sentence" or e - prev.start > MAX_ANSWER_CHARS:
         return text, s, e
-    return doc.text[prev.start:e], prev.start, e
+    return doc.text[prev.start : e], prev.start, e
 
 
 def compose(scorer: Scorer, best: _Scored, question: str) -> tuple[str, int, int]:
@@ -692,62 +752,43 @@ def compose(scorer: Scorer, best: _Scored, question: str) -> tuple[str, int, int
 READER_FEATURES = ("reader", "reader_margin", "sim", "chunk_sim", "lex", "ctx", "missing", "ent_missing", "typed", "type_ok", "rank")
 
 
-def reader_candidates(scored: list[_Scored], n: int, margin: float = math.inf, dense: bool = False) -> list[_Scored]:
-    """What the reader reads: the selector's best ``n`` within ``margin`` logits of its best, and, with
-    ``dense``, the candidate closest to the question in embedding space.
+def reader_candidates(scored: list[_Scored], n: int, margin: float = math.inf) -> list[_Scored]:
+    """What the reader reads: the selector's best ``n`` within ``margin`` logits of its best.
 
     Candidates far behind the selector's best are not read: past a margin of 1 logit the reader
-    changed 1 pick of 458 SQuAD 2.0 calibration questions, and reading costs ~3 ms each. The closest
-    one is read even when the selector ranks it low: the selector's word-overlap features miss
-    paraphrased answers ("Why won't the Polish government commit soldiers?" / "Poland, however,
-    opposes sending troops due to low public support."); with it the reader's candidates held the
-    answer for 108 instead of 94 of 134 answerable questions of our three sets."""
-    top = [c for c in scored[:n] if scored[0].score - c.score <= margin]
-    if dense and scored and "sim" in scored[0].features:
-        closest = max(scored, key=lambda c: c.features["sim"])
-        if closest not in top:
-            top.append(closest)
-    return top
+    changed 1 pick of 458 SQuAD 2.0 calibration questions, and reading costs ~3 ms each."""
+    return [c for c in scored[:n] if scored[0].score - c.score <= margin]
 
 
-def reader_texts(index: Index, top: list[_Scored], reader) -> list[str]:
-    """What the reader reads of each candidate: its render, after its passage's heading or after the
-    sentence before it for a reader trained that way (``context_words`` / ``previous_words`` > 0; a
-    row or item already carries its header or lead-in)."""
-    words = getattr(reader, "context_words", 0)
-    before = getattr(reader, "previous_words", 0)
-    if not (words or before):
-        return [index.candidates[c.j].render for c in top]
-    out = []
-    for c in top:
-        cand = index.candidates[c.j]
-        if cand.kind != "sentence":
-            out.append(cand.render)
-        elif words:
-            out.append(with_context(c.hit.chunk.section or c.hit.chunk.title, cand.render, words))
-        else:
-            prev = index.candidates[c.j - 1] if c.j > 0 else None
-            same = prev is not None and prev.chunk_id == cand.chunk_id and prev.kind == "sentence"
-            out.append(with_context(prev.render if same else "", cand.render, before))
-    return out
+def _renders(index: Index, top: list[_Scored]) -> list[str]:
+    return [index.candidates[c.j].render for c in top]
 
 
-def rerank(scorer: Scorer, question: str, scored: list[_Scored], reader, n: int, margin: float = math.inf,
-           dense: bool = False, more: int = 0, more_margin: float = 2.0, more_below: float = 0.5,
-           more_above: float = 0.0) -> _Scored:
+def rerank(
+    scorer: Scorer,
+    question: str,
+    scored: list[_Scored],
+    reader,
+    n: int,
+    margin: float = math.inf,
+    more: int = 0,
+    more_margin: float = 2.0,
+    more_below: float = 0.5,
+    more_above: float = 0.0,
+) -> _Scored:
     """The cross-encoder re-scores the ``reader_candidates``; the pick combines both scores (trained
     weights when installed, else the reader alone). ``reader_max`` is the best reader logit of the
     first reading. With ``more``, an unsure first reading (best probability below ``more_below``)
     reads the selector's next ``more`` candidates within ``more_margin`` logits too, for the pick;
     not below ``more_above`` (the abstention threshold: that question is abstained on whatever is read)."""
-    top = reader_candidates(scored, n, margin, dense)
-    logits = reader.score(question, reader_texts(scorer.index, top, reader))
+    top = reader_candidates(scored, n, margin)
+    logits = reader.score(question, _renders(scorer.index, top))
     first_max = float(logits.max()) if len(logits) else 0.0
     if more and more_above <= 1.0 / (1.0 + math.exp(-first_max)) < more_below:
         extra = [c for c in scored[: n + more] if c not in top and scored[0].score - c.score <= more_margin][:more]
         if extra:
             top = top + extra
-            logits = np.concatenate([logits, reader.score(question, reader_texts(scorer.index, extra, reader))])
+            logits = np.concatenate([logits, reader.score(question, _renders(scorer.index, extra))])
     combiner = scorer.model.reader_selector if scorer.model is not None else None
     final = np.array([combiner.logit({"selector": c.score, "reader": float(r)}) for c, r in zip(top, logits)]) if combiner else logits
     order = np.argsort(-final, kind="stable")
@@ -764,12 +805,18 @@ def reader_confidence(scorer: Scorer, best: _Scored) -> float:
     """P(answered): the reader's belief that one of the re-scored candidates answers the question.
 
     A fitted combination with the cheap features separated SQuAD better but transferred worse to
-    news articles (AUROC 0.71 vs 0.75 on eval/questions.jsonl), so the reader's own sigmoid is used."""
+    news articles (AUROC 0.71 vs 0.75 on eval/sets/seed-dev.jsonl), so the reader's own sigmoid is used."""
     return 1.0 / (1.0 + math.exp(-best.features["reader_max"]))
 
 
-def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hit], config: AnswerConfig = AnswerConfig(),
-           exclude: Sequence[Span] = ()) -> Answer:
+def answer(
+    scorer: Scorer,
+    question: str,
+    qvec: np.ndarray | None,
+    hits: list[Hit],
+    config: AnswerConfig = AnswerConfig(),
+    exclude: Sequence[Span] = (),
+) -> Answer:
     """Pick an answer from ``hits`` (best first) or abstain; citations list the supporting passage first.
     Candidates that overlap a span of ``exclude`` (answers already given) are not considered."""
     citations = [_citation(h) for h in hits]
@@ -782,8 +829,18 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
     if not scored:
         return Answer(question, None, tuple(citations), 0.0)
     if config.reader is not None:
-        best = rerank(scorer, question, scored, config.reader, config.rerank, config.rerank_margin, config.rerank_dense,
-                      config.rerank_more, config.rerank_more_margin, config.rerank_more_below, config.threshold)
+        best = rerank(
+            scorer,
+            question,
+            scored,
+            config.reader,
+            config.rerank,
+            config.rerank_margin,
+            config.rerank_more,
+            config.rerank_more_margin,
+            config.rerank_more_below,
+            config.threshold,
+        )
         conf = reader_confidence(scorer, best)
     else:
         best = scored[0]
@@ -791,8 +848,9 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
     if _negated(question) and not _NEGATION.search(scorer.index.candidates[best.j].text):
         # "Which country opposes ...?" is not answered by the countries willing to: polarity must agree.
         # Only among the few best candidates, and the confidence stays the first pick's.
-        alt = next((sc for sc in scored[:POLARITY_WINDOW]
-                    if sc.features["ctx"] > 0 and _NEGATION.search(scorer.index.candidates[sc.j].text)), None)
+        alt = next(
+            (sc for sc in scored[:POLARITY_WINDOW] if sc.features["ctx"] > 0 and _NEGATION.search(scorer.index.candidates[sc.j].text)), None
+        )
         if alt is not None:
             best = alt
         elif exclude:  # "tell me more" after the one refusal: the willing are not more of it
@@ -847,14 +905,16 @@ def answer(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hi
 # "Which countries / nations / cities ...": the answer is one or more names. Measured: five abstentions more
 # on our sets (one fact asked in five), none lost; SQuAD 2.0 calibration abstention 0.141 -> 0.144, AUROC
 # 0.6498 -> 0.6502, no answer lost.
-_NAMED_KIND = re.compile(r"\b(which|what)\s+([a-z]+\s+)?(countr(y|ies)|nations?|cit(y|ies)|capitals?|compan(y|ies)|organi[sz]ations?)\b", re.I)
+_NAMED_KIND = re.compile(
+    r"\b(which|what)\s+([a-z]+\s+)?(countr(y|ies)|nations?|cit(y|ies)|capitals?|compan(y|ies)|organi[sz]ations?)\b", re.I
+)
 _AUX_WORDS = frozenset(_AUX.strip("()").split("|")) | {"is", "was"}
 
 
 def _asks_for_names(question: str) -> bool:
-    """"Which countries ...?", "What city ...?"; not "What do nations gain ...?"."""
+    """ "Which countries ...?", "What city ...?"; not "What do nations gain ...?"."""
     m = _NAMED_KIND.search(question)
-    return bool(m) and not (m.group(2) and m.group(2).strip().lower() in _AUX_WORDS)
+    return m is not None and not (m.group(2) and m.group(2).strip().lower() in _AUX_WORDS)
 
 
 def _new_name(scorer: Scorer, text: str, question: str) -> bool:
@@ -865,21 +925,31 @@ def _new_name(scorer: Scorer, text: str, question: str) -> bool:
     names = scorer.names()
     m = _NAMED_KIND.search(question)
     city = m is not None and m.group(3).lower().startswith(("cit", "capital"))
-    return any(w.rstrip(".").lower() in names and not set(terms(w)) & qterms and not (city and _generic_name(w))
-               for w in re.findall(NAME_WORD, text))
+    return any(
+        w.rstrip(".").lower() in names and not set(terms(w)) & qterms and not (city and _generic_name(w))
+        for w in re.findall(NAME_WORD, text)
+    )
 
 
 # People named by their office or role. "Who" is left out: SQuAD's "who" answers are often common
 # nouns ("the Normans"), while "which minister" or "the name of the general" asks for a person's name.
-_PERSON_NOUN = (r"(officials?|ministers?|leaders?|commanders?|presidents?|secretar(?:y|ies)|ambassadors?|generals?|"
-                r"spokes(?:man|men|woman|women|person|people)|directors?|chiefs?|representatives?|envoys?|diplomats?|"
-                r"senators?|politicians?|chancellors?|premiers?|governors?|mayors?|kings?|queens?|emperors?|"
-                r"founders?|inventors?|authors?|scientists?|individuals?|persons?)")
-_ASKS_PERSON = re.compile(r"\b(?:(?:which|what)\s+(?!(?:is|are|was|were|do|does|did|has|have|had|will|can|would)\b)(?:[\w'’-]+\s+){0,2}?"
-                          r"|\bname\s+of\s+(?:the\s+|a\s+|an\s+)?(?:[\w'’-]+\s+){0,3}?)" + _PERSON_NOUN + r"\b(?!['’]s)", re.I)
+_PERSON_NOUN = (
+    r"(officials?|ministers?|leaders?|commanders?|presidents?|secretar(?:y|ies)|ambassadors?|generals?|"
+    r"spokes(?:man|men|woman|women|person|people)|directors?|chiefs?|representatives?|envoys?|diplomats?|"
+    r"senators?|politicians?|chancellors?|premiers?|governors?|mayors?|kings?|queens?|emperors?|"
+    r"founders?|inventors?|authors?|scientists?|individuals?|persons?)"
+)
+_ASKS_PERSON = re.compile(
+    r"\b(?:(?:which|what)\s+(?!(?:is|are|was|were|do|does|did|has|have|had|will|can|would)\b)(?:[\w'’-]+\s+){0,2}?"
+    r"|\bname\s+of\s+(?:the\s+|a\s+|an\s+)?(?:[\w'’-]+\s+){0,3}?)" + _PERSON_NOUN + r"\b(?!['’]s)",
+    re.I,
+)
 # Words of a name that make it an office or a body, not a person: titles and institutions' heads.
-_TITLE = re.compile(r"(?:" + _PERSON_NOUN + r"|departments?|ministr(?:y|ies)|councils?|agenc(?:y|ies)|organi[sz]ations?|unions?|"
-                    r"committees?|offices?|governments?|parliaments?|armies|army|nav(?:y|ies)|commands?|alliances?|forces?)$", re.I)
+_TITLE = re.compile(
+    r"(?:" + _PERSON_NOUN + r"|departments?|ministr(?:y|ies)|councils?|agenc(?:y|ies)|organi[sz]ations?|unions?|"
+    r"committees?|offices?|governments?|parliaments?|armies|army|nav(?:y|ies)|commands?|alliances?|forces?)$",
+    re.I,
+)
 
 
 def _generic_name(word: str) -> bool:
@@ -889,7 +959,7 @@ def _generic_name(word: str) -> bool:
 
 
 def _asks_for_person(question: str) -> bool:
-    """"Which German officials ...?", "What is the name of the Polish defense minister?"; not "Which
+    """ "Which German officials ...?", "What is the name of the Polish defense minister?"; not "Which
     general's office ...?" (the office is asked for) nor "What are officials called ...?"."""
     return _ASKS_PERSON.search(question) is not None
 
@@ -905,20 +975,22 @@ def _new_person(scorer: Scorer, text: str, question: str) -> bool:
         if w[0].isupper() and (w.rstrip(".").lower() in names or name_key(w) in names):
             run.append(w)
             continue
-        if run and not any(set(terms(x)) & qterms for x in run) and \
-                not all(_generic_name(x) for x in run):
+        if run and not any(set(terms(x)) & qterms for x in run) and not all(_generic_name(x) for x in run):
             return True
         run = []
     return False
 
 
 # Nouns that count the same things, so "How many nations ...?" is answered by "About 10 countries".
-_COUNT_NOUNS = [frozenset(terms(g)) for g in (
-    "country countries nation nations state states member members ally allies partner partners",
-    "soldier soldiers troop troops personnel servicemen servicemembers forces",
-    "people person persons individuals residents inhabitants citizens population",
-    "type types kind kinds sort sorts form forms category categories",
-)]
+_COUNT_NOUNS = [
+    frozenset(terms(g))
+    for g in (
+        "country countries nation nations state states member members ally allies partner partners",
+        "soldier soldiers troop troops personnel servicemen servicemembers forces",
+        "people person persons individuals residents inhabitants citizens population",
+        "type types kind kinds sort sorts form forms category categories",
+    )
+]
 
 
 def _counts_other(question: str, text: str) -> bool:
@@ -941,7 +1013,7 @@ def _counts_other(question: str, text: str) -> bool:
     if not found:
         return False
     for n in found:
-        after = re.findall(r"[A-Za-z][\w-]*", body[n.end():])[:2]
+        after = re.findall(r"[A-Za-z][\w-]*", body[n.end() :])[:2]
         if not after:
             return False
         near = set(terms(" ".join(after)))
@@ -979,10 +1051,13 @@ def _supporting_first(index: Index, citations: list[Citation], hit: Hit, s: int,
 
 # Column headers whose cells can answer "who": people, and the actors a news table lists (countries,
 # organisations). A "who" question answered from any other column asks for what the table lacks.
-_AGENT_HEADER = re.compile(r"\b(names?|persons?|people|ministers?|leaders?|commanders?|officials?|heads?|chairs?|"
-                           r"representatives?|secretar(y|ies)|ambassadors?|contacts?|spokesp\w+|presidents?|directors?|"
-                           r"authors?|owners?|members?|participants?|partners?|allies|ally|count(ry|ries)|nations?|"
-                           r"states?|organi[sz]ations?|agenc(y|ies)|compan(y|ies)|part(y|ies)|teams?|who)\b", re.I)
+_AGENT_HEADER = re.compile(
+    r"\b(names?|persons?|people|ministers?|leaders?|commanders?|officials?|heads?|chairs?|"
+    r"representatives?|secretar(y|ies)|ambassadors?|contacts?|spokesp\w+|presidents?|directors?|"
+    r"authors?|owners?|members?|participants?|partners?|allies|ally|count(ry|ries)|nations?|"
+    r"states?|organi[sz]ations?|agenc(y|ies)|compan(y|ies)|part(y|ies)|teams?|who)\b",
+    re.I,
+)
 
 
 def _agent_cell(index: Index, best: _Scored, s: int, e: int) -> bool:

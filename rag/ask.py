@@ -10,12 +10,10 @@ from dataclasses import replace
 from rag.answer import AnswerConfig, Scorer, answer, without_exclusions
 from rag.embedding import Embedder
 from rag.errors import EmptyQueryError, InvalidInputError
+from rag.limits import MAX_K, MAX_QUESTION_CHARS
 from rag.retrieval import RetrievalConfig, retrieve
 from rag.store import Index
 from rag.types import Answer, Hit, Span
-
-MAX_QUESTION_CHARS = 2000
-MAX_K = 50
 
 _scorers: weakref.WeakKeyDictionary[Index, dict] = weakref.WeakKeyDictionary()
 
@@ -47,8 +45,15 @@ def search(index: Index, embedder: Embedder | None, question: str, k: int = 5, r
     return retrieve(index, qvec, question, k, retrieval)
 
 
-def ask(index: Index, embedder: Embedder, question: str, k: int = 5, retrieval: RetrievalConfig = RetrievalConfig(),
-        answering: AnswerConfig = AnswerConfig(), exclude: Sequence[Span] = ()) -> Answer:
+def ask(
+    index: Index,
+    embedder: Embedder,
+    question: str,
+    k: int = 5,
+    retrieval: RetrievalConfig = RetrievalConfig(),
+    answering: AnswerConfig = AnswerConfig(),
+    exclude: Sequence[Span] = (),
+) -> Answer:
     """Answer ``question`` from the index with citations, or abstain when the corpus does not say.
     ``exclude``: answers already given ("tell me more"), not to be given again."""
     question = validate_question(question, k)
@@ -65,8 +70,15 @@ def ask(index: Index, embedder: Embedder, question: str, k: int = 5, retrieval: 
     return replace(result, question=question, citations=result.citations[:k], timings_ms={k_: round(v, 3) for k_, v in timings.items()})
 
 
-def ask_more(index: Index, embedder: Embedder, question: str, times: int, k: int = 5,
-             retrieval: RetrievalConfig = RetrievalConfig(), answering: AnswerConfig = AnswerConfig()) -> Answer:
+def ask_more(
+    index: Index,
+    embedder: Embedder,
+    question: str,
+    times: int,
+    k: int = 5,
+    retrieval: RetrievalConfig = RetrievalConfig(),
+    answering: AnswerConfig = AnswerConfig(),
+) -> Answer:
     """The answer ``question`` gets after ``times`` "tell me more": each asking leaves out the answers
     already given, so "more" is the next best answer, not the same one again (or an abstention
     when the corpus has nothing more)."""
@@ -74,7 +86,7 @@ def ask_more(index: Index, embedder: Embedder, question: str, times: int, k: int
     said: set[str] = set()
     a = ask(index, embedder, question, k, retrieval, answering)
     for _ in range(times + 5):  # + a few: the same words in another place (a repeated table) are not more
-        if a.answer_span is None or (len(said) == times and a.answer.casefold() not in said):
+        if a.answer_span is None or a.answer is None or (len(said) == times and a.answer.casefold() not in said):
             break
         said.add(a.answer.casefold())
         given.append(a.answer_span)

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.answer import AnswerConfig
-from rag.ask import MAX_QUESTION_CHARS, ask, ask_more
+from rag.ask import ask, ask_more
 from rag.conversation import asks_for_more, is_talk, more_requests, standalone_question
 from rag.embedding import Embedder
+from rag.limits import MAX_QUESTION_CHARS
+from rag.reply import Turn
 from rag.retrieval import RetrievalConfig
 from rag.store import Index
 from rag.types import Answer
@@ -23,9 +25,15 @@ class ChatTurn:
     more: int  # how many "tell me more" this answer follows; abstained then means nothing more
 
 
-def answer_turn(index: Index, embedder: Embedder, messages: Sequence[tuple[str, str]], k: int = 5,
-                retrieval: RetrievalConfig = RetrievalConfig(), answering: AnswerConfig = AnswerConfig()) -> ChatTurn:
-    """The answer to the last user message of ``messages`` ((role, content) pairs)."""
+def answer_turn(
+    index: Index,
+    embedder: Embedder,
+    messages: Sequence[Turn],
+    k: int = 5,
+    retrieval: RetrievalConfig = RetrievalConfig(),
+    answering: AnswerConfig = AnswerConfig(),
+) -> ChatTurn:
+    """The answer to the last user message of ``messages`` (``rag.reply.turns`` reads a client's (role, content) pairs)."""
     question = standalone_question(messages, max_chars=MAX_QUESTION_CHARS)
     if is_talk(question) or asks_for_more(question):
         return ChatTurn(question, Answer(question, None, (), 0.0, timings_ms={"total": 0.0}), talk=True, more=0)

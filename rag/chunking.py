@@ -115,7 +115,9 @@ class Chunker:
         prev_para: _Line | None = None
         # A short unpunctuated line is a heading only if text follows it: otherwise notes written
         # without full stops, or a one-line record, would be all headings and nothing indexed.
-        last_body = max((k for k, x in enumerate(lines) if x.text and not is_boilerplate(x.text) and not looks_like_heading(x.text)), default=-1)
+        last_body = max(
+            (k for k, x in enumerate(lines) if x.text and not is_boilerplate(x.text) and not looks_like_heading(x.text)), default=-1
+        )
         i = 0
         while i < len(lines):
             ln = lines[i]
@@ -237,9 +239,7 @@ class Chunker:
         prefix = self._prefix(doc, section) + (intro_text + "\n" if intro_text else "")
 
         def render(row: _Line) -> tuple[str, tuple[Cell, ...]]:
-            cells = tuple(
-                Cell(heads[k] if k < len(heads) else f"Column {k + 1}", v, s, e) for k, (v, s, e) in enumerate(_cells(row))
-            )
+            cells = tuple(Cell(heads[k] if k < len(heads) else f"Column {k + 1}", v, s, e) for k, (v, s, e) in enumerate(_cells(row)))
             return "; ".join(f"{c.header}: {clean_for_index(c.value)}" for c in cells), cells
 
         group: list[_Line] = []

@@ -28,43 +28,219 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["standalone_question", "needs_context", "entities", "is_talk", "more_requests", "asks_for_more"]
+from rag.reply import Turn
+
+__all__ = ["asks_for_more", "entities", "is_talk", "more_requests", "needs_context", "standalone_question"]
 
 _WH = {"what", "which", "who", "whom", "whose", "where", "when", "why", "how"}
-_AUX = {"is", "are", "was", "were", "am", "do", "does", "did", "will", "would", "can", "could", "should",
-        "shall", "may", "might", "must", "has", "have", "had"}
+_AUX = {
+    "is",
+    "are",
+    "was",
+    "were",
+    "am",
+    "do",
+    "does",
+    "did",
+    "will",
+    "would",
+    "can",
+    "could",
+    "should",
+    "shall",
+    "may",
+    "might",
+    "must",
+    "has",
+    "have",
+    "had",
+}
 _COPULA = {"is", "are", "was", "were"}
 # words that open a subject: after "will" / "did" they mean the wh-phrase before was not the subject
-_SUBJECT_WORDS = {"the", "a", "an", "this", "that", "these", "those", "his", "her", "its", "their", "our", "my", "your",
-                  "he", "she", "it", "they", "we", "you", "i"}
-_CONNECTORS = ("what about", "how about", "what of", "and what about", "and how about", "and", "also", "same for",
-               "same question for", "ok and", "okay and", "then")
+_SUBJECT_WORDS = {
+    "the",
+    "a",
+    "an",
+    "this",
+    "that",
+    "these",
+    "those",
+    "his",
+    "her",
+    "its",
+    "their",
+    "our",
+    "my",
+    "your",
+    "he",
+    "she",
+    "it",
+    "they",
+    "we",
+    "you",
+    "i",
+}
+_CONNECTORS = (
+    "what about",
+    "how about",
+    "what of",
+    "and what about",
+    "and how about",
+    "and",
+    "also",
+    "same for",
+    "same question for",
+    "ok and",
+    "okay and",
+    "then",
+)
 _POSSESSIVE_PRONOUNS = {"its", "their", "his", "her"}
 _OBJECT_PRONOUNS = {"it", "they", "them", "him", "she", "he"}
 _PLACE_PRONOUNS = {"there"}
 _PRONOUNS = _POSSESSIVE_PRONOUNS | _OBJECT_PRONOUNS | _PLACE_PRONOUNS
-_PREPOSITIONS = {"in", "on", "at", "for", "during", "with", "by", "from", "to", "since", "after", "before", "under",
-                 "over", "about", "regarding", "within", "between"}
-_DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "its", "their", "his", "her", "my", "our",
-                "your", "some", "any", "each", "every"}
+_PREPOSITIONS = {
+    "in",
+    "on",
+    "at",
+    "for",
+    "during",
+    "with",
+    "by",
+    "from",
+    "to",
+    "since",
+    "after",
+    "before",
+    "under",
+    "over",
+    "about",
+    "regarding",
+    "within",
+    "between",
+}
+_DETERMINERS = {
+    "the",
+    "a",
+    "an",
+    "this",
+    "that",
+    "these",
+    "those",
+    "its",
+    "their",
+    "his",
+    "her",
+    "my",
+    "our",
+    "your",
+    "some",
+    "any",
+    "each",
+    "every",
+}
 # Capitalised words that are not names when they open a sentence or stand alone.
-_STOP_CAPS = (_WH | _AUX | _PRONOUNS | _PREPOSITIONS | _DETERMINERS
-              | {"and", "or", "but", "also", "then", "so", "i", "please", "tell", "me", "give", "list", "name",
-                 "explain", "describe", "show", "same", "ok", "okay", "yes", "no", "too", "now", "again"})
+_STOP_CAPS = (
+    _WH
+    | _AUX
+    | _PRONOUNS
+    | _PREPOSITIONS
+    | _DETERMINERS
+    | {
+        "and",
+        "or",
+        "but",
+        "also",
+        "then",
+        "so",
+        "i",
+        "please",
+        "tell",
+        "me",
+        "give",
+        "list",
+        "name",
+        "explain",
+        "describe",
+        "show",
+        "same",
+        "ok",
+        "okay",
+        "yes",
+        "no",
+        "too",
+        "now",
+        "again",
+    }
+)
 _FILLER = {"then", "too", "also", "instead", "please", "now", "again", "as", "well"}
 # A turn made only of these is talk, not a question: "thanks!", "ok great", "hi". It stands alone
 # (and finds nothing to answer) rather than being grafted onto the previous question.
-_SOCIAL = {"thanks", "thank", "you", "thx", "ty", "cheers", "ok", "okay", "k", "great", "cool", "nice", "good",
-           "perfect", "awesome", "got", "it", "understood", "i", "see", "hi", "hello", "hey", "bye", "goodbye",
-           "sure", "yes", "no", "yeah", "yep", "nope", "alright", "fine", "wow", "very", "much", "a", "lot", "so"}
+_SOCIAL = {
+    "thanks",
+    "thank",
+    "you",
+    "thx",
+    "ty",
+    "cheers",
+    "ok",
+    "okay",
+    "k",
+    "great",
+    "cool",
+    "nice",
+    "good",
+    "perfect",
+    "awesome",
+    "got",
+    "it",
+    "understood",
+    "i",
+    "see",
+    "hi",
+    "hello",
+    "hey",
+    "bye",
+    "goodbye",
+    "sure",
+    "yes",
+    "no",
+    "yeah",
+    "yep",
+    "nope",
+    "alright",
+    "fine",
+    "wow",
+    "very",
+    "much",
+    "a",
+    "lot",
+    "so",
+}
 # "Tell me more" asks the previous question again (the passages beside its answer are what "more" is).
-_MORE = re.compile(r"^(please,?\s+)?(tell me more|more|go on|continue|more details|more detail|details|explain more|"
-                   r"elaborate|can you elaborate|and|what else|anything else|and then|keep going)(,?\s+please)?$", re.IGNORECASE)
+_MORE = re.compile(
+    r"^(please,?\s+)?(tell me more|more|go on|continue|more details|more detail|details|explain more|"
+    r"elaborate|can you elaborate|and|what else|anything else|and then|keep going)(,?\s+please)?$",
+    re.IGNORECASE,
+)
 
 _WORD = re.compile(r"[A-Za-z0-9][\w\-]*")
 # "Is it true that ...?": an "it" before one of these stands for the clause after it, not for a thing.
-_EXTRAPOSED = {"true", "possible", "likely", "unlikely", "clear", "unclear", "known", "said", "reported", "expected",
-               "necessary", "important", "certain", "worth"}
+_EXTRAPOSED = {
+    "true",
+    "possible",
+    "likely",
+    "unlikely",
+    "clear",
+    "unclear",
+    "known",
+    "said",
+    "reported",
+    "expected",
+    "necessary",
+    "important",
+    "certain",
+    "worth",
+}
 
 
 def _strip_possessive(word: str) -> str:
@@ -81,7 +257,7 @@ def entities(text: str) -> list[str]:
     out: list[str] = []
     run: list[str] = []
     tokens = re.findall(r"[A-Za-z0-9][\w\-]*(?:['’]s)?|[^\s\w]", text)
-    for i, tok in enumerate(tokens):
+    for _i, tok in enumerate(tokens):
         bare = _strip_possessive(tok)
         is_cap = bool(bare) and (bare[0].isupper() or (len(bare) > 1 and bare.isupper()))
         if is_cap and bare.lower() in _STOP_CAPS:
@@ -105,7 +281,7 @@ def _strip_connector(text: str) -> tuple[str | None, str]:
     low = text.lower()
     for c in sorted(_CONNECTORS, key=len, reverse=True):
         if low == c or low.startswith(c + " ") or low.startswith(c + ","):
-            return c, text[len(c):].lstrip(" ,")
+            return c, text[len(c) :].lstrip(" ,")
     return None, text
 
 
@@ -231,7 +407,7 @@ def _actor_and_place(previous: str, ents: list[str]) -> tuple[str | None, str | 
     after_prep = []
     for e in ents:
         m = re.search(r"(\w+)\s+(?:the\s+)?" + re.escape(e.split()[0]), previous)
-        after_prep.append(bool(m) and m.group(1).lower() in _PREPOSITIONS)
+        after_prep.append(m is not None and m.group(1).lower() in _PREPOSITIONS)
     actor = next((e for e, p in zip(ents, after_prep) if not p), ents[-1])
     place = next((e for e, p in zip(reversed(ents), reversed(after_prep)) if p), ents[-1])
     return actor, place
@@ -263,7 +439,7 @@ def _prepositional_number(previous: str, prep: str) -> tuple[int, int] | None:
     return (found[-1].start(), found[-1].end()) if found else None
 
 
-def _replace_pronouns(text: str, entity: str, plural: str | None = None, place: str | None = None) -> str:
+def _replace_pronouns(text: str, entity: str | None, plural: str | None = None, place: str | None = None) -> str:
     # One name is not both who acts and where ("What will he discuss there?") nor both who acts and
     # what is acted on ("When would they send them?"): only the first pronoun is replaced.
     used = False
@@ -272,14 +448,15 @@ def _replace_pronouns(text: str, entity: str, plural: str | None = None, place: 
         nonlocal used
         w = m.group(0)
         lw = w.lower()
-        after = text[m.end():].split(None, 1)
+        after = text[m.end() :].split(None, 1)
         if lw == "it" and _extraposed(after[0] if after else ""):
             return w
         if lw in _PLACE_PRONOUNS:
             before = text[: m.start()].rstrip().split(" ")[-1].lower() if text[: m.start()].strip() else ""
-            if before in _AUX or (used and (place or entity) == entity) or not (place or entity):
+            where = place or entity
+            if before in _AUX or (used and where == entity) or not where:
                 return w
-            return "in " + (place or entity)
+            return "in " + where
         if used:
             return w
         name = plural if plural and lw in _PLURAL_PRONOUNS else entity
@@ -294,8 +471,7 @@ def _replace_pronouns(text: str, entity: str, plural: str | None = None, place: 
     return re.sub(r"\b(" + "|".join(sorted(_PRONOUNS, key=len, reverse=True)) + r")\b", sub, text, flags=re.IGNORECASE)
 
 
-_HEAD = re.compile(r"^\s*((?:" + "|".join(_WH) + r")(?:\s+\w+){0,3}?\s+(?:" + "|".join(_COPULA) + r"))\b\s+(.*)$",
-                   re.IGNORECASE)
+_HEAD = re.compile(r"^\s*((?:" + "|".join(_WH) + r")(?:\s+\w+){0,3}?\s+(?:" + "|".join(_COPULA) + r"))\b\s+(.*)$", re.IGNORECASE)
 
 
 def _head_and_topic(question: str) -> tuple[str, str] | None:
@@ -310,24 +486,19 @@ _Added = tuple[str, str, bool]  # (the question a phrase was added to, its prepo
 
 
 # A question that asks for a name: its answer, not its own words, is what "it" / "they" then mean.
-_ASKS_FOR_NAME = re.compile(r"^\s*(who|whom|which|what (country|countries|nation|nations|city|cities|person|people|"
-                            r"official|officials|alliance|alliances|organi[sz]ations?|company|companies|group|groups))\b",
-                            re.IGNORECASE)
-_ABSTAIN = re.compile(r"^\s*the corpus does not say", re.IGNORECASE)
+_ASKS_FOR_NAME = re.compile(
+    r"^\s*(who|whom|which|what (country|countries|nation|nations|city|cities|person|people|"
+    r"official|officials|alliance|alliances|organi[sz]ations?|company|companies|group|groups))\b",
+    re.IGNORECASE,
+)
 
 
-def answer_names(reply: str) -> list[str]:
-    """The names an assistant reply gives: its answer line, without the [1] markers and the Sources
-    list ("Poland, however, opposes ... [1]\n\nSources: ..." -> ["Poland"]); none for an abstention."""
-    text = re.split(r"\n\s*\n\s*Sources:", reply or "", maxsplit=1)[0]
-    text = re.sub(r"\[\d+\]", " ", text).strip()
-    if not text or _ABSTAIN.match(text):
-        return []
-    return entities(text)
+def answer_names(answer: str | None) -> list[str]:
+    """The names an earlier answer gives ("Poland, however, opposes ..." -> ["Poland"]); none without one."""
+    return entities(answer) if answer else []
 
 
-def _resolve(question: str, previous: str, appended: _Added | None = None,
-             reply: str = "") -> tuple[str, _Added | None]:
+def _resolve(question: str, previous: str, appended: _Added | None = None, reply: str | None = None) -> tuple[str, _Added | None]:
     """The follow-up ``question`` resolved against ``previous``, and, when it was resolved by adding a
     phrase ("... for X?"), what it was added to: a next phrase of the same preposition and kind then
     replaces it instead of piling up ("... in 2024?" + "and in 2025?" is not "... in 2024 in 2025?";
@@ -338,12 +509,13 @@ def _resolve(question: str, previous: str, appended: _Added | None = None,
     return text, None
 
 
-def _resolve_text(question: str, previous: str, appended: _Added | None, reply: str = "") -> str | tuple[str, _Added]:
+def _resolve_text(question: str, previous: str, appended: _Added | None, reply: str | None = None) -> str | tuple[str, _Added]:
     """The rewrite; with what it was added to when the rewrite adds a phrase (see ``_resolve``)."""
+
     def added_to(prep: str, phrase: str) -> tuple[str, _Added]:
         named = bool(entities(phrase))
         same = appended is not None and appended[1] == prep and appended[2] == named
-        base = appended[0] if same else previous
+        base = appended[0] if same and appended is not None else previous
         return base, (base, prep, named)
 
     q = _clean(question)
@@ -372,8 +544,13 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
 
     # 1. only a new entity: substitute it into the previous question
     new_entities = entities(fragment)
-    if not new_entities and connector is not None and frag_words and len(frag_words) <= 3 \
-            and not (set(frag_words) & (_PRONOUNS | _DETERMINERS | _PREPOSITIONS | _WH | _AUX)):
+    if (
+        not new_entities
+        and connector is not None
+        and frag_words
+        and len(frag_words) <= 3
+        and not (set(frag_words) & (_PRONOUNS | _DETERMINERS | _PREPOSITIONS | _WH | _AUX))
+    ):
         # "and poland?": a user who does not capitalise still names something
         new_entities = [" ".join(_words(fragment))]
         only_entity = True
@@ -398,8 +575,10 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
     if connector is None and _opens_with_wh_or_aux(q) and len(_words(q)) <= 2 and not entities(q):
         fw = [w.lower() for w in _words(q)]
         # the previous question's wh-phrase ("What", "Which countries") before its auxiliary
-        shape = re.match(r"^\s*((?i:what|which|who|whom|where|when|how)(?:\s+[a-z][\w'’-]*){0,2}?)\s+(?=((?i:" + "|".join(_AUX)
-                         + r"))\s+(\S+))", _body(previous))
+        shape = re.match(
+            r"^\s*((?i:what|which|who|whom|where|when|how)(?:\s+[a-z][\w'’-]*){0,2}?)\s+(?=((?i:" + "|".join(_AUX) + r"))\s+(\S+))",
+            _body(previous),
+        )
         # only when a subject follows the auxiliary ("Which countries will deploy troops?" has none: its
         # wh-phrase is the subject), and a copula only before a verb in -ing ("What is Belgium's focus
         # area?" + "Why?" is no "Why is Belgium's focus area?")
@@ -413,7 +592,7 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
             # it was, "Why?" found the same answer again)
             tail = (" " + " ".join(_words(q)[1:])) if len(fw) > 1 else ""
             body = _body(previous)
-            return fw[0].capitalize() + " " + body[shape.end():] + tail + punct
+            return fw[0].capitalize() + " " + body[shape.end() :] + tail + punct
         return f"{_body(previous)}: {q}"  # "How much?", "Who won the election?" + "When?": asked again
 
     if connector is None and _opens_with_wh_or_aux(q):
@@ -425,18 +604,22 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
     if frag_words and frag_words[0] in _PREPOSITIONS | {"of"}:
         rest = " ".join(_words(fragment)[1:])
         span = _prepositional_name(previous, prev_entities, frag_words[0])
-        if span and frag_words[0] in ("of", "for") and previous[span[0]:].lower().startswith(frag_words[0] + " ") \
-                and not re.fullmatch(r"\d[\d,.]*", rest):
+        if (
+            span
+            and frag_words[0] in ("of", "for")
+            and previous[span[0] :].lower().startswith(frag_words[0] + " ")
+            and not re.fullmatch(r"\d[\d,.]*", rest)
+        ):
             # "... outcome of Defense Spending?" + "and of modernizing supply chains?": the same role
-            return previous[:span[0]] + fragment + previous[span[1]:]
+            return previous[: span[0]] + fragment + previous[span[1] :]
         if _only_entities(rest):
             if span:
-                return previous[:span[0]] + fragment + previous[span[1]:]
+                return previous[: span[0]] + fragment + previous[span[1] :]
             owner = next((e for e in reversed(prev_entities) if re.search(re.escape(e) + r"['’]s\b", previous)), None)
             if owner:  # "What is Belgium's focus area?" + "and for Poland?": Poland's focus area
                 return _replace_entity(previous, owner, entities(rest)[-1])
         if re.fullmatch(r"\d[\d,.]*", rest) and (span := _prepositional_number(previous, frag_words[0])):
-            return previous[:span[0]] + fragment + previous[span[1]:]  # "... in 1954?" + "and in 2025?"
+            return previous[: span[0]] + fragment + previous[span[1] :]  # "... in 1954?" + "and in 2025?"
         frag = _replace_pronouns(fragment, actor, plural, place) if prev_entity else fragment
         base, added = added_to(frag_words[0], frag)
         return f"{_body(base)} {frag}{punct}", added
@@ -457,7 +640,7 @@ def _strip_talk(text: str) -> str:
     # only an interjection set off by punctuation: "no, I mean Poland" keeps its "I mean"
     m = re.match(r"^((?:[A-Za-z]+\s+){0,3}[A-Za-z]+\s*[,.!]+\s*)(?=\S)", text)
     if m and is_talk(m.group(1)) and not is_talk(text) and not set(_words(m.group(1).lower())) & {"no", "nope", "yes", "yeah", "yep"}:
-        return text[m.end():]  # "no, ..." corrects: it stays
+        return text[m.end() :]  # "no, ..." corrects: it stays
     return text
 
 
@@ -467,20 +650,22 @@ def is_talk(text: str) -> bool:
     return bool(words) and all(w in _SOCIAL for w in words)
 
 
-def standalone_question(messages: Sequence[tuple[str, str]], max_chars: int | None = None) -> str:
-    """The question to search for the last user message of ``messages`` ((role, content) pairs,
-    roles "user" / "assistant" / "system"). Each user turn is resolved against the previous
+def standalone_question(messages: Sequence[Turn], max_chars: int | None = None) -> str:
+    """The question to search for the last user message of ``messages`` (roles "user" / "assistant" /
+    "system"; an assistant turn's ``answer`` is what a pronoun may mean). Each user turn is resolved against the previous
     resolved user turn, so follow-ups of follow-ups keep their subject; talk ("thanks!") is never
     what a later turn refers to. A rewrite longer than ``max_chars`` (a follow-up of a very long
     turn) gives way to the last message as the user wrote it: the user's own words are what the
     length limit applies to."""
     resolved: list[str] = []
-    replies: list[str] = []  # the assistant's reply to each resolved turn ("" until one comes)
+    replies: list[str | None] = []  # the answer the assistant gave each resolved turn (None until one comes)
     appended: _Added | None = None
     last = ""
-    for role, content in messages:
-        if role == "assistant" and resolved and not replies[-1]:
-            replies[-1] = content or ""
+    seen_reply: list[bool] = []
+    for turn in messages:
+        role, content = turn.role, turn.content
+        if role == "assistant" and resolved and not seen_reply[-1] and content:
+            replies[-1], seen_reply[-1] = turn.answer, True
         if role != "user":
             continue
         text = _strip_talk(_clean(content or ""))
@@ -496,7 +681,8 @@ def standalone_question(messages: Sequence[tuple[str, str]], max_chars: int | No
         else:
             appended = None
         resolved.append(text)
-        replies.append("")
+        replies.append(None)
+        seen_reply.append(False)
     if not resolved or is_talk(last):
         return last
     if max_chars is not None and len(resolved[-1]) > max_chars:
@@ -509,13 +695,13 @@ def asks_for_more(text: str) -> bool:
     return bool(_MORE.match(_body(text)))
 
 
-def more_requests(messages: Sequence[tuple[str, str]]) -> int:
+def more_requests(messages: Sequence[Turn]) -> int:
     """How many "tell me more" the conversation ends with (its last user turns, talk aside): the
     question is then the one before them, and each asks for one more answer to it."""
     n = 0
-    for role, content in reversed(messages):
-        text = _clean(content or "")
-        if role != "user" or not text or is_talk(text):
+    for turn in reversed(messages):
+        text = _clean(turn.content or "")
+        if turn.role != "user" or not text or is_talk(text):
             continue
         if not _MORE.match(_body(text)):
             break

@@ -74,8 +74,9 @@ def _read_text(path: Path) -> str:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             return fh.read()
     except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); convert it "
-                                f"(iconv -f latin1 -t utf-8) or move it out of the corpus") from exc
+        raise InvalidInputError(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); convert it (iconv -f latin1 -t utf-8) or move it out of the corpus"
+        ) from exc
 
 
 def load_document(path: Path) -> Document:
@@ -156,7 +157,9 @@ def load_corpus(path: str | Path, skipped: list[str] | None = None) -> list[Docu
         if not docs:
             jsonl = [f.name for f in files if f.suffix.lower() == ".jsonl"]
             if jsonl:
-                raise EmptyCorpusError(f"no .txt or .md documents in {p}; a JSONL corpus is given as the file itself: --corpus {p / jsonl[0]}")
+                raise EmptyCorpusError(
+                    f"no .txt or .md documents in {p}; a JSONL corpus is given as the file itself: --corpus {p / jsonl[0]}"
+                )
     if not docs:
         raise EmptyCorpusError(f"no .txt, .md or .jsonl documents in {p}")
     seen: dict[str, str] = {}

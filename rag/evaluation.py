@@ -1,6 +1,6 @@
 """Evaluation: question records in, per-question outcomes and metric values out.
 
-Records: ``eval/questions.jsonl`` rows ``{id, question, answers, doc, type}`` (``answers: []`` marks
+Records: ``eval/sets/seed-dev.jsonl`` rows ``{id, question, answers, doc, type}`` (``answers: []`` marks
 an unanswerable question) or SQuAD-style rows ``{id, question, answers, gold_doc}``. Every question
 counts: one that errors or retrieves nothing scores zero, it is never dropped.
 """
@@ -11,17 +11,18 @@ import json
 import re
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import ir_measures
 import numpy as np
 from ir_measures import Qrel, ScoredDoc
 
 from rag.errors import InvalidInputError
+from rag.limits import MAX_ANSWER_CHARS
 
-MAX_ANSWER_CHARS = 300
 CONTEXT_BUDGET = 1000
 
 
@@ -53,16 +54,29 @@ class Outcome:
     hit_budget: bool = False
     first_citation_gold_doc: bool = False
     relevant_ranks: list[int] = field(default_factory=list)
+    asked: str | None = None  # a conversation's last turn as the service rewrote it
 
     def to_dict(self) -> dict:
         q = self.question
-        return {"id": q.id, "type": q.type, "question": q.question, "gold": list(q.answers), "docs": list(q.docs),
-                "answer": self.answer, "abstained": self.abstained,
-                "confidence": None if self.confidence is None else round(self.confidence, 4),
-                "correct": self.correct, "hit@1": self.hit1, "hit@5": self.hit5,
-                "rr": round(self.rr, 4), "hit@1000c": self.hit_budget, "first_citation_gold_doc": self.first_citation_gold_doc,
-                "ms": round(self.seconds * 1e3, 2),
-                "citations": [{k: c[k] for k in ("doc_id", "section", "start", "end", "score")} for c in self.citations]}
+        return {
+            "id": q.id,
+            "type": q.type,
+            "question": q.question,
+            "gold": list(q.answers),
+            "docs": list(q.docs),
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "correct": self.correct,
+            "hit@1": self.hit1,
+            "hit@5": self.hit5,
+            "rr": round(self.rr, 4),
+            "hit@1000c": self.hit_budget,
+            "first_citation_gold_doc": self.first_citation_gold_doc,
+            "ms": round(self.seconds * 1e3, 2),
+            **({"asked": self.asked} if self.asked is not None else {}),
+            "citations": [{k: c[k] for k in ("doc_id", "section", "start", "end", "score")} for c in self.citations],
+        }
 
 
 def _doc_id(name: str) -> str:
@@ -128,8 +142,7 @@ def score(q: Question, answer: str | None, citations: list[dict], seconds: float
     o.correct = answer_correct(answer, q.answers)
     golds = [_norm(g) for g in q.answers]
     relevant = [
-        i for i, c in enumerate(citations, 1)
-        if (not q.docs or c["doc_id"] in q.docs) and any(g in _norm(c["text"]) for g in golds)
+        i for i, c in enumerate(citations, 1) if (not q.docs or c["doc_id"] in q.docs) and any(g in _norm(c["text"]) for g in golds)
     ]
     o.relevant_ranks = relevant
     o.hit1 = bool(relevant) and relevant[0] == 1
@@ -137,7 +150,7 @@ def score(q: Question, answer: str | None, citations: list[dict], seconds: float
     o.rr = 1.0 / relevant[0] if relevant and relevant[0] <= 5 else 0.0
     o.first_citation_gold_doc = bool(citations) and (not q.docs or citations[0]["doc_id"] in q.docs)
     used = 0
-    for i, c in enumerate(citations, 1):
+    for _i, c in enumerate(citations, 1):
         if used >= CONTEXT_BUDGET:
             break
         visible = _norm(c["text"][: CONTEXT_BUDGET - used])
@@ -165,7 +178,7 @@ def ir_metrics(outcomes: list[Outcome]) -> dict[str, float]:
     if not qrels:
         return {}
     measures = [ir_measures.Success @ 1, ir_measures.Success @ 5, ir_measures.RR @ 5]
-    per_query = defaultdict(dict)
+    per_query: dict[str, dict[str, float]] = defaultdict(dict)
     for m in ir_measures.iter_calc(measures, qrels, run):
         per_query[m.query_id][str(m.measure)] = m.value
     n = sum(1 for o in outcomes if o.question.answerable)
@@ -177,13 +190,13 @@ def summarize(outcomes: list[Outcome]) -> dict:
     una = [o for o in outcomes if not o.question.answerable]
     lat = np.array([o.seconds * 1e3 for o in outcomes]) if outcomes else np.zeros(1)
     answered = [o for o in ans if o.answer]
-    mean = lambda xs: float(np.mean(xs)) if xs else 0.0  # noqa: E731
-    s = {
+    mean = lambda xs: float(np.mean(xs)) if xs else 0.0
+    s: dict[str, Any] = {
         "questions": len(outcomes),
         "answerable": len(ans),
         "unanswerable": len(una),
         "answer_accuracy": mean([o.correct for o in ans]),
-        "mean_answer_chars": mean([len(o.answer) for o in answered]),
+        "mean_answer_chars": mean([len(o.answer or "") for o in answered]),
         "hit@1": mean([o.hit1 for o in ans]),
         "hit@5": mean([o.hit5 for o in ans]),
         "mrr@5": mean([o.rr for o in ans]),
@@ -196,16 +209,35 @@ def summarize(outcomes: list[Outcome]) -> dict:
     }
     confs = [(o.confidence, o.question.answerable) for o in outcomes if o.confidence is not None]
     if una and ans and len(confs) == len(outcomes):
-        from sklearn.metrics import roc_auc_score
-
         # How well confidence separates answerable from unanswerable questions (0.5 = chance).
-        s["no_answer_auroc"] = float(roc_auc_score([a for _, a in confs], [c for c, _ in confs]))
+        s["no_answer_auroc"] = auroc([c for c, _ in confs], [a for _, a in confs])
         # SQuAD 2.0 style: right answer when there is one, abstention when there is none.
         s["overall_accuracy"] = mean([o.correct for o in ans] + [o.abstained for o in una])
     irm = ir_metrics(outcomes)
     if irm:
         s["ir_measures"] = irm
     return s
+
+
+def auroc(scores: Sequence[float] | np.ndarray, labels: Sequence[bool] | np.ndarray) -> float:
+    """Area under the ROC curve: the chance that a positive scores above a negative, ties counting
+    half (the Mann-Whitney statistic, from average ranks)."""
+    x = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(labels, dtype=bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if not n_pos or not n_neg:
+        return float("nan")
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x), dtype=np.float64)
+    sorted_x = x[order]
+    i = 0
+    while i < len(x):  # tied scores share their average rank
+        j = i
+        while j + 1 < len(x) and sorted_x[j + 1] == sorted_x[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def by_type(outcomes: list[Outcome]) -> dict[str, dict]:
@@ -233,6 +265,76 @@ def run(questions: list[Question], ask_fn: AskFn, k: int = 5, progress: Callable
         outcomes.append(score(q, res.get("answer"), res.get("citations", []), dt, res.get("confidence")))
         if progress:
             progress(i + 1, len(questions))
+    return outcomes
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A conversation whose last user turn only makes sense after the ones before it."""
+
+    id: str
+    turns: tuple[str, ...]  # the user's turns; the service's replies go between them
+    standalone: str  # the last turn written out in full (for reading reports; never sent)
+    answers: tuple[str, ...]
+    docs: tuple[str, ...]
+    type: str
+
+
+def load_conversations(path: str | Path) -> list[Conversation]:
+    p = Path(path)
+    if not p.exists():
+        raise InvalidInputError(f"conversation file not found: {p}")
+    out = []
+    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+            docs = r.get("doc") or []
+            docs = [docs] if isinstance(docs, str) else list(docs)
+            turns = tuple(str(t) for t in r["turns"])
+            if len(turns) < 2:
+                raise ValueError("fewer than two turns")
+            out.append(
+                Conversation(
+                    str(r["id"]),
+                    turns,
+                    str(r.get("standalone", "")),
+                    tuple(r.get("answers") or ()),
+                    tuple(_doc_id(d) for d in docs if d),
+                    r.get("type") or "follow-up",
+                )
+            )
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InvalidInputError(f"{p}:{n}: not a conversation record ({exc})") from None
+    if not out:
+        raise InvalidInputError(f"{p} has no conversations")
+    return out
+
+
+# (messages so far, k) -> (the answer as ``Answer.to_dict`` gives it plus "standalone_question", the reply's text)
+ChatFn = Callable[[list[tuple[str, str]], int], tuple[dict, str]]
+
+
+def run_conversations(conversations: list[Conversation], chat_fn: ChatFn, k: int = 5) -> list[Outcome]:
+    """Each conversation turn by turn, the service's reply to a turn sent back with the next one, as a
+    chat client does; the last turn's answer is scored."""
+    outcomes = []
+    for c in conversations:
+        messages: list[tuple[str, str]] = []
+        res: dict = {}
+        dt = 0.0
+        for i, turn in enumerate(c.turns):
+            messages.append(("user", turn))
+            t0 = time.perf_counter()
+            res, reply = chat_fn(messages, k)
+            dt = time.perf_counter() - t0
+            if i < len(c.turns) - 1:
+                messages.append(("assistant", reply))
+        q = Question(c.id, c.turns[-1], c.answers, c.docs, c.type)
+        o = score(q, res.get("answer"), res.get("citations", []), dt, res.get("confidence"))
+        o.asked = res.get("standalone_question")
+        outcomes.append(o)
     return outcomes
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.embedding import DEFAULT_MODEL, _QueryCache, _Tokens, model_fingerprint, resolve_model_path
 from rag.errors import ModelNotFoundError
+from rag.model_files import DEFAULT_MODEL, QueryCache, Tokens, model_fingerprint, resolve_model_path
 
 OPSET = 17
 _export_lock = threading.Lock()
@@ -124,10 +124,19 @@ def _export_transformer(path: Path, out: Path) -> None:
     types = torch.zeros_like(ids)
     with torch.no_grad():
         torch.onnx.export(
-            Wrapper(model), (ids, mask, types), str(out), dynamo=False, opset_version=OPSET,
-            input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["last_hidden_state"],
-            dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-                          "token_type_ids": {0: "batch", 1: "sequence"}, "last_hidden_state": {0: "batch", 1: "sequence"}},
+            Wrapper(model),
+            (ids, mask, types),
+            str(out),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "sequence"},
+                "attention_mask": {0: "batch", 1: "sequence"},
+                "token_type_ids": {0: "batch", 1: "sequence"},
+                "last_hidden_state": {0: "batch", 1: "sequence"},
+            },
             do_constant_folding=True,
         )
 
@@ -147,11 +156,17 @@ def _dim(path: Path) -> int:
     if pooling.exists():
         cfg = json.loads(pooling.read_text())
         mode = cfg.get("pooling_mode")
-        old_modes = ("pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
-                     "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken")
+        old_modes = (
+            "pooling_mode_cls_token",
+            "pooling_mode_max_tokens",
+            "pooling_mode_mean_sqrt_len_tokens",
+            "pooling_mode_weightedmean_tokens",
+            "pooling_mode_lasttoken",
+        )
         if (mode is not None and mode != "mean") or not cfg.get("pooling_mode_mean_tokens", True) or any(cfg.get(k) for k in old_modes):
-            raise ModelNotFoundError(f"the ONNX backend only does mean pooling, and {pooling} asks for something else; "
-                                     "set RAG_BACKEND=torch for this model")
+            raise ModelNotFoundError(
+                f"the ONNX backend only does mean pooling, and {pooling} asks for something else; set RAG_BACKEND=torch for this model"
+            )
         dim = cfg.get("word_embedding_dimension", cfg.get("embedding_dimension"))
         if dim is not None:
             return int(dim)
@@ -161,8 +176,15 @@ def _dim(path: Path) -> int:
 class OnnxEmbedder:
     """Same interface as ``SentenceTransformerEmbedder``, on ONNX Runtime (CPU)."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, query_prefix: str = "", query_threads: int = 1, cache_size: int = 1024,
-                 quantized: bool = False, query_weights: str = "fp32"):
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        query_prefix: str = "",
+        query_threads: int = 1,
+        cache_size: int = 1024,
+        quantized: bool = False,
+        query_weights: str = "fp32",
+    ):
         """``quantized``: int8 for everything. ``query_weights``: "fp32", or a quantized format for
         questions only ("mixed8", "int8"; see QUANT_FILES) while documents stay fp32, so the index is the
         same as the fp32 one's."""
@@ -180,15 +202,17 @@ class OnnxEmbedder:
         self.query_prefix = query_prefix
         self.query_threads = max(1, query_threads)
         self.onnx_path = export_onnx(self.path, self.fingerprint, quantized=quantized)
-        query_path = self.onnx_path if quantized or query_weights == "fp32" else export_onnx(self.path, self.fingerprint, quantized=query_weights)
+        query_path = (
+            self.onnx_path if quantized or query_weights == "fp32" else export_onnx(self.path, self.fingerprint, quantized=query_weights)
+        )
 
         tok = Tokenizer.from_file(str(self.path / "tokenizer.json"))
         tok.enable_truncation(max_length=self.max_seq_length)
         pad_id = tok.token_to_id("[PAD]")
         tok.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token="[PAD]")  # pads to the longest in the batch
         self._tok = tok
-        self._tokens = _Tokens(self.path)
-        self._cache = _QueryCache(cache_size)
+        self._tokens = Tokens(self.path)
+        self._cache = QueryCache(cache_size)
 
         def session(threads: int, path: Path = self.onnx_path):
             so = ort.SessionOptions()
@@ -245,7 +269,7 @@ class OnnxEmbedder:
             except ImportError:
                 pass
         for s in starts:
-            rows = order[s:s + batch_size]
+            rows = order[s : s + batch_size]
             out[rows] = self._encode(session, [texts[i] for i in rows])
         return out
 

@@ -13,13 +13,6 @@ from pathlib import Path
 import numpy as np
 
 
-def with_context(heading: str, text: str, words: int) -> str:
-    """What a context-trained reader reads: the first ``words`` words of the passage's heading, then
-    the candidate. The same function builds its training pairs (``train/reader_data.py``)."""
-    head = " ".join(heading.split()[:words])
-    return f"{head}: {text}" if head and words > 0 else text
-
-
 class Reader:
     def __init__(self, path: str | Path, threads: int = 1, parallel: int = 1):
         import onnxruntime as ort
@@ -40,16 +33,13 @@ class Reader:
         # ``parallel`` sessions read a question's pairs side by side, one pair per run each, so every
         # logit is the one it gets alone. Two sessions, not two threads in one: measured 6.2 vs 7.8 ms
         # for two pairs (10.3 one after the other), and no spinning thread pool to fight a busy neighbour.
-        self.sessions = [ort.InferenceSession(str(p / "reader.int8.onnx"), opts, providers=["CPUExecutionProvider"])
-                         for _ in range(max(1, parallel))]
+        self.sessions = [
+            ort.InferenceSession(str(p / "reader.int8.onnx"), opts, providers=["CPUExecutionProvider"]) for _ in range(max(1, parallel))
+        ]
         self.session = self.sessions[0]
         self._pool = ThreadPoolExecutor(len(self.sessions) - 1, thread_name_prefix="rag-reader") if len(self.sessions) > 1 else None
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.info = info
-        # Readers trained with a heading before each sentence (``train/reader.py --context-words``).
-        self.context_words = int(info.get("context_words", 0))
-        # Readers trained with the previous sentence's first words before each sentence (``--previous-words``).
-        self.previous_words = int(info.get("previous_words", 0))
 
     def _fit_question(self, question: str) -> str:
         """The question cut to leave the sentence at least 16 tokens: truncation takes tokens
@@ -69,8 +59,11 @@ class Reader:
         feeds = []
         for t in texts:
             e = self.tok.encode(question, t)
-            feed = {"input_ids": np.array([e.ids], dtype=np.int64), "attention_mask": np.ones((1, len(e.ids)), dtype=np.int64),
-                    "token_type_ids": np.array([e.type_ids], dtype=np.int64)}
+            feed = {
+                "input_ids": np.array([e.ids], dtype=np.int64),
+                "attention_mask": np.ones((1, len(e.ids)), dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids], dtype=np.int64),
+            }
             feeds.append({k: v for k, v in feed.items() if k in self.inputs})
         out = np.empty(len(texts), np.float32)
         n = min(len(self.sessions), len(feeds))

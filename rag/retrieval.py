@@ -115,7 +115,7 @@ def retrieve(index: Index, qvec: np.ndarray | None, question: str, k: int = 5, c
         sentences = sentence_search(index, qvec, config.depth) if config.sentence_weight > 0 and qvec is not None else {}
         weights = [config.dense_weight, config.bm25_weight, config.sentence_weight]
         if config.fusion == "rrf":
-            rank = lambda d: sorted(d, key=lambda r: -d[r])  # noqa: E731
+            rank = lambda d: sorted(d, key=lambda r: -d[r])
             fused = rrf_fuse([rank(dense), rank(lexical), rank(sentences)], weights, config.rrf_k)
         else:
             fused = convex_fuse([dense, lexical, sentences], weights)

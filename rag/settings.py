@@ -8,71 +8,64 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from rag.embedding import DEFAULT_MODEL
+from rag.model_files import DEFAULT_MODEL
+
+_MODELS = Path(__file__).resolve().parent.parent / "models"
 
 
 class Settings(BaseSettings):
+    """Every setting, with its default; ``RAG_<NAME>`` in the environment overrides it."""
+
     model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
 
-    corpus: Path = Path("corpus")
-    index: Path = Path("index")
-    model: str = Field(DEFAULT_MODEL, description="a local sentence-transformers folder or an installed model package")
-    # ONNX Runtime: same vectors as torch (cosine 1.0000), ~2.6x faster per query; exported once on first use.
-    # Documents are always encoded in fp32, so the index is the same whichever is chosen; for questions:
-    # onnx-mixed8: int8 but for the feed-forward outputs: cosine 0.997 to fp32, 2x faster, same answers (README);
-    # onnx-int8: all int8, 3x faster, cosine 0.994 and measurably worse answers.
-    backend: Literal["torch", "onnx", "onnx-mixed8", "onnx-int8"] = "onnx-mixed8"
-    query_prefix: str = ""
-    threads: int = Field(1, ge=1, description="intra-op threads per query (encoder and FAISS)")
-    top_k: int = Field(5, ge=1, le=50)
-    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
-    fusion: Literal["rrf", "convex"] = "convex"
-    rrf_k: int = Field(60, ge=1)
-    dense_weight: float = Field(1.0, ge=0)
-    bm25_weight: float = Field(1.0, ge=0)
-    sentence_weight: float = Field(0.5, ge=0)
-    depth: int = Field(50, ge=1)
-    # Calibrated on eval/questions.jsonl for at most 5% false abstention (see README); None uses the
-    # threshold the answer model chose on the SQuAD 2.0 calibration articles.
-    min_confidence: float | None = Field(0.06, ge=0, le=1, description="abstain below this confidence")
-    reader_min_confidence: float | None = Field(0.08, ge=0, le=1, description="the same, when the reader is on")
-    reader: Path = Field(Path(__file__).resolve().parent.parent / "models" / "reader",
-                         description="trained cross-encoder reader folder; answers use the selector alone when absent")
-    use_reader: bool = True
-    # The reader re-scores the selector's best N candidates (~3 ms each). 2 measured as good as 5 on
-    # our questions and on SQuAD (README), at 40% of the cost.
-    rerank: int = Field(2, ge=1, le=20)
-    # ... skipping those the selector puts more than this many logits behind its best: the reader
-    # almost never overturns such a lead (1 of 458 SQuAD 2.0 calibration picks), and each read is ~4 ms.
-    rerank_margin: float = Field(1.0, ge=0)
-    # Reader sessions that read a question's candidates side by side (one core each); 1 reads them
-    # one after another. The logits are the same either way.
-    reader_parallel: int = Field(2, ge=1, le=8, description="reader sessions run side by side")
-    # ... and the candidate closest to the question in embedding space, which the selector's
-    # word-overlap features rank low when the question paraphrases. Off: on our four question sets
-    # together it answered 2 more of 229 right, on held-out 3 two fewer, and it costs ~0.8 ms (README).
-    rerank_dense: bool = False
-    # A second look when the first reading is unsure (below rerank_more_below): the selector's next 2
-    # candidates within rerank_more_margin logits. Measured (session 17): SQuAD 2.0 calibration answers
-    # 0.768 -> 0.775, one false abstention more; our eleven sets +2 answers, none lost; p50 +~1 ms, p95 +~8 ms.
-    rerank_more: int = Field(2, ge=0, le=20)
-    rerank_more_margin: float = Field(2.0, ge=0)
-    rerank_more_below: float = Field(0.5, ge=0, le=1)
-    answer_model: Path = Field(Path(__file__).resolve().parent.parent / "models" / "answer_model.json",
-                               description="trained selector/verifier; the hand-set fallback is used when absent")
-    tables: bool = True
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
-    # HTTP server processes, each with its own copy of the model and index: for machines with more
-    # cores. On this 2-core one a second worker measured the same throughput (101 vs 102 requests/s).
-    workers: int = Field(1, ge=1, le=64)
+    corpus: Path = Field(Path("corpus"), description="folder of documents, or a JSONL file of {id, title, text}")
+    index: Path = Field(Path("index"), description="where the index is kept (built on first use)")
+    model: str = Field(DEFAULT_MODEL, description="embedding model: a local sentence-transformers folder or an installed model package")
+    # Documents are always encoded in fp32, so the index is the same whichever backend questions use.
+    backend: Literal["torch", "onnx", "onnx-mixed8", "onnx-int8"] = Field(
+        "onnx-mixed8", description="question encoder: int8 ONNX but for the feed-forward outputs; onnx (fp32), onnx-int8, torch"
+    )
+    query_prefix: str = Field("", description="text put before every question before it is embedded (for models trained with one)")
+    threads: int = Field(1, ge=1, description="intra-op threads per query (encoder, reader)")
+    top_k: int = Field(5, ge=1, le=50, description="passages cited per answer when a request does not say")
+    mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="retrieval: dense + BM25 + best sentence, or one of them")
+    fusion: Literal["rrf", "convex"] = Field(
+        "convex", description="how hybrid rankings combine: weighted min-max scores, or reciprocal ranks"
+    )
+    rrf_k: int = Field(60, ge=1, description="the k of reciprocal rank fusion")
+    dense_weight: float = Field(1.0, ge=0, description="weight of the dense ranking in the fusion")
+    bm25_weight: float = Field(1.0, ge=0, description="weight of the BM25 ranking")
+    sentence_weight: float = Field(0.5, ge=0, description="weight of the ranking of passages by their best sentence")
+    depth: int = Field(50, ge=1, description="candidates taken from each ranking before fusion")
+    min_confidence: float | None = Field(0.06, ge=0, le=1, description="abstain below this confidence (reader off)")
+    reader_min_confidence: float | None = Field(0.08, ge=0, le=1, description="abstain below this confidence (reader on)")
+    reader: Path = Field(_MODELS / "reader", description="the cross-encoder reader's folder; the selector answers alone without it")
+    use_reader: bool = Field(True, description="re-score the best candidates with the reader")
+    rerank: int = Field(2, ge=1, le=20, description="candidates the reader re-scores")
+    # The reader almost never overturns a lead of more than a logit, and each read costs ~4 ms.
+    rerank_margin: float = Field(1.0, ge=0, description="... only those within this many selector logits of the best")
+    reader_parallel: int = Field(2, ge=1, le=8, description="reader sessions reading a question's candidates side by side (one core each)")
+    rerank_more: int = Field(2, ge=0, le=20, description="more candidates read when the first reading is unsure (0: never)")
+    rerank_more_margin: float = Field(2.0, ge=0, description="... within this many selector logits of the best")
+    rerank_more_below: float = Field(0.5, ge=0, le=1, description="... when the best reader probability is below this")
+    answer_model: Path = Field(_MODELS / "answer_model.json", description="trained selector and verifiers; hand-set weights without it")
+    tables: bool = Field(True, description="table-aware chunking: each row with its header")
+    host: str = Field("127.0.0.1", description="address rag serve listens on")
+    port: int = Field(8000, ge=1, le=65535, description="port rag serve listens on")
+    workers: int = Field(1, ge=1, le=64, description="server processes, each with its own model and index (for machines with more cores)")
 
     def retrieval(self):
         from rag.retrieval import RetrievalConfig
 
-        return RetrievalConfig(mode=self.mode, fusion=self.fusion, depth=self.depth, rrf_k=self.rrf_k,
-                               dense_weight=self.dense_weight, bm25_weight=self.bm25_weight,
-                               sentence_weight=self.sentence_weight)
+        return RetrievalConfig(
+            mode=self.mode,
+            fusion=self.fusion,
+            depth=self.depth,
+            rrf_k=self.rrf_k,
+            dense_weight=self.dense_weight,
+            bm25_weight=self.bm25_weight,
+            sentence_weight=self.sentence_weight,
+        )
 
     def answering(self):
         from rag.answer import AnswerConfig, load_answer_model
@@ -80,10 +73,16 @@ class Settings(BaseSettings):
 
         reader = load_reader(self.reader, self.threads, self.reader_parallel) if self.use_reader else None
         threshold = self.reader_min_confidence if reader is not None else self.min_confidence
-        return AnswerConfig(min_confidence=threshold, model=load_answer_model(self.answer_model), reader=reader, rerank=self.rerank,
-                            rerank_margin=self.rerank_margin, rerank_dense=self.rerank_dense,
-                            rerank_more=self.rerank_more, rerank_more_margin=self.rerank_more_margin,
-                            rerank_more_below=self.rerank_more_below)
+        return AnswerConfig(
+            min_confidence=threshold,
+            model=load_answer_model(self.answer_model),
+            reader=reader,
+            rerank=self.rerank,
+            rerank_margin=self.rerank_margin,
+            rerank_more=self.rerank_more,
+            rerank_more_margin=self.rerank_more_margin,
+            rerank_more_below=self.rerank_more_below,
+        )
 
     def chunker(self):
         from rag.chunking import ChunkerConfig

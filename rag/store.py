@@ -30,12 +30,12 @@ import bm25s
 import faiss
 import numpy as np
 
-from rag import __version__
 from rag.chunking import Chunker, ChunkerConfig
 from rag.embedding import Embedder
 from rag.errors import IndexMismatchError, IndexNotFoundError, InvalidInputError
 from rag.text import capitalised_names, terms
 from rag.types import Candidate, Cell, Chunk, Document
+from rag.version import __version__
 
 # bm25s sets its own logger to DEBUG at import, so every build printed "Building index from tokens"
 # once any handler was installed (uvicorn's, a user's basicConfig).
@@ -82,9 +82,18 @@ def _no_progress(stage: str, done: int, total: int) -> None:
 class Index:
     """A loaded index: the only stateful object besides the embedder."""
 
-    def __init__(self, path: Path, manifest: dict, documents: dict[str, Document], chunks: list[Chunk],
-                 candidates: list[Candidate], vectors: faiss.Index, candidate_vectors: np.ndarray, bm25: bm25s.BM25,
-                 names: frozenset[str] | None = None):
+    def __init__(
+        self,
+        path: Path,
+        manifest: dict,
+        documents: dict[str, Document],
+        chunks: list[Chunk],
+        candidates: list[Candidate],
+        vectors: faiss.Index,
+        candidate_vectors: np.ndarray,
+        bm25: bm25s.BM25,
+        names: frozenset[str] | None = None,
+    ):
         self.path = path
         self.names = names  # None for an index built before names.json: the scorer computes them
         self.manifest = manifest
@@ -102,8 +111,15 @@ class Index:
 
     # -- loading -----------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | Path, *, model_id: str | None = None, fingerprint: str | None = None,
-             chunker: ChunkerConfig | None = None, mmap: bool = False) -> Index:
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        model_id: str | None = None,
+        fingerprint: str | None = None,
+        chunker: ChunkerConfig | None = None,
+        mmap: bool = False,
+    ) -> Index:
         """Load ``path``; raise ``IndexMismatchError`` if it was built differently from what is expected."""
         p = Path(path)
         _recover(p)
@@ -121,7 +137,9 @@ class Index:
         cvec = np.load(p / "candidate_vectors.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
         bm25 = bm25s.BM25.load(str(p / "bm25"), show_progress=False, verbosity=0) if chunks else bm25s.BM25()
         if vectors.ntotal != len(chunks) or len(cvec) != len(candidates):
-            raise IndexMismatchError(f"index at {p} is inconsistent ({vectors.ntotal} vectors for {len(chunks)} chunks); rebuild it with `rag index --rebuild`")
+            raise IndexMismatchError(
+                f"index at {p} is inconsistent ({vectors.ntotal} vectors for {len(chunks)} chunks); rebuild it with `rag index --rebuild`"
+            )
         names = frozenset(json.loads((p / "names.json").read_text())) if (p / "names.json").exists() else None
         return cls(p, manifest, documents, chunks, candidates, vectors, cvec, bm25, names)
 
@@ -149,7 +167,9 @@ class Index:
         return self.vectors.reconstruct_n(0, self.vectors.ntotal) if self.vectors.ntotal else np.zeros((0, self.vectors.d), np.float32)
 
 
-def check_manifest(manifest: dict, *, model_id: str | None = None, fingerprint: str | None = None, chunker: ChunkerConfig | None = None) -> None:
+def check_manifest(
+    manifest: dict, *, model_id: str | None = None, fingerprint: str | None = None, chunker: ChunkerConfig | None = None
+) -> None:
     hint = "rebuild it with `rag index`"
     if manifest.get("format_version") != FORMAT_VERSION:
         cause, hint = f"index format {manifest.get('format_version')} is not {FORMAT_VERSION}", "rebuild it with `rag index --rebuild`"
@@ -160,17 +180,28 @@ def check_manifest(manifest: dict, *, model_id: str | None = None, fingerprint: 
     elif chunker is not None and manifest.get("chunker") != chunker.to_dict():
         was, now = manifest.get("chunker") or {}, chunker.to_dict()
         diff = [k for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k)]
-        cause = (f"index was built with chunker settings {', '.join(f'{k}={was.get(k)}' for k in diff)} "
-                 f"(now {', '.join(f'{k}={now.get(k)}' for k in diff)})")
+        cause = (
+            f"index was built with chunker settings {', '.join(f'{k}={was.get(k)}' for k in diff)} "
+            f"(now {', '.join(f'{k}={now.get(k)}' for k in diff)})"
+        )
     else:
         return
     raise IndexMismatchError(f"{cause}; {hint}", cause=cause)
 
 
 # -- building --------------------------------------------------------------------------------
-def build_index(docs: list[Document], embedder: Embedder, path: str | Path, *, chunker: ChunkerConfig = ChunkerConfig(),
-                config: IndexConfig = IndexConfig(), previous: Index | None = None, progress: Progress = _no_progress,
-                reuse: bool = True, notify: Callable[[str], None] = lambda message: None) -> BuildReport:
+def build_index(
+    docs: list[Document],
+    embedder: Embedder,
+    path: str | Path,
+    *,
+    chunker: ChunkerConfig = ChunkerConfig(),
+    config: IndexConfig = IndexConfig(),
+    previous: Index | None = None,
+    progress: Progress = _no_progress,
+    reuse: bool = True,
+    notify: Callable[[str], None] = lambda message: None,
+) -> BuildReport:
     """Chunk, embed and write an index for ``docs``; reuse vectors of unchanged documents from ``previous``
     (unless ``reuse`` is off: a forced rebuild, still reported against ``previous``). ``notify`` hears at
     once why everything is embedded again, before the minutes it takes."""
@@ -181,7 +212,9 @@ def build_index(docs: list[Document], embedder: Embedder, path: str | Path, *, c
     rebuilt_because = None
     if previous is not None and reuse:
         try:
-            check_manifest(previous.manifest, model_id=embedder.model_id, fingerprint=getattr(embedder, "fingerprint", None), chunker=chunker)
+            check_manifest(
+                previous.manifest, model_id=embedder.model_id, fingerprint=getattr(embedder, "fingerprint", None), chunker=chunker
+            )
             reusable = _reusable(previous, docs)
         except IndexMismatchError as e:
             rebuilt_because = e.cause
@@ -215,7 +248,9 @@ def build_index(docs: list[Document], embedder: Embedder, path: str | Path, *, c
     embed_seconds = time.perf_counter() - t_embed
     it = iter(fresh)
     dim = embedder.dim
-    cvecs = np.vstack([v if v is not None else next(it) for v in chunk_vecs]).astype(np.float32) if chunks else np.zeros((0, dim), np.float32)
+    cvecs = (
+        np.vstack([v if v is not None else next(it) for v in chunk_vecs]).astype(np.float32) if chunks else np.zeros((0, dim), np.float32)
+    )
     dvecs = np.vstack([v if v is not None else next(it) for v in cand_vecs]).astype(np.float32) if cands else np.zeros((0, dim), np.float32)
     progress("write", 0, 1)
     faiss_index, faiss_meta = _faiss_index(cvecs, config)
@@ -272,9 +307,9 @@ def _reusable(previous: Index, docs: list[Document]) -> dict:
         if c.doc_id in rows:
             rows[c.doc_id].append(i)
     crow: dict[str, list[int]] = {k: [] for k in keep}
-    for j, c in enumerate(previous.candidates):
-        if c.doc_id in crow:
-            crow[c.doc_id].append(j)
+    for j, cand in enumerate(previous.candidates):
+        if cand.doc_id in crow:
+            crow[cand.doc_id].append(j)
     out = {}
     for k in keep:
         out[k] = (
@@ -289,16 +324,23 @@ def _reusable(previous: Index, docs: list[Document]) -> dict:
 def _faiss_index(vecs: np.ndarray, config: IndexConfig) -> tuple[faiss.Index, dict]:
     n, dim = vecs.shape
     if n <= config.flat_threshold:
-        index = faiss.IndexFlatIP(dim)
-        index.add(vecs)
-        return index, {"type": "IndexFlatIP", "ntotal": n, "recall_at_10": 1.0}
+        flat = faiss.IndexFlatIP(dim)
+        flat.add(vecs)
+        return flat, {"type": "IndexFlatIP", "ntotal": n, "recall_at_10": 1.0}
     index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = config.hnsw_ef_construction
     index.add(vecs)
     index.hnsw.efSearch = config.hnsw_ef_search
     recall = measure_recall(index, vecs)
-    return index, {"type": "IndexHNSWFlat", "ntotal": n, "m": config.hnsw_m, "ef_construction": config.hnsw_ef_construction,
-                   "ef_search": config.hnsw_ef_search, "recall_at_10": recall, "recall_sample": 200}
+    return index, {
+        "type": "IndexHNSWFlat",
+        "ntotal": n,
+        "m": config.hnsw_m,
+        "ef_construction": config.hnsw_ef_construction,
+        "ef_search": config.hnsw_ef_search,
+        "recall_at_10": recall,
+        "recall_sample": 200,
+    }
 
 
 def measure_recall(index: faiss.Index, vecs: np.ndarray, sample: int = 200, k: int = 10, seed: int = 0) -> float:
@@ -314,8 +356,16 @@ def measure_recall(index: faiss.Index, vecs: np.ndarray, sample: int = 200, k: i
     return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(truth, got)]))
 
 
-def _write(tmp: Path, manifest: dict, docs: list[Document], chunks: list[Chunk], cands: list[Candidate],
-           faiss_index: faiss.Index, dvecs: np.ndarray, config: IndexConfig) -> None:
+def _write(
+    tmp: Path,
+    manifest: dict,
+    docs: list[Document],
+    chunks: list[Chunk],
+    cands: list[Candidate],
+    faiss_index: faiss.Index,
+    dvecs: np.ndarray,
+    config: IndexConfig,
+) -> None:
     _write_jsonl(tmp / "documents.jsonl", (asdict(d) for d in docs))
     _write_jsonl(tmp / "chunks.jsonl", (asdict(c) for c in chunks))
     _write_jsonl(tmp / "candidates.jsonl", (asdict(c) for c in cands))
@@ -336,8 +386,10 @@ def check_index_target(path: str | Path) -> None:
     if path.exists() and not path.is_dir():
         raise InvalidInputError(f"{path} is a file, not an index folder; choose a new or empty folder for --index")
     if path.is_dir() and not (path / "manifest.json").exists() and any(path.iterdir()):
-        raise InvalidInputError(f"{path} is a folder that is not a rag index (no manifest.json) and is not empty; "
-                                "building there would replace what is in it: choose a new or empty folder for --index")
+        raise InvalidInputError(
+            f"{path} is a folder that is not a rag index (no manifest.json) and is not empty; "
+            "building there would replace what is in it: choose a new or empty folder for --index"
+        )
 
 
 def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:

@@ -8,7 +8,29 @@ from functools import lru_cache
 
 import Stemmer
 
-_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "no", "vs", "etc", "e.g", "i.e", "inc", "ltd", "jr", "sr", "gen", "col", "lt", "sgt", "u.s", "u.k", "u.n"}
+_ABBREVIATIONS = {
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "st",
+    "no",
+    "vs",
+    "etc",
+    "e.g",
+    "i.e",
+    "inc",
+    "ltd",
+    "jr",
+    "sr",
+    "gen",
+    "col",
+    "lt",
+    "sgt",
+    "u.s",
+    "u.k",
+    "u.n",
+}
 
 # End of a sentence: punctuation, optional closing quote, then whitespace, or a missing space
 # before a capitalised word ("Poland.The").
@@ -74,7 +96,7 @@ def terms(text: str) -> list[str]:
 
 
 def question_terms(question: str) -> list[str]:
-    ws = [w for w in words(question) if w not in STOPWORDS and w not in QUESTION_WORDS and len(w) > 1 or w.isdigit()]
+    ws = [w for w in words(question) if (w not in STOPWORDS and w not in QUESTION_WORDS and len(w) > 1) or w.isdigit()]
     return _stemmer().stemWords(ws) if ws else []
 
 

@@ -1,7 +1,7 @@
 """Train the answer selector and the no-answer verifier on SQuAD 2.0 dev (by-article split).
 
 Reproducible: fixed seeds, one command (``rag train``). The 35 articles are split once into
-train / calibration / test (``eval/squad2_split.json``); nothing is fit or tuned on test articles.
+train / calibration / test (``eval/sets/squad2_split.json``); nothing is fit or tuned on test articles.
 The selector is a logistic model over candidate features (label: the candidate holds a gold
 answer); the verifier is a logistic model over the chosen candidate's features (label: the question
 is answerable and the chosen candidate holds a gold answer), calibrated with isotonic regression on
@@ -20,49 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from rag.answer import FEATURES, AnswerModel, LinearModel, Scorer, candidate_features
-from rag.errors import InvalidInputError
-from rag.evaluation import Question, _norm
+from rag.evaluation import Question, _norm, auroc
 from rag.retrieval import RetrievalConfig, retrieve
+from rag.splits import article_of, in_split
 from rag.text import sentence_spans, terms
 
 VERIFIER_FEATURES = FEATURES + ("margin",)
-
-
-def article_of(doc_id: str) -> str:
-    return doc_id.rsplit("#", 1)[0]
-
-
-def make_split(questions: list[Question], seed: int = 13, fractions=(0.6, 0.2, 0.2)) -> dict[str, list[str]]:
-    articles = sorted({article_of(d) for q in questions for d in q.docs})
-    random.Random(seed).shuffle(articles)
-    n_train = round(len(articles) * fractions[0])
-    n_cal = round(len(articles) * fractions[1])
-    return {"seed": seed, "train": sorted(articles[:n_train]), "calibration": sorted(articles[n_train : n_train + n_cal]),
-            "test": sorted(articles[n_train + n_cal :])}
-
-
-def read_split(path: Path) -> dict:
-    """A split file: {"train": [article, ...], "calibration": [...], "test": [...]}."""
-    try:
-        split = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InvalidInputError(f"{path} is not a JSON split file ({e})") from None
-    if not isinstance(split, dict):
-        raise InvalidInputError(f"{path} is not a JSON split file (it holds a {type(split).__name__}, not an object)")
-    return split
-
-
-def load_split(path: Path, questions: list[Question]) -> dict:
-    if path.exists():
-        return read_split(path)
-    split = make_split(questions)
-    path.write_text(json.dumps(split, indent=2) + "\n")
-    return split
-
-
-def in_split(questions: list[Question], split: dict, part: str) -> list[Question]:
-    arts = set(split[part])
-    return [q for q in questions if q.docs and article_of(q.docs[0]) in arts]
 
 
 def _fit_lr(X: np.ndarray, y: np.ndarray, names: tuple[str, ...], C: float = 1.0) -> LinearModel:
@@ -72,22 +35,9 @@ def _fit_lr(X: np.ndarray, y: np.ndarray, names: tuple[str, ...], C: float = 1.0
     scale[scale == 0] = 1.0
     lr = LogisticRegression(C=C, max_iter=2000, random_state=0)
     lr.fit((X - mean) / scale, y)
-    return LinearModel(names, tuple(float(c) for c in lr.coef_[0]), float(lr.intercept_[0]), tuple(map(float, mean)), tuple(map(float, scale)))
-
-
-def _fit_trees(X: np.ndarray, y: np.ndarray, names: tuple[str, ...]):
-    """Gradient-boosted trees with scikit-learn's defaults (100 trees of depth 3, learning rate 0.1).
-
-    Measured in session 10 and not the default (models/MODEL_CARD.md): the trees put a candidate holding
-    the gold text first more often than the logistic selector on our sets, but end to end (lists
-    composed from their lead-in, named items, table cells) they answered as many questions right.
-    """
-    from sklearn.ensemble import GradientBoostingClassifier
-
-    from rag.trees import TreeModel
-
-    g = GradientBoostingClassifier(random_state=0).fit(X, y)
-    return TreeModel.from_sklearn(g, names, X[0])
+    return LinearModel(
+        names, tuple(float(c) for c in lr.coef_[0]), float(lr.intercept_[0]), tuple(map(float, mean)), tuple(map(float, scale))
+    )
 
 
 def _contains_gold(text: str, golds) -> bool:
@@ -95,8 +45,9 @@ def _contains_gold(text: str, golds) -> bool:
     return any(_norm(g) in t for g in golds)
 
 
-def collect(index, embedder, questions: list[Question], k: int = 5, masked: bool = False,
-            progress: Callable[[int, int], None] | None = None):
+def collect(
+    index, embedder, questions: list[Question], k: int = 5, masked: bool = False, progress: Callable[[int, int], None] | None = None
+):
     """Per question: the candidate features and which candidates hold a gold answer.
 
     With ``masked``, each answerable question is also asked with its gold paragraph removed from
@@ -134,7 +85,7 @@ def _choose(selector: LinearModel, feats):
 
 def verifier_rows(selector: LinearModel, data):
     X, y = [], []
-    for q, feats, labels in data:
+    for _q, feats, labels in data:
         chosen = _choose(selector, feats)
         if chosen is None:
             X.append([0.0] * len(VERIFIER_FEATURES))
@@ -146,28 +97,28 @@ def verifier_rows(selector: LinearModel, data):
     return np.array(X, dtype=float), np.array(y)
 
 
-def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(labels, scores)) if len(set(labels.tolist())) == 2 else float("nan")
-
-
-def train(index, embedder, questions: list[Question], split: dict, target_false_abstention: float = 0.05,
-          max_train: int = 3000, progress: Callable[[str, int, int], None] | None = None,
-          selector_kind: str = "linear") -> tuple[AnswerModel, dict]:
+def train(
+    index,
+    embedder,
+    questions: list[Question],
+    split: dict,
+    target_false_abstention: float = 0.05,
+    max_train: int = 3000,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> tuple[AnswerModel, dict]:
     t0 = time.time()
     rng = random.Random(0)
     tr = in_split(questions, split, "train")
     cal = in_split(questions, split, "calibration")
     tr = rng.sample(tr, min(max_train, len(tr)))
-    cb = (lambda stage: (lambda d, n: progress(stage, d, n))) if progress else (lambda stage: None)
+    cb = (lambda stage: lambda d, n: progress(stage, d, n)) if progress else (lambda stage: None)
     train_data = collect(index, embedder, tr, masked=True, progress=cb("features (train)"))
     cal_data = collect(index, embedder, cal, progress=cb("features (calibration)"))
     # Selector: every candidate of answerable training questions.
     sel_data = [(q, feats, labels) for q, feats, labels in train_data if q.answerable and q.type != "masked"]
     Xs = np.array([[f[n] for n in FEATURES] for q, feats, labels in sel_data for _, _, f in feats])
-    ys = np.array([int(l) for q, feats, labels in sel_data for l in labels])
-    selector = _fit_trees(Xs, ys, FEATURES) if selector_kind == "trees" else _fit_lr(Xs, ys, FEATURES)
+    ys = np.array([int(label) for q, feats, labels in sel_data for label in labels])
+    selector = _fit_lr(Xs, ys, FEATURES)
     Xv, yv = verifier_rows(selector, train_data)
     verifier = _fit_lr(Xv, yv, VERIFIER_FEATURES)
     # Calibration on held-out articles: isotonic map from raw probability to P(correct answer).
@@ -188,8 +139,7 @@ def train(index, embedder, questions: list[Question], split: dict, target_false_
     report = {
         "train_questions": len(tr),
         "calibration_questions": len(cal),
-        "selector_train_candidates": int(len(ys)),
-        "selector": selector_kind,
+        "selector_train_candidates": len(ys),
         "verifier_auroc_calibration_raw": auroc(raw, (answerable).astype(int)),
         "threshold": threshold,
         "target_false_abstention": target_false_abstention,
@@ -214,23 +164,33 @@ def gold_overlap(index, q: Question) -> float:
     return answer_sentence_overlap(q.question, q.answers, doc.text) if doc is not None else 1.0
 
 
-def fit_reader_verifier(index, embedder, model: AnswerModel, reader, questions: list[Question], split: dict,
-                        target_false_abstention: float = 0.05, progress=None, margin: float = 1.0,
-                        combiner_max_overlap: float = 1.0, dense: bool = False, reads: int = 2) -> tuple[AnswerModel, dict]:
+def fit_reader_verifier(
+    index,
+    embedder,
+    model: AnswerModel,
+    reader,
+    questions: list[Question],
+    split: dict,
+    target_false_abstention: float = 0.05,
+    progress=None,
+    margin: float = 1.0,
+    combiner_max_overlap: float = 1.0,
+    reads: int = 2,
+) -> tuple[AnswerModel, dict]:
     """Fit the verifier that uses the reader's scores, on the calibration articles (the reader never saw them).
 
     Half of the calibration articles fit the logistic model, the other half its isotonic calibration and
     the abstention threshold, so no number is chosen on the data that set it.
 
     The combiner of selector and reader logits is fitted on the reader's candidates (as read at run
-    time: within ``margin``, with the closest by embedding when ``dense``) of the questions that share
+    time: within ``margin``) of the questions that share
     at most ``combiner_max_overlap`` of their terms with their answer's sentence. SQuAD's questions
     mostly copy the paragraph (median 0.67), ours paraphrase (median 0.43); on all of SQuAD the
     selector weighs 1.5x the reader, on the part at most 0.5 the reader weighs 1.5x the selector
     (measured, not the default: MODEL_CARD.md)."""
     from sklearn.isotonic import IsotonicRegression
 
-    from rag.answer import READER_FEATURES, reader_candidates, reader_texts, rerank, score_candidates
+    from rag.answer import READER_FEATURES, reader_candidates, rerank, score_candidates
 
     cal = in_split(questions, split, "calibration")
     arts = sorted({article_of(q.docs[0]) for q in cal})
@@ -251,14 +211,18 @@ def fit_reader_verifier(index, embedder, model: AnswerModel, reader, questions: 
             if not scored:
                 continue
             n = reads
-            if (qq.type != "masked" and qq.answerable and article_of(q.docs[0]) in fit_arts
-                    and gold_overlap(index, qq) <= combiner_max_overlap):
-                top = reader_candidates(scored, n, margin, dense)
-                logits = reader.score(qq.question, reader_texts(index, top, reader))
+            if (
+                qq.type != "masked"
+                and qq.answerable
+                and article_of(q.docs[0]) in fit_arts
+                and gold_overlap(index, qq) <= combiner_max_overlap
+            ):
+                top = reader_candidates(scored, n, margin)
+                logits = reader.score(qq.question, [index.candidates[c.j].render for c in top])
                 for c, r in zip(top, logits):
                     pick_X.append([c.score, float(r)])
                     pick_y.append(int(_contains_gold(index.candidates[c.j].text, qq.answers)))
-            best = rerank(scorer, qq.question, scored, reader, n, margin, dense)
+            best = rerank(scorer, qq.question, scored, reader, n, margin)
             label = qq.answerable and _contains_gold(index.candidates[best.j].text, qq.answers)
             rows.append((article_of(q.docs[0]) in fit_arts, qq.type != "masked" and qq.answerable, {**best.features, "_y": float(label)}))
         if progress:
@@ -276,24 +240,38 @@ def fit_reader_verifier(index, embedder, model: AnswerModel, reader, questions: 
     natural = np.array([n for _, n, _ in hold])
     conf_ans = np.sort(calibrated[natural])
     threshold = float(conf_ans[int(np.floor(target_false_abstention * len(conf_ans)))]) - 1e-6 if len(conf_ans) else 0.5
-    report = {"reader_verifier_fit_rows": len(fit), "reader_verifier_holdout_rows": len(hold),
-              "reader_verifier_auroc_holdout": auroc(raw, yh), "reader_threshold": threshold,
-              "holdout_abstention_at_threshold": float(np.mean(calibrated[~natural] < threshold)) if (~natural).any() else None}
+    report: dict[str, object] = {
+        "reader_verifier_fit_rows": len(fit),
+        "reader_verifier_holdout_rows": len(hold),
+        "reader_verifier_auroc_holdout": auroc(raw, yh),
+        "reader_threshold": threshold,
+        "holdout_abstention_at_threshold": float(np.mean(calibrated[~natural] < threshold)) if (~natural).any() else None,
+    }
     combiner = _fit_lr(np.array(pick_X), np.array(pick_y), ("selector", "reader"))
     report["reader_selector_coef"] = list(combiner.coef)
     report["reader_selector_rows"] = len(pick_y)
     report["reader_selector_max_overlap"] = combiner_max_overlap
-    report["reader_reads_closest"] = dense
     report["reader_reads"] = {"rerank": reads, "margin": margin}
-    model = replace(model, reader_selector=combiner, reader_verifier=verifier, reader_calibration_x=tuple(map(float, xs)),
-                    reader_calibration_y=tuple(map(float, iso.predict(xs))), reader_threshold=max(threshold, 0.0))
+    model = replace(
+        model,
+        reader_selector=combiner,
+        reader_verifier=verifier,
+        reader_calibration_x=tuple(map(float, xs)),
+        reader_calibration_y=tuple(map(float, iso.predict(xs))),
+        reader_threshold=max(threshold, 0.0),
+    )
     return model, report
 
 
 def save(model: AnswerModel, report: dict, path: Path) -> None:
-    data = {"format": 1, "selector": model.selector.to_dict(), "verifier": model.verifier.to_dict(),
-            "calibration": {"x": list(model.calibration_x), "y": list(model.calibration_y)},
-            "threshold": model.threshold, "info": report}
+    data = {
+        "format": 1,
+        "selector": model.selector.to_dict(),
+        "verifier": model.verifier.to_dict(),
+        "calibration": {"x": list(model.calibration_x), "y": list(model.calibration_y)},
+        "threshold": model.threshold,
+        "info": report,
+    }
     if model.reader_verifier is not None:
         data["reader_verifier"] = model.reader_verifier.to_dict()
         data["reader_calibration"] = {"x": list(model.reader_calibration_x), "y": list(model.reader_calibration_y)}
@@ -306,4 +284,4 @@ def save(model: AnswerModel, report: dict, path: Path) -> None:
     tmp.replace(path)
 
 
-__all__ = ["train", "save", "make_split", "load_split", "in_split", "collect", "fit_reader_verifier"]
+__all__ = ["collect", "fit_reader_verifier", "save", "train"]

@@ -68,8 +68,16 @@ class Hit:
     def to_dict(self) -> dict:
         """A passage as ``rag search --json`` and ``/search`` return it."""
         c = self.chunk
-        return {"rank": self.rank, "doc_id": c.doc_id, "title": c.title, "section": c.section, "start": c.start,
-                "end": c.end, "text": c.text, "score": round(float(self.score), 6)}
+        return {
+            "rank": self.rank,
+            "doc_id": c.doc_id,
+            "title": c.title,
+            "section": c.section,
+            "start": c.start,
+            "end": c.end,
+            "text": c.text,
+            "score": round(float(self.score), 6),
+        }
 
 
 @dataclass(frozen=True)

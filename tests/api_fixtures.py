@@ -20,7 +20,8 @@ def rag_settings(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def api_embedder(rag_settings, request):
-    from rag.embedding import DEFAULT_MODEL, load_embedder
+    from rag.embedding import load_embedder
+    from rag.model_files import DEFAULT_MODEL
 
     s = rag_settings
     if s.model == DEFAULT_MODEL and s.backend == "torch" and not s.query_prefix and s.threads == 1:
@@ -33,7 +34,7 @@ def api_embedder(rag_settings, request):
 
 @pytest.fixture(scope="session")
 def api_index(rag_settings, api_embedder):
-    from rag.session import open_index
+    from rag.indexing import open_index
 
     index, _report = open_index(rag_settings.corpus, rag_settings.index, api_embedder, rag_settings.chunker())
     return index

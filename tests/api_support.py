@@ -10,7 +10,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
-SCREENSHOTS = ROOT / "eval" / "screenshots"
 
 BELGIUM_Q = "What is Belgium's focus area?"
 BELGIUM_A = "Enhancement of Rapid Response forces"

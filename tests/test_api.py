@@ -26,7 +26,6 @@ from tests.api_support import (
 pytest_plugins = ["tests.api_fixtures"]
 
 
-
 # -- lifecycle without the model -------------------------------------------------------------
 def test_not_ready_answers_503_with_a_reason_and_healthz_answers(tmp_path):
     from api.app import create_app
@@ -70,7 +69,7 @@ def test_rag_does_not_import_fastapi():
     import subprocess
     import sys
 
-    code = "import sys, rag.ask, rag.conversation, rag.session, rag.settings; print('fastapi' in sys.modules)"
+    code = "import sys, rag.ask, rag.conversation, rag.indexing, rag.settings; print('fastapi' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
 
@@ -95,13 +94,15 @@ def test_ask_is_answer_to_dict_plus_timings(api_client, api_index, api_embedder,
     assert body["answer"] == BELGIUM_A and body["abstained"] is False
     assert len(body["citations"]) <= 3 and all(set(c) == CITATION_KEYS for c in body["citations"])
     assert set(body["timings_ms"]) >= {"embed", "search", "answer", "total"}
-    expected = ask(api_index, api_embedder, BELGIUM_Q, k=3, retrieval=rag_settings.retrieval(), answering=rag_settings.answering()).to_dict()
+    expected = ask(
+        api_index, api_embedder, BELGIUM_Q, k=3, retrieval=rag_settings.retrieval(), answering=rag_settings.answering()
+    ).to_dict()
     assert {k: v for k, v in body.items() if k != "timings_ms"} == expected
     span = body["answer_span"]
     doc = api_client.get(f"/documents/{span['doc_id']}").json()
-    assert doc["text"][span["start"]:span["end"]] == BELGIUM_A
+    assert doc["text"][span["start"] : span["end"]] == BELGIUM_A
     for c in body["citations"]:
-        assert api_client.get(f"/documents/{c['doc_id']}").json()["text"][c["start"]:c["end"]] == c["text"]
+        assert api_client.get(f"/documents/{c['doc_id']}").json()["text"][c["start"] : c["end"]] == c["text"]
 
 
 @pytest.mark.slow
@@ -168,8 +169,17 @@ def test_chat_a_short_follow_up_of_a_very_long_turn_is_answered(api_client):
     long_turn = "What is Belgium's focus area " + "and its proposed collaboration area " * 140 + "?"
     body = _chat(api_client, long_turn, "And Poland?")
     assert body["standalone_question"] == "And Poland?"
-    r = api_client.post("/v1/chat/completions", json={"model": "rag", "messages": [
-        {"role": "user", "content": long_turn}, {"role": "assistant", "content": "..."}, {"role": "user", "content": "And Poland?"}]})
+    r = api_client.post(
+        "/v1/chat/completions",
+        json={
+            "model": "rag",
+            "messages": [
+                {"role": "user", "content": long_turn},
+                {"role": "assistant", "content": "..."},
+                {"role": "user", "content": "And Poland?"},
+            ],
+        },
+    )
     assert r.status_code == 200 and r.json()["standalone_question"] == "And Poland?"
     too_long = api_client.post("/chat", json={"messages": [{"role": "user", "content": long_turn}]})
     assert too_long.status_code == 422 and f"the last user message is {len(long_turn)} characters long; the limit is 2000" in too_long.text
@@ -194,8 +204,17 @@ def test_chat_tell_me_more_gives_the_next_answer_not_the_same_one(api_client):
     # more of a refusal is another refusal (Washington ruling out US boots on the ground), or nothing:
     # never Poland again, never the willing countries
     assert refusal["abstained"] or ("ruled out" in refusal["answer"] and "Poland" not in refusal["answer"]), refusal["answer"]
-    r = api_client.post("/v1/chat/completions", json={"model": "rag", "messages": [
-        {"role": "user", "content": BELGIUM_Q}, {"role": "assistant", "content": BELGIUM_A}, {"role": "user", "content": "Tell me more"}]})
+    r = api_client.post(
+        "/v1/chat/completions",
+        json={
+            "model": "rag",
+            "messages": [
+                {"role": "user", "content": BELGIUM_Q},
+                {"role": "assistant", "content": BELGIUM_A},
+                {"role": "user", "content": "Tell me more"},
+            ],
+        },
+    )
     assert r.json()["choices"][0]["message"]["content"] == "The documents say nothing more about this."
 
 
@@ -270,30 +289,49 @@ def test_bad_ask_is_422_naming_the_field(api_client, body, field):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path, body, field", [
-    ("/search", {"query": " "}, "query"),
-    ("/search", {"query": "x", "k": 100}, "k"),
-    ("/search", {"question": "x"}, "question"),
-    ("/chat", {"messages": []}, "messages"),
-    ("/chat", {"messages": [{"role": "user", "content": "  "}]}, "messages"),
-    ("/chat", {"messages": [{"role": "robot", "content": "hi"}]}, "role"),
-    ("/chat", {"messages": [{"role": "user", "content": 3}]}, "content"),
-    ("/chat", {"messages": [{"role": "user", "content": "hi", "name": "x"}]}, "name"),
-    ("/chat", {"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}, "messages"),
-    ("/chat", {"messages": "hello"}, "messages"),
-    ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": " "}]}, "empty"),
-    # a blank last turn is not "the previous question again"
-    ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": "What is Belgium's focus area?"},
-                                                           {"role": "assistant", "content": "x"}, {"role": "user", "content": " "}]}, "empty"),
-    ("/v1/chat/completions", {"model": "rag", "messages": []}, "messages"),
-    ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": "hi"}], "stream": "yes"}, "stream"),
-    ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": "hi"}], "n": 2}, "n"),
-    # what a client would silently not get is refused
-    ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": "hi"}],
-                              "tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
-    ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": "hi"}],
-                              "response_format": {"type": "json_object"}}, "response_format"),
-])
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        ("/search", {"query": " "}, "query"),
+        ("/search", {"query": "x", "k": 100}, "k"),
+        ("/search", {"question": "x"}, "question"),
+        ("/chat", {"messages": []}, "messages"),
+        ("/chat", {"messages": [{"role": "user", "content": "  "}]}, "messages"),
+        ("/chat", {"messages": [{"role": "robot", "content": "hi"}]}, "role"),
+        ("/chat", {"messages": [{"role": "user", "content": 3}]}, "content"),
+        ("/chat", {"messages": [{"role": "user", "content": "hi", "name": "x"}]}, "name"),
+        ("/chat", {"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}, "messages"),
+        ("/chat", {"messages": "hello"}, "messages"),
+        ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": " "}]}, "empty"),
+        # a blank last turn is not "the previous question again"
+        (
+            "/v1/chat/completions",
+            {
+                "model": "rag",
+                "messages": [
+                    {"role": "user", "content": "What is Belgium's focus area?"},
+                    {"role": "assistant", "content": "x"},
+                    {"role": "user", "content": " "},
+                ],
+            },
+            "empty",
+        ),
+        ("/v1/chat/completions", {"model": "rag", "messages": []}, "messages"),
+        ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": "hi"}], "stream": "yes"}, "stream"),
+        ("/v1/chat/completions", {"model": "rag", "messages": [{"role": "user", "content": "hi"}], "n": 2}, "n"),
+        # what a client would silently not get is refused
+        (
+            "/v1/chat/completions",
+            {"model": "rag", "messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function", "function": {"name": "f"}}]},
+            "tools",
+        ),
+        (
+            "/v1/chat/completions",
+            {"model": "rag", "messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "json_object"}},
+            "response_format",
+        ),
+    ],
+)
 def test_bad_input_on_other_endpoints(api_client, path, body, field):
     r = api_client.post(path, json=body)
     assert r.status_code == 422, r.text
@@ -320,7 +358,7 @@ def test_openai_routes_speak_openai(api_client):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("raw", [b"not json", b"{\"question\": ", b"[]", b"\"a string\"", b"null"])
+@pytest.mark.parametrize("raw", [b"not json", b'{"question": ', b"[]", b'"a string"', b"null"])
 def test_malformed_json_is_422(api_client, raw):
     r = api_client.post("/ask", content=raw, headers={"content-type": "application/json"})
     assert r.status_code == 422 and r.json()["error"]
@@ -356,8 +394,10 @@ def test_a_long_conversation_keeps_working(api_client):
     # clients resend the whole history each turn: turn 51 (101 messages) used to be refused
     messages = []
     for i in range(150):
-        messages += [{"role": "user", "content": f"What is Poland's focus area? ({i})"},
-                     {"role": "assistant", "content": "Defense Infrastructure Development [1]\n\nSources:\n[1] " + "x" * 300}]
+        messages += [
+            {"role": "user", "content": f"What is Poland's focus area? ({i})"},
+            {"role": "assistant", "content": "Defense Infrastructure Development [1]\n\nSources:\n[1] " + "x" * 300},
+        ]
     messages.append({"role": "user", "content": "What is Belgium's focus area?"})
     for path in ("/chat", "/v1/chat/completions"):
         r = api_client.post(path, json={"model": "rag", "messages": messages} if "v1" in path else {"messages": messages})
@@ -387,8 +427,10 @@ QUESTIONS = [
 def test_concurrent_clients_get_their_own_answers(live_server, api_index, api_embedder, rag_settings):
     from rag.ask import ask
 
-    expected = {q: ask(api_index, api_embedder, q, retrieval=rag_settings.retrieval(), answering=rag_settings.answering()).answer
-                for q, _ in QUESTIONS}
+    expected = {
+        q: ask(api_index, api_embedder, q, retrieval=rag_settings.retrieval(), answering=rag_settings.answering()).answer
+        for q, _ in QUESTIONS
+    }
     for q, a in QUESTIONS:
         if a is not None:
             assert expected[q] == a
@@ -407,7 +449,7 @@ def test_concurrent_clients_get_their_own_answers(live_server, api_index, api_em
                     r = c.post("/ask", json={"question": q})
                     with lock:
                         results.append((q, r.status_code, r.json()))
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             errors.append(e)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(n_clients)]
@@ -442,7 +484,7 @@ def test_concurrent_asgi_requests(api_app, api_client):
             rs = await asyncio.gather(*(c.post("/ask", json={"question": q}) for q, _ in qs))
             return [(q, a, r) for (q, a), r in zip(qs, rs)]
 
-    for q, a, r in asyncio.run(run()):
+    for _q, a, r in asyncio.run(run()):
         assert r.status_code == 200 and r.json()["answer"] == a
 
 
@@ -457,8 +499,14 @@ def test_serve_with_two_workers(real_index):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "RAG_INDEX": str(real_index.path)}
-    proc = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--workers", "2", "--port", str(port)],
-                            env=env, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag", "serve", "--workers", "2", "--port", str(port)],
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.time() + 120
@@ -506,8 +554,8 @@ def test_readyz_tells_the_build_step_while_building_and_lists_notes_when_ready(s
                 stages.append(value)
             super().__setattr__(name, value)
 
-    engine = Watched(Settings(corpus=small_corpus, index=tmp_path / "index"), embedder=fake_embedder)
-    engine.load()
+    engine = Watched(Settings(corpus=small_corpus, index=tmp_path / "index"))
+    engine.load(embedder=fake_embedder)
     assert engine.ready, engine.error
     # the skip note is heard first, but a build step, not the note, is the stage while embedding
     assert any(s.startswith("opening the index (skipped") for s in stages)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api_support import BELGIUM_A, BELGIUM_Q, POLAND_A, SCREENSHOTS, UNANSWERABLE_Q, chromium_path
+from tests.api_support import BELGIUM_A, BELGIUM_Q, POLAND_A, UNANSWERABLE_Q, chromium_path
 
 pytest_plugins = ["tests.api_fixtures"]
 
@@ -52,7 +52,7 @@ def _ask(page, question: str):
     return page.locator("#messages li.bot:not(.pending)").nth(n)
 
 
-def test_ask_click_citation_and_highlight(page, live_server):
+def test_ask_click_citation_and_highlight(page, live_server, tmp_path):
     page.goto("/")
     page.wait_for_function("document.getElementById('status').textContent.startsWith('ready')", timeout=30_000)
     answer = _ask(page, BELGIUM_Q)
@@ -69,8 +69,7 @@ def test_ask_click_citation_and_highlight(page, live_server):
         const p = document.getElementById('doc-text').getBoundingClientRect();
         return m.top >= p.top && m.bottom <= p.bottom; }""")
     assert in_view
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / "chat.png"
+    path = tmp_path / "chat.png"
     page.screenshot(path=str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

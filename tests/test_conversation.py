@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from rag.conversation import entities, needs_context, standalone_question
+from rag.conversation import entities, needs_context
+from rag.conversation import standalone_question as _standalone
+from rag.reply import turns
+
+
+def standalone_question(messages, **kw):
+    return _standalone(turns(messages), **kw)
+
 
 Q = "what is Belgium's focus area?"
 A = "Enhancement of Rapid Response forces [1]"
@@ -19,32 +26,38 @@ def conv(*user_turns: str) -> list[tuple[str, str]]:
     return out
 
 
-@pytest.mark.parametrize("follow_up, expected", [
-    ("and Poland?", "What is Poland's focus area?"),
-    ("And Poland?", "What is Poland's focus area?"),
-    ("and poland?", "What is poland's focus area?"),
-    ("Poland?", "What is Poland's focus area?"),
-    ("what about Poland?", "What is Poland's focus area?"),
-    ("How about Germany then?", "What is Germany's focus area?"),
-    ("what about its proposed collaboration area?", "What is Belgium's proposed collaboration area?"),
-    ("and their proposed collaboration area?", "What is Belgium's proposed collaboration area?"),
-    ("what about in 2024?", "What is Belgium's focus area in 2024?"),
-    ("how about the budget?", "What is the budget of Belgium?"),
-    ("What happens there?", "What happens in Belgium?"),
-    ("Who leads it?", "Who leads Belgium?"),
-])
+@pytest.mark.parametrize(
+    "follow_up, expected",
+    [
+        ("and Poland?", "What is Poland's focus area?"),
+        ("And Poland?", "What is Poland's focus area?"),
+        ("and poland?", "What is poland's focus area?"),
+        ("Poland?", "What is Poland's focus area?"),
+        ("what about Poland?", "What is Poland's focus area?"),
+        ("How about Germany then?", "What is Germany's focus area?"),
+        ("what about its proposed collaboration area?", "What is Belgium's proposed collaboration area?"),
+        ("and their proposed collaboration area?", "What is Belgium's proposed collaboration area?"),
+        ("what about in 2024?", "What is Belgium's focus area in 2024?"),
+        ("how about the budget?", "What is the budget of Belgium?"),
+        ("What happens there?", "What happens in Belgium?"),
+        ("Who leads it?", "Who leads Belgium?"),
+    ],
+)
 def test_follow_ups_are_rewritten(follow_up, expected):
     assert standalone_question(conv(Q, follow_up)) == expected
 
 
-@pytest.mark.parametrize("question", [
-    "What is Germany's focus area?",
-    "Which three countries is Pete Hegseth scheduled to visit?",
-    "Who is Pete Hegseth?",
-    "What position does Pete Hegseth hold?",
-    "Is there a budget for the visit?",
-    "What does NATO think of its modernization goals?",  # a pronoun, but its own named entity
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is Germany's focus area?",
+        "Which three countries is Pete Hegseth scheduled to visit?",
+        "Who is Pete Hegseth?",
+        "What position does Pete Hegseth hold?",
+        "Is there a budget for the visit?",
+        "What does NATO think of its modernization goals?",  # a pronoun, but its own named entity
+    ],
+)
 def test_self_contained_questions_are_kept(question):
     assert standalone_question(conv(Q, question)) == question
     assert not needs_context(question)
@@ -134,32 +147,40 @@ def test_tell_me_more_asks_the_previous_question_again(turn):
     assert standalone_question(conv(Q, turn)) == "What is Belgium's focus area?"
 
 
-@pytest.mark.parametrize("previous, follow_up, expected", [
-    # one name is not both who acts and what is acted on; a plural pronoun takes the asked-about plural
-    ("Which countries are willing to send troops to Ukraine?", "When would they send them?", "When would those countries send them?"),
-    ("What did Britain and France agree?", "Where will they deploy?", "Where will Britain and France deploy?"),
-    ("What did Germany, Belgium and Poland agree?", "What do they plan?", "What do Germany, Belgium and Poland plan?"),
-    # the subject for "he", the place for "there"
-    ("What will Hegseth discuss in Poland?", "What will he discuss there?", "What will Hegseth discuss in Poland?"),
-    ("When does Hegseth visit Poland?", "Who will he meet?", "Who will Hegseth meet?"),
-])
+@pytest.mark.parametrize(
+    "previous, follow_up, expected",
+    [
+        # one name is not both who acts and what is acted on; a plural pronoun takes the asked-about plural
+        ("Which countries are willing to send troops to Ukraine?", "When would they send them?", "When would those countries send them?"),
+        ("What did Britain and France agree?", "Where will they deploy?", "Where will Britain and France deploy?"),
+        ("What did Germany, Belgium and Poland agree?", "What do they plan?", "What do Germany, Belgium and Poland plan?"),
+        # the subject for "he", the place for "there"
+        ("What will Hegseth discuss in Poland?", "What will he discuss there?", "What will Hegseth discuss in Poland?"),
+        ("When does Hegseth visit Poland?", "Who will he meet?", "Who will Hegseth meet?"),
+    ],
+)
 def test_pronouns_take_the_antecedent_they_agree_with(previous, follow_up, expected):
     assert standalone_question(conv(previous, follow_up)) == expected
 
 
 def test_talk_between_turns_is_not_what_a_follow_up_refers_to():
     assert standalone_question(conv(Q, "thanks!", "And Poland's?")) == "What is Poland's focus area?"
-    assert standalone_question(conv(Q, "ok great", "what about its proposed collaboration area?")) \
+    assert (
+        standalone_question(conv(Q, "ok great", "what about its proposed collaboration area?"))
         == "What is Belgium's proposed collaboration area?"
+    )
 
 
-@pytest.mark.parametrize("previous, follow_up, expected", [
-    ("What is the focus area for Germany?", "And for Poland?", "What is the focus area for Poland?"),
-    ("How many troops are deployed in the UK?", "and in France?", "How many troops are deployed in France?"),
-    # no name after a preposition to stand for: the qualifier is added
-    ("What will Hegseth discuss?", "and in Poland?", "What will Hegseth discuss in Poland?"),
-    ("What is the focus area for Germany?", "and in 2024?", "What is the focus area for Germany in 2024?"),
-])
+@pytest.mark.parametrize(
+    "previous, follow_up, expected",
+    [
+        ("What is the focus area for Germany?", "And for Poland?", "What is the focus area for Poland?"),
+        ("How many troops are deployed in the UK?", "and in France?", "How many troops are deployed in France?"),
+        # no name after a preposition to stand for: the qualifier is added
+        ("What will Hegseth discuss?", "and in Poland?", "What will Hegseth discuss in Poland?"),
+        ("What is the focus area for Germany?", "and in 2024?", "What is the focus area for Germany in 2024?"),
+    ],
+)
 def test_a_name_after_a_preposition_replaces_the_one_in_the_same_role(previous, follow_up, expected):
     assert standalone_question(conv(previous, follow_up)) == expected
 
@@ -171,53 +192,74 @@ def test_a_rewrite_over_the_length_limit_gives_way_to_the_users_words():
     assert standalone_question(conv(Q, "And Poland?"), max_chars=2000) == "What is Poland's focus area?"
 
 
-@pytest.mark.parametrize("turns, expected", [
-    # a phrase like the one the previous follow-up added replaces it instead of piling up
-    (("What is the expected outcome of defense spending discussions?", "and cybersecurity initiatives?", "and for modernizing supply chains?"),
-     "What is the expected outcome of defense spending discussions for modernizing supply chains?"),
-    (("What did Hegseth discuss?", "what about in 2024?", "and in 2025?"), "What did Hegseth discuss in 2025?"),
-    (("What did Hegseth discuss?", "in Poland?", "and in Germany?"), "What did Hegseth discuss in Germany?"),
-    # ... but a phrase of another kind adds to it
-    (("What did Hegseth discuss?", "in Poland?", "and in 2025?"), "What did Hegseth discuss in Poland in 2025?"),
-    # "and for X?" after a possessive names the new owner
-    (("What is Belgium's focus area?", "and for Poland?"), "What is Poland's focus area?"),
-    (("What is Belgium's proposed collaboration area?", "and for Poland?", "And what about its focus area?"), "What is Poland's focus area?"),
-    # a year for a year; a phrase of the same role ("of", "for") for the one before
-    (("Which treaty was signed in 1954?", "and in 2025?"), "Which treaty was signed in 2025?"),
-    (("What is the expected outcome of Defense Spending?", "and of modernizing supply chains?"), "What is the expected outcome of modernizing supply chains?"),
-    (("What are the objectives of Joint training Exercises?", "And for Regional Security Dialogues?"), "What are the objectives for Regional Security Dialogues?"),
-    # the name after the same preposition is the one replaced
-    (("What did Hegseth discuss in Poland with NATO?", "and in Germany?"), "What did Hegseth discuss in Germany with NATO?"),
-    # talk before a question is not part of it; "what is X's?" names the new owner
-    (("What is Belgium's focus area?", "ok, and what is Poland's?"), "What is Poland's focus area?"),
-    (("What is Belgium's focus area?", "ok thanks, and Poland?"), "What is Poland's focus area?"),
-    (("What is Belgium's focus area?", "no, I mean Poland"), "no, I mean Poland"),
-    # a plural stand-in takes a plural possessive
-    (("Which countries will Hegseth visit?", "What is their focus area?"), "What is those countries' focus area?"),
-    # two words name nothing to look up alone
-    (("What did the Netherlands deploy?", "Where to?"), "Where did the Netherlands deploy to?"),
-    (("Where is Hegseth travelling?", "Where to?"), "Where is Hegseth travelling to?"),
-    (("What will Hegseth discuss?", "When?"), "When will Hegseth discuss?"),
-    (("Who won the election?", "When?"), "Who won the election: When?"),  # no auxiliary to keep the question's shape
-    # a name does not stand for a demonym before a noun ("Putin allies"): it takes the place of who acts
-    (("What will Hegseth discuss with European allies?", "And Putin?"), "What will Putin discuss with European allies?"),
-    (("What will Hegseth discuss with European allies?", "And Asian?"), "What will Hegseth discuss with Asian allies?"),
-    # "Why?" asks about what the previous question asked, in its shape: asked again as it was, it found the same answer
-    (("Which countries will Hegseth visit?", "Why?"), "Why will Hegseth visit?"),
-    (("What did the Netherlands deploy to Poland?", "How?"), "How did the Netherlands deploy to Poland?"),
-    (("What are the allies planning?", "Why?"), "Why are the allies planning?"),
-    (("Which countries will deploy troops?", "Why?"), "Which countries will deploy troops: Why?"),  # the wh-phrase is the subject
-    (("What is Belgium's focus area?", "Why?"), "What is Belgium's focus area: Why?"),  # "Why is Belgium's focus area?" is no question
-    (("What did the Netherlands deploy?", "How much?"), "What did the Netherlands deploy: How much?"),
-    # "they" with only a plural to stand for
-    (("Which countries might deploy troops?", "How many soldiers are they sending?"), "How many soldiers are those countries sending?"),
-])
+@pytest.mark.parametrize(
+    "turns, expected",
+    [
+        # a phrase like the one the previous follow-up added replaces it instead of piling up
+        (
+            (
+                "What is the expected outcome of defense spending discussions?",
+                "and cybersecurity initiatives?",
+                "and for modernizing supply chains?",
+            ),
+            "What is the expected outcome of defense spending discussions for modernizing supply chains?",
+        ),
+        (("What did Hegseth discuss?", "what about in 2024?", "and in 2025?"), "What did Hegseth discuss in 2025?"),
+        (("What did Hegseth discuss?", "in Poland?", "and in Germany?"), "What did Hegseth discuss in Germany?"),
+        # ... but a phrase of another kind adds to it
+        (("What did Hegseth discuss?", "in Poland?", "and in 2025?"), "What did Hegseth discuss in Poland in 2025?"),
+        # "and for X?" after a possessive names the new owner
+        (("What is Belgium's focus area?", "and for Poland?"), "What is Poland's focus area?"),
+        (
+            ("What is Belgium's proposed collaboration area?", "and for Poland?", "And what about its focus area?"),
+            "What is Poland's focus area?",
+        ),
+        # a year for a year; a phrase of the same role ("of", "for") for the one before
+        (("Which treaty was signed in 1954?", "and in 2025?"), "Which treaty was signed in 2025?"),
+        (
+            ("What is the expected outcome of Defense Spending?", "and of modernizing supply chains?"),
+            "What is the expected outcome of modernizing supply chains?",
+        ),
+        (
+            ("What are the objectives of Joint training Exercises?", "And for Regional Security Dialogues?"),
+            "What are the objectives for Regional Security Dialogues?",
+        ),
+        # the name after the same preposition is the one replaced
+        (("What did Hegseth discuss in Poland with NATO?", "and in Germany?"), "What did Hegseth discuss in Germany with NATO?"),
+        # talk before a question is not part of it; "what is X's?" names the new owner
+        (("What is Belgium's focus area?", "ok, and what is Poland's?"), "What is Poland's focus area?"),
+        (("What is Belgium's focus area?", "ok thanks, and Poland?"), "What is Poland's focus area?"),
+        (("What is Belgium's focus area?", "no, I mean Poland"), "no, I mean Poland"),
+        # a plural stand-in takes a plural possessive
+        (("Which countries will Hegseth visit?", "What is their focus area?"), "What is those countries' focus area?"),
+        # two words name nothing to look up alone
+        (("What did the Netherlands deploy?", "Where to?"), "Where did the Netherlands deploy to?"),
+        (("Where is Hegseth travelling?", "Where to?"), "Where is Hegseth travelling to?"),
+        (("What will Hegseth discuss?", "When?"), "When will Hegseth discuss?"),
+        (("Who won the election?", "When?"), "Who won the election: When?"),  # no auxiliary to keep the question's shape
+        # a name does not stand for a demonym before a noun ("Putin allies"): it takes the place of who acts
+        (("What will Hegseth discuss with European allies?", "And Putin?"), "What will Putin discuss with European allies?"),
+        (("What will Hegseth discuss with European allies?", "And Asian?"), "What will Hegseth discuss with Asian allies?"),
+        # "Why?" asks about what the previous question asked, in its shape: asked again as it was, it found the same answer
+        (("Which countries will Hegseth visit?", "Why?"), "Why will Hegseth visit?"),
+        (("What did the Netherlands deploy to Poland?", "How?"), "How did the Netherlands deploy to Poland?"),
+        (("What are the allies planning?", "Why?"), "Why are the allies planning?"),
+        (("Which countries will deploy troops?", "Why?"), "Which countries will deploy troops: Why?"),  # the wh-phrase is the subject
+        (("What is Belgium's focus area?", "Why?"), "What is Belgium's focus area: Why?"),  # "Why is Belgium's focus area?" is no question
+        (("What did the Netherlands deploy?", "How much?"), "What did the Netherlands deploy: How much?"),
+        # "they" with only a plural to stand for
+        (("Which countries might deploy troops?", "How many soldiers are they sending?"), "How many soldiers are those countries sending?"),
+    ],
+)
 def test_chains_of_follow_ups(turns, expected):
     assert standalone_question(conv(*turns)) == expected
 
 
 def test_more_requests_counts_the_trailing_tell_me_more():
-    from rag.conversation import more_requests
+    from rag.conversation import more_requests as _more
+
+    def more_requests(messages):
+        return _more(turns(messages))
 
     assert more_requests(conv(Q)) == 0
     assert more_requests(conv(Q, "Tell me more")) == 1
@@ -229,20 +271,41 @@ def _with_replies(*turns: str) -> list[tuple[str, str]]:
     return [("user" if i % 2 == 0 else "assistant", t) for i, t in enumerate(turns)]
 
 
-@pytest.mark.parametrize("turns, expected", [
-    # a question that asks for a name: "it" / "they" then mean its answer
-    (("Which nation focuses on Defense Infrastructure Development?", "Poland [1]\n\nSources:\n[1] Hegseth — Table",
-      "What is its proposed collaboration area?"), "What is Poland's proposed collaboration area?"),
-    (("Who said Trump is being handled by Putin?", "Matt Duss, executive vice president at the Center, said so [1]",
-      "What is his job?"), "What is Matt Duss's job?"),
-    (("Which countries will Hegseth visit?", "Germany, Belgium, and Poland [1]", "What is their focus area?"),
-     "What is Germany, Belgium and Poland's focus area?"),
-    # no answer given: the question's own words
-    (("Which countries will Hegseth visit?", "The corpus does not say.", "What is their focus area?"),
-     "What is those countries' focus area?"),
-    # "Who is X?" names its person: the reply describes him
-    (("Who is Pete Hegseth?", "Secretary of Defense Pete Hegseth is set to embark on a visit [1]", "Who is he meeting?"),
-     "Who is Pete Hegseth meeting?"),
-])
+@pytest.mark.parametrize(
+    "turns, expected",
+    [
+        # a question that asks for a name: "it" / "they" then mean its answer
+        (
+            (
+                "Which nation focuses on Defense Infrastructure Development?",
+                "Poland [1]\n\nSources:\n[1] Hegseth — Table",
+                "What is its proposed collaboration area?",
+            ),
+            "What is Poland's proposed collaboration area?",
+        ),
+        (
+            (
+                "Who said Trump is being handled by Putin?",
+                "Matt Duss, executive vice president at the Center, said so [1]",
+                "What is his job?",
+            ),
+            "What is Matt Duss's job?",
+        ),
+        (
+            ("Which countries will Hegseth visit?", "Germany, Belgium, and Poland [1]", "What is their focus area?"),
+            "What is Germany, Belgium and Poland's focus area?",
+        ),
+        # no answer given: the question's own words
+        (
+            ("Which countries will Hegseth visit?", "The corpus does not say.", "What is their focus area?"),
+            "What is those countries' focus area?",
+        ),
+        # "Who is X?" names its person: the reply describes him
+        (
+            ("Who is Pete Hegseth?", "Secretary of Defense Pete Hegseth is set to embark on a visit [1]", "Who is he meeting?"),
+            "Who is Pete Hegseth meeting?",
+        ),
+    ],
+)
 def test_a_pronoun_after_a_which_question_means_its_answer(turns, expected):
     assert standalone_question(_with_replies(*turns)) == expected

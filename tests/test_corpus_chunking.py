@@ -23,7 +23,7 @@ def test_documents_have_ids_titles_and_hashes(small_corpus):
 
 
 def test_boilerplate_is_not_indexed(small_corpus):
-    doc, chunks, cands = _chunk_all(small_corpus)["alpha"]
+    _doc, chunks, _cands = _chunk_all(small_corpus)["alpha"]
     indexed = " ".join(c.index_text for c in chunks)
     assert "Skip to content" not in indexed and "Read also" not in indexed and "Latest" not in indexed
 
@@ -35,15 +35,18 @@ def test_table_rows_keep_their_header_and_intro(small_corpus):
     assert "Partner: Sudmark; Annual Budget: 25 million crowns" in table[0].index_text
     assert "The budget of each partner is outlined below:" in table[0].index_text
     rows = [c for c in cands if c.kind == "row"]
-    assert [r.render for r in rows] == ["Partner: Norland; Annual Budget: 40 million crowns", "Partner: Sudmark; Annual Budget: 25 million crowns"]
+    assert [r.render for r in rows] == [
+        "Partner: Norland; Annual Budget: 40 million crowns",
+        "Partner: Sudmark; Annual Budget: 25 million crowns",
+    ]
     assert [(c.header, c.value) for c in rows[1].cells] == [("Partner", "Sudmark"), ("Annual Budget", "25 million crowns")]
-    assert all(doc.text[c.start:c.end] == c.value for r in rows for c in r.cells)
+    assert all(doc.text[c.start : c.end] == c.value for r in rows for c in r.cells)
 
 
 def test_rows_of_a_long_table_are_never_separated_from_their_header(tmp_path):
     rows = "\n".join(f"Region {i} | Value number {i} with several words |" for i in range(40))
     (tmp_path / "t.txt").write_text(f"Big Table\nThe values are listed here:\nRegion | Value |\n---|---|\n{rows}\n")
-    doc, chunks, cands = _chunk_all(tmp_path, ChunkerConfig(max_tokens=80))["t"]
+    _doc, chunks, _cands = _chunk_all(tmp_path, ChunkerConfig(max_tokens=80))["t"]
     tables = [c for c in chunks if c.kind == "table"]
     assert len(tables) > 1
     for t in tables:
@@ -52,7 +55,7 @@ def test_rows_of_a_long_table_are_never_separated_from_their_header(tmp_path):
 
 
 def test_lists_keep_their_lead_in_and_sections_are_carried(small_corpus):
-    doc, chunks, cands = _chunk_all(small_corpus)["alpha"]
+    _doc, chunks, cands = _chunk_all(small_corpus)["alpha"]
     lst = [c for c in chunks if c.kind == "list"][0]
     assert lst.section == "Key Terms of the Agreement"
     assert lst.index_text.startswith("Harbour Cooperation Between Norland and Sudmark — Key Terms of the Agreement\n")
@@ -64,7 +67,7 @@ def test_lists_keep_their_lead_in_and_sections_are_carried(small_corpus):
 
 
 def test_index_text_fixes_do_not_move_offsets(small_corpus):
-    doc, chunks, cands = _chunk_all(small_corpus)["alpha"]
+    _doc, chunks, _cands = _chunk_all(small_corpus)["alpha"]
     first = [c for c in chunks if "2021" in c.text][0]
     assert "2021.The" in first.text  # citations show the original text
     assert "2021. The" in first.index_text  # what is indexed is fixed
@@ -76,9 +79,9 @@ def test_offsets_round_trip_for_every_chunk_and_candidate_of_the_corpus(config):
     for doc, chunks, cands in _chunk_all(CORPUS, config).values():
         assert chunks
         for c in chunks:
-            assert doc.text[c.start:c.end] == c.text
+            assert doc.text[c.start : c.end] == c.text
         for c in cands:
-            assert doc.text[c.start:c.end] == c.text
+            assert doc.text[c.start : c.end] == c.text
         ids = [c.id for c in chunks]
         assert len(ids) == len(set(ids))
 
@@ -99,7 +102,7 @@ def test_no_chunk_exceeds_the_models_sequence_length(embedder):
     for max_tokens in (ChunkerConfig().max_tokens, 120):
         ch = Chunker(embedder.count_tokens, ChunkerConfig(max_tokens=max_tokens))
         for doc in load_corpus(CORPUS):
-            chunks, cands = ch.chunk(doc)
+            chunks, _cands = ch.chunk(doc)
             for c in chunks:
                 n = len(tok(c.index_text, truncation=False)["input_ids"])
                 assert n <= min(limit, max_tokens + 2), (c.id, n)
@@ -116,8 +119,9 @@ def test_jsonl_corpus_and_errors(tmp_path):
     f.write_text('{"id": "a#0", "title": "A", "text": "Alpha text."}\n{"id": "a#1", "title": "A", "text": "Beta text."}\n')
     docs = load_corpus(f)
     assert [d.id for d in docs] == ["a#0", "a#1"] and docs[1].title == "A"
-    (tmp_path / "untitled.jsonl").write_text('{"id": "n1", "text": "no title here: beta is second."}\n'
-                                             '{"id": "n2", "text": "Heading\\n\\nBody text follows."}\n')
+    (tmp_path / "untitled.jsonl").write_text(
+        '{"id": "n1", "text": "no title here: beta is second."}\n{"id": "n2", "text": "Heading\\n\\nBody text follows."}\n'
+    )
     assert [d.title for d in load_corpus(tmp_path / "untitled.jsonl")] == ["n1", "Heading"]  # not the whole one-line text
     with pytest.raises(CorpusNotFoundError):
         load_corpus(tmp_path / "missing")
@@ -164,7 +168,7 @@ def test_what_a_folder_holds_that_is_not_an_article(tmp_path):
         load_corpus(jsonl_only)
     assert [d.id for d in load_corpus(jsonl_only / "data.jsonl")] == ["x"]  # a BOM before the first record
     for rid in ('""', "null", "true", '" "'):
-        (tmp_path / "bad.jsonl").write_text('{"id": %s, "text": "t"}\n' % rid)
+        (tmp_path / "bad.jsonl").write_text(f'{{"id": {rid}, "text": "t"}}\n')
         with pytest.raises(InvalidInputError, match="'id' must be a non-empty string"):
             load_corpus(tmp_path / "bad.jsonl")
 
@@ -175,11 +179,13 @@ def test_unpunctuated_lines_with_no_text_after_them_are_text_not_headings(tmp_pa
     (tmp_path / "owls.jsonl").write_text('{"id": "o1", "title": "Owls", "text": "ok text about owls"}\n')
     (tmp_path / "article.md").write_text("Ferries of Ostia\n\nTimetable\nBoats leave every hour.\n\n# Empty section\n")
     notes, chunks, cands = _chunk_all(tmp_path)["notes"]
-    assert [notes.text[c.start:c.end] for c in chunks] == ["Cats are small carnivorous mammals that are often kept as pets",
-                                                           "They sleep about 15 hours a day"]
-    assert {notes.text[c.start:c.end] for c in cands} >= {"They sleep about 15 hours a day"}
+    assert [notes.text[c.start : c.end] for c in chunks] == [
+        "Cats are small carnivorous mammals that are often kept as pets",
+        "They sleep about 15 hours a day",
+    ]
+    assert {notes.text[c.start : c.end] for c in cands} >= {"They sleep about 15 hours a day"}
     owl, chunks, _ = _chunk_all(tmp_path / "owls.jsonl")["o1"]
-    assert [owl.text[c.start:c.end] for c in chunks] == ["ok text about owls"]
+    assert [owl.text[c.start : c.end] for c in chunks] == ["ok text about owls"]
     # Lines with text after them are still headings, carried by the chunks under them.
     art, chunks, _ = _chunk_all(tmp_path)["article"]
-    assert [(art.text[c.start:c.end], c.section) for c in chunks] == [("Boats leave every hour.", "Timetable")]
+    assert [(art.text[c.start : c.end], c.section) for c in chunks] == [("Boats leave every hour.", "Timetable")]

@@ -7,7 +7,7 @@ import pytest
 
 from rag.evaluation import Question, answer_correct, check, ir_metrics, load_questions, score, summarize, validate_questions
 
-from .conftest import CORPUS, ROOT
+from .conftest import ROOT
 
 
 def _cit(doc, text, start=0):
@@ -18,7 +18,12 @@ def test_metrics_by_hand():
     q1 = Question("1", "q?", ("Rapid Response",), ("a",), "table")
     q2 = Question("2", "q?", ("Poland",), ("b",), "fact")
     q3 = Question("3", "q?", (), ("a",), "unanswerable")
-    o1 = score(q1, "Enhancement of Rapid Response forces", [_cit("a", "x"), _cit("a", "Belgium | Enhancement of Rapid Response forces |", 10)], 0.01)
+    o1 = score(
+        q1,
+        "Enhancement of Rapid Response forces",
+        [_cit("a", "x"), _cit("a", "Belgium | Enhancement of Rapid Response forces |", 10)],
+        0.01,
+    )
     o2 = score(q2, None, [_cit("c", "Poland")], 0.02)  # right words, wrong document: not a hit
     o3 = score(q3, None, [_cit("a", "x")], 0.03)
     assert (o1.correct, o1.hit1, o1.hit5, o1.rr, o1.hit_budget) == (True, False, True, 0.5, True)
@@ -44,28 +49,43 @@ def test_thresholds():
     assert len(check({"answer_accuracy": 0.8, "false_abstention": 0.2}, {"answer_accuracy": 0.85, "max:false_abstention": 0.05})) == 2
 
 
-def test_question_sets_are_valid():
+def test_every_registered_set_is_valid_against_its_corpus():
     from rag.corpus import load_corpus
+    from rag.eval_sets import load_registry, set_questions
+    from rag.evaluation import load_conversations
 
-    docs = {d.id: d.text for d in load_corpus(CORPUS)}
-    for name in ("questions.jsonl", "questions_heldout.jsonl", "questions_heldout2.jsonl", "questions_heldout3.jsonl",
-                 "questions_heldout4.jsonl", "questions_heldout5.jsonl", "questions_heldout6.jsonl",
-                 "questions_heldout7.jsonl", "questions_heldout8.jsonl", "questions_heldout9.jsonl",
-                 "questions_heldout10.jsonl", "questions_heldout11.jsonl", "questions_heldout12.jsonl",
-                 "questions_heldout13.jsonl", "questions_heldout14.jsonl", "questions_heldout15.jsonl",
-                 "questions_heldout16.jsonl"):
-        qs = load_questions(ROOT / "eval" / name)
-        assert validate_questions(qs, docs) == []
-    main = load_questions(ROOT / "eval" / "questions.jsonl")
+    registry = load_registry(ROOT / "eval" / "sets" / "sets.toml")
+    local = [s for s in registry.sets if not s.external]
+    assert {s.corpus for s in local} >= {"seed"}
+    docs_of: dict[str, dict[str, str]] = {}
+    for s in local:
+        assert (ROOT / s.file).exists(), s.file
+        docs = docs_of.setdefault(s.corpus, {d.id: d.text for d in load_corpus(ROOT / registry.corpus(s))})
+        if s.kind == "conversation":
+            for c in load_conversations(ROOT / s.file):
+                assert all(d in docs for d in c.docs) and any(a.lower() in docs[d].lower() for a in c.answers for d in c.docs), c.id
+        else:
+            assert validate_questions(set_questions(registry, s), docs) == [], s.name
+    main = load_questions(ROOT / "eval" / "sets" / "seed-dev.jsonl")
     types = [q.type for q in main]
     assert len(main) >= 80 and types.count("unanswerable") >= 12 and types.count("paraphrase") >= 15
     assert types.count("list") >= 10 and types.count("multi-doc") >= 5
 
 
+def test_auroc_counts_ties_half():
+    from rag.evaluation import auroc
+
+    assert auroc([0.9, 0.8, 0.1], [True, True, False]) == 1.0
+    assert auroc([0.5, 0.5], [True, False]) == 0.5
+    assert auroc([0.2, 0.9, 0.4, 0.4], [True, False, True, False]) == 0.125  # one tie among four pairs
+
+
 def test_an_empty_doc_means_no_document(tmp_path):
     f = tmp_path / "q.jsonl"
-    f.write_text('{"id": "u1", "question": "Who is it?", "answers": [], "doc": ""}\n'
-                 '{"id": "a1", "question": "Which?", "answers": ["x"], "doc": ["", "d"]}\n')
+    f.write_text(
+        '{"id": "u1", "question": "Who is it?", "answers": [], "doc": ""}\n'
+        '{"id": "a1", "question": "Which?", "answers": ["x"], "doc": ["", "d"]}\n'
+    )
     u, a = load_questions(f)
     assert u.docs == () and u.type == "unanswerable" and a.docs == ("d",)
     assert validate_questions([u], {}) == []
@@ -75,8 +95,14 @@ def test_an_empty_doc_means_no_document(tmp_path):
 def test_a_broken_retrieval_setting_fails_the_gate(tmp_path):
     """The CI gate has teeth: searching only one passage deep (RAG_DEPTH=1) must fail --check."""
     env = {**os.environ, "RAG_DEPTH": "1", "RAG_MODE": "bm25", "RAG_INDEX": str(tmp_path / "index")}
-    r = subprocess.run([sys.executable, "-m", "rag", "eval", "eval/questions.jsonl", "--check", "--out", str(tmp_path / "out")],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "rag", "eval", "eval/sets/seed-dev.jsonl", "--check", "--out", str(tmp_path / "out")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 1, r.stderr
     assert "check failed: hit@5" in r.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())["summary"]["bm25"]

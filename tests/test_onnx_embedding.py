@@ -52,7 +52,7 @@ def onnx_cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference():
-    from rag.embedding import SentenceTransformerEmbedder
+    from rag.torch_embedding import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
 
@@ -185,7 +185,7 @@ def test_quantized_queries_keep_documents_identical(onnx_cache, backend):
 def test_fingerprint_tells_same_sized_weights_apart(tmp_path):
     # A model fine-tuned from the bundled one has the same config and weight sizes; it must not be
     # handed the bundled model's cached ONNX export or index.
-    from rag.embedding import model_fingerprint
+    from rag.model_files import model_fingerprint
 
     a, b = tmp_path / "a", tmp_path / "b"
     for folder, byte in ((a, b"\x00"), (b, b"\x01")):
@@ -197,10 +197,13 @@ def test_fingerprint_tells_same_sized_weights_apart(tmp_path):
     assert model_fingerprint(a) == model_fingerprint(b)
 
 
-@pytest.mark.parametrize("pooling", [
-    {"word_embedding_dimension": 384, "pooling_mode_mean_tokens": True},  # sentence-transformers < 5
-    {"embedding_dimension": 384, "pooling_mode": "mean"},  # what it saves since (a fine-tuned copy)
-])
+@pytest.mark.parametrize(
+    "pooling",
+    [
+        {"word_embedding_dimension": 384, "pooling_mode_mean_tokens": True},  # sentence-transformers < 5
+        {"embedding_dimension": 384, "pooling_mode": "mean"},  # what it saves since (a fine-tuned copy)
+    ],
+)
 def test_dimension_read_from_either_pooling_format(tmp_path, pooling):
     import json
 

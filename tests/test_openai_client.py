@@ -52,26 +52,37 @@ def test_stream_and_non_stream_agree(oai):
 
 
 def test_follow_up_through_the_client(oai):
-    r = oai.chat.completions.create(model="rag", messages=[
-        {"role": "system", "content": "Answer from the corpus."},
-        {"role": "user", "content": "what is Belgium's focus area?"},
-        {"role": "assistant", "content": f"{BELGIUM_A} [1]"},
-        {"role": "user", "content": "and Poland?"},
-    ])
+    r = oai.chat.completions.create(
+        model="rag",
+        messages=[
+            {"role": "system", "content": "Answer from the corpus."},
+            {"role": "user", "content": "what is Belgium's focus area?"},
+            {"role": "assistant", "content": f"{BELGIUM_A} [1]"},
+            {"role": "user", "content": "and Poland?"},
+        ],
+    )
     assert r.choices[0].message.content.startswith(POLAND_A)
 
 
 def test_abstention_says_the_corpus_does_not_say(oai):
     r = oai.chat.completions.create(model="rag", messages=[{"role": "user", "content": UNANSWERABLE_Q}])
     assert "corpus does not say" in r.choices[0].message.content.lower()
-    streamed = "".join(c.choices[0].delta.content or "" for c in oai.chat.completions.create(
-        model="rag", stream=True, messages=[{"role": "user", "content": UNANSWERABLE_Q}]))
+    streamed = "".join(
+        c.choices[0].delta.content or ""
+        for c in oai.chat.completions.create(model="rag", stream=True, messages=[{"role": "user", "content": UNANSWERABLE_Q}])
+    )
     assert "corpus does not say" in streamed.lower()
 
 
 def test_content_parts_and_sampling_parameters_are_accepted(oai):
-    r = oai.chat.completions.create(model="rag", temperature=0.2, max_tokens=50, response_format={"type": "text"}, tools=[],
-                                    messages=[{"role": "user", "content": [{"type": "text", "text": BELGIUM_Q}]}])
+    r = oai.chat.completions.create(
+        model="rag",
+        temperature=0.2,
+        max_tokens=50,
+        response_format={"type": "text"},
+        tools=[],
+        messages=[{"role": "user", "content": [{"type": "text", "text": BELGIUM_Q}]}],
+    )
     assert r.choices[0].message.content.startswith(BELGIUM_A)
 
 
@@ -94,8 +105,11 @@ def test_models_are_listed(oai):
 
 
 def test_streaming_usage_when_asked(oai):
-    chunks = list(oai.chat.completions.create(model="rag", stream=True, stream_options={"include_usage": True},
-                                              messages=[{"role": "user", "content": BELGIUM_Q}]))
+    chunks = list(
+        oai.chat.completions.create(
+            model="rag", stream=True, stream_options={"include_usage": True}, messages=[{"role": "user", "content": BELGIUM_Q}]
+        )
+    )
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens > 0
     assert chunks[-2].choices[0].finish_reason == "stop"
     plain = list(oai.chat.completions.create(model="rag", stream=True, messages=[{"role": "user", "content": BELGIUM_Q}]))

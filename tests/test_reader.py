@@ -57,37 +57,6 @@ def test_no_text_no_scores(reader):
     assert reader.score(QUESTION, []).shape == (0,)
 
 
-def test_context_prefix_only_for_context_trained_readers(reader):
-    from rag.reader import with_context
-
-    assert with_context("Poland and the peace force in Ukraine today", ANSWER, 3) == "Poland and the: " + ANSWER
-    assert with_context("", ANSWER, 8) == ANSWER and with_context("Heading", ANSWER, 0) == ANSWER
-    # The shipped reader was trained on bare sentences: it must read them bare.
-    assert reader.context_words == int(reader.info.get("context_words", 0)) == 0
-
-
-def test_a_previous_words_reader_reads_the_sentence_before_in_the_same_passage(small_corpus, fake_embedder, tmp_path):
-    from types import SimpleNamespace
-
-    from rag.answer import _Scored, reader_texts
-    from rag.session import open_index
-    from rag.types import Hit
-
-    idx, _ = open_index(small_corpus, tmp_path / "idx", fake_embedder)
-    by_chunk = {c.id: c for c in idx.chunks}
-    top = [_Scored(j, Hit(by_chunk[c.chunk_id], 1.0, 1), 0.0, {}) for j, c in enumerate(idx.candidates)]
-    plain = reader_texts(idx, top, SimpleNamespace(context_words=0, previous_words=0))
-    assert plain == [c.render for c in idx.candidates]
-    shown = reader_texts(idx, top, SimpleNamespace(context_words=0, previous_words=2))
-    for j, (c, s) in enumerate(zip(idx.candidates, shown)):
-        before = idx.candidates[j - 1] if j else None
-        if c.kind == "sentence" and before is not None and before.chunk_id == c.chunk_id and before.kind == "sentence":
-            assert s == " ".join(before.render.split()[:2]) + ": " + c.render
-        else:
-            assert s == c.render  # a passage's first sentence, a row or an item: read as is
-    assert shown != plain
-
-
 def test_side_by_side_sessions_give_each_pair_its_own_logit(reader):
     # Pairs split over two sessions (RAG_READER_PARALLEL) must score exactly as one session reads them.
     side = load_reader(ROOT / "models" / "reader", parallel=2)

@@ -6,7 +6,7 @@ import rag.store as store
 from rag.chunking import ChunkerConfig
 from rag.corpus import load_corpus
 from rag.errors import IndexMismatchError, IndexNotFoundError, InvalidInputError
-from rag.session import open_index
+from rag.indexing import open_index
 from rag.store import Index, build_index
 
 
@@ -98,7 +98,7 @@ def test_recovery_does_not_delete_a_folder_it_did_not_make(small_corpus, fake_em
 def test_changing_one_file_reembeds_only_that_file(small_corpus, fake_embedder, tmp_path):
     idx, first = open_index(small_corpus, tmp_path / "idx", fake_embedder)
     assert first is not None and first.embedded_texts == len(idx.chunks) + len(idx.candidates)
-    again, none = open_index(small_corpus, tmp_path / "idx", fake_embedder)
+    _again, none = open_index(small_corpus, tmp_path / "idx", fake_embedder)
     assert none is None  # current index: loaded, nothing embedded
     (small_corpus / "beta.md").write_text("# Mountain Rescue in Ostia\nOstia runs fourteen stations now.\n")
     (small_corpus / "alpha.txt").unlink()
@@ -146,7 +146,7 @@ def test_hnsw_above_threshold_records_recall(fake_embedder, tmp_path):
     rng = np.random.default_rng(0)
     vecs = rng.normal(size=(3000, 32)).astype("float32")
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    index, meta = store._faiss_index(vecs, store.IndexConfig(flat_threshold=1000))
+    _index, meta = store._faiss_index(vecs, store.IndexConfig(flat_threshold=1000))
     assert meta["type"] == "IndexHNSWFlat" and 0.9 <= meta["recall_at_10"] <= 1.0
 
 
@@ -168,7 +168,7 @@ def test_concurrent_builds_of_one_index_take_turns(small_corpus, tmp_path):
     def run(emb):
         try:
             results.append(open_index(small_corpus, tmp_path / "idx", emb, notify=notes.append))
-        except Exception as e:  # noqa: BLE001 - the assertion below shows it
+        except Exception as e:
             errors.append(e)
 
     embedders = [SlowEmbedder(), SlowEmbedder()]

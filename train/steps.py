@@ -8,8 +8,9 @@ import numpy as np
 import torch
 
 
-def optimiser_step(loss: torch.Tensor, model: torch.nn.Module, opt, sched, losses: list[float], step: int, total: int,
-                   t0: float, minutes: float) -> bool:
+def optimiser_step(
+    loss: torch.Tensor, model: torch.nn.Module, opt, sched, losses: list[float], step: int, total: int, t0: float, minutes: float
+) -> bool:
     """Apply ``loss``; True when the time budget is spent and training should stop."""
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

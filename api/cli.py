@@ -1,0 +1,62 @@
+"""``rag serve``: the HTTP service. Registered with the ``rag`` command through the ``rag.commands``
+entry point, so the library's CLI never imports the HTTP layer."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import typer
+
+from rag.cli.loading import load, settings_from
+from rag.cli.output import err
+from rag.errors import RagError
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Fail in one line, before saying "serving", when the address is taken or not ours."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            s.bind(infos[0][4])
+    except OSError as exc:
+        raise RagError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def serve(
+    host: str | None = typer.Option(None, "--host", help="[env RAG_HOST]"),
+    port: int | None = typer.Option(None, "--port", help="[env RAG_PORT]"),
+    corpus: Path | None = typer.Option(None, "--corpus", help="folder of .txt/.md files or a .jsonl file [env RAG_CORPUS]"),
+    index_dir: Path | None = typer.Option(None, "--index", help="index folder [env RAG_INDEX]"),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="server processes, each with its own model copy [env RAG_WORKERS]"),
+) -> None:
+    """Run the HTTP service (chat page at /, API docs at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.server import NoDelayHTTPProtocol
+    from rag.indexing import preflight
+
+    settings = settings_from(host=host, port=port, corpus=corpus, index=index_dir, workers=workers)
+    n = settings.workers
+    preflight(settings.corpus, settings.index)  # its note, if any, the server logs once it loads
+    _check_can_listen(settings.host, settings.port)
+    err.print(f"serving on http://{settings.host}:{settings.port} (index {settings.index}, {n} worker{'s' * (n > 1)})")
+    if n == 1:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning", http=NoDelayHTTPProtocol)
+        return
+    # Several processes: build the index once, here, so the workers only open it (never race to
+    # write it); they read their settings from the environment, as a factory without arguments.
+    load(settings, noted=True)  # the parent keeps no copy: the references are dropped here
+    os.environ.update({f"RAG_{k.upper()}": str(v) for k, v in (("corpus", settings.corpus), ("index", settings.index))})
+    uvicorn.run(
+        "api.app:create_worker_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=n,
+        log_level="warning",
+        http=NoDelayHTTPProtocol,
+    )
