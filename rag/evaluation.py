@@ -117,9 +117,9 @@ def validate_questions(questions: list[Question], documents: dict[str, str]) -> 
         for d in q.docs:
             if d not in documents:
                 problems.append(f"{q.id}: unknown document {d!r}")
-        texts = [documents[d].lower() for d in q.docs if d in documents]
+        texts = [_norm(documents[d]) for d in q.docs if d in documents]  # as scoring reads them: a line break is a space
         for a in q.answers:
-            if not any(a.lower() in t for t in texts):
+            if not any(_norm(a) in t for t in texts):
                 problems.append(f"{q.id}: gold {a!r} not found in {', '.join(q.docs) or 'any listed document'}")
     return problems
 
