@@ -1,0 +1,241 @@
+"""Document formats: parsers run with the real libraries (markdown-it, trafilatura, pypdf) on small
+inputs written here or copied under tests/data/formats/."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from rag.errors import InvalidInputError
+from rag.formats import SUFFIXES, Parsed, parse, to_source
+
+DATA = Path(__file__).resolve().parent / "data" / "formats"
+
+# Markers the cleaner writes itself: their characters are not in the source.
+_MARKER = re.compile(r"(?m)^\s*(?:\d+\.|-|#+) ")
+
+
+def assert_offsets(p: Parsed) -> None:
+    assert p.source_text is not None and p.offsets is not None
+    assert len(p.offsets) == len(p.text)
+    assert all(a <= b for a, b in zip(p.offsets, p.offsets[1:]))
+    assert all(0 <= o < len(p.source_text) for o in p.offsets)
+
+
+def assert_round_trips(p: Parsed, start: int, end: int) -> None:
+    """The words of text[start:end] appear, in order, in the source span it maps to."""
+    a, b = to_source(p, start, end)
+    source, pos = p.source_text[a:b], 0
+    for word in re.findall(r"\w+", _MARKER.sub("", p.text[start:end])):
+        at = source.find(word, pos)
+        assert at >= 0, f"{word!r} of {p.text[start:end]!r} not in {source!r}"
+        pos = at + len(word)
+
+
+def assert_spans_round_trip(p: Parsed, samples: int = 200) -> None:
+    for m in re.finditer(r"[^\n]+", p.text):  # every line
+        assert_round_trips(p, *m.span())
+    words = [m.span() for m in re.finditer(r"\w+", p.text)]
+    rnd = random.Random(7)
+    for _ in range(samples):
+        i = rnd.randrange(len(words))
+        j = min(len(words) - 1, i + rnd.randrange(1, 40))
+        assert_round_trips(p, words[i][0], words[j][1])
+
+
+# -- markdown ----------------------------------------------------------------------------------
+
+PAGE = """\
+---
+title: Leave types
+description: How leave works
+date: 2024-05-01
+keywords: [leave, vacation]
+---
+
+{% alert %}
+  Current employees can use this <a href="https://example.com/chart">leave comparison chart</a>.
+{% endalert %}
+
+Intro with **bold**, _em_, `code`, a [link](https://example.com/x "t") and ![alt text](img.png),
+a <span class="x">span</span>, <!-- a comment --> an entity &amp; and an escape \\* done.
+See [the page]({% page "/x/" %}) and {{ site.name }} here.
+
+Setext heading
+--------------
+
+## Lists
+
+* first **item**
+* second item
+  continued
+
+  second paragraph
+  - nested [child](#c)
+1. one
+2. two
+
+| | **Name** | [Link](https://e.com) |
+|--|---|---|
+| a | **b** | [c](https://e.com/c) |
+| d | | f |
+
+<aside>
+<p>An aside with <b>bold</b> text.</p>
+</aside>
+
+<table>
+<tr><th>Key</th><th>Value</th></tr>
+<tr><td><strong>Rate</strong></td><td>4 &amp; 6</td></tr>
+</table>
+
+```python
+def f():
+    return 1
+```
+"""
+
+CLEAN = """\
+Current employees can use this leave comparison chart.
+
+Intro with bold, em, code, a link and alt text, a span, an entity & and an escape * done. See the page and here.
+
+## Setext heading
+
+## Lists
+
+- first item
+- second item continued second paragraph
+  - nested child
+
+1. one
+2. two
+
+| | Name | Link |
+| --- | --- | --- |
+| a | b | c |
+| d | | f |
+
+An aside with bold text.
+
+| Key | Value |
+| --- | --- |
+| Rate | 4 & 6 |
+
+def f():
+    return 1"""
+
+
+def test_markdown_clean_text_front_matter_and_offsets():
+    p = parse("leave.md", PAGE.encode())
+    assert p.text == CLEAN
+    assert p.title == "Leave types"
+    assert p.metadata == {"description": "How leave works", "date": "2024-05-01", "keywords": ["leave", "vacation"]}
+    json.dumps(p.metadata)
+    assert p.source_text == PAGE and p.pages == ()
+    assert_offsets(p)
+    assert_spans_round_trip(p)
+
+
+def test_markdown_lines_map_to_their_source():
+    p = parse("leave.md", PAGE.encode())
+
+    def source_of(line: str) -> str:
+        start = p.text.index(line)
+        a, b = to_source(p, start, start + len(line))
+        return p.source_text[a:b]
+
+    assert source_of("- first item") == "* first **item"
+    assert source_of("| a | b | c |") == "| a | **b** | [c](https://e.com/c) |"
+    assert source_of("| --- | --- | --- |") == "|--|---|---|"
+    assert source_of("An aside with bold text.") == "An aside with <b>bold</b> text."
+    assert source_of("4 & 6") == "4 &amp; 6"
+    assert source_of("escape * done") == "escape \\* done"
+    # every copied character maps to itself
+    copied = [i for i, c in enumerate(p.text) if c.isalpha()]
+    assert all(p.source_text[p.offsets[i]] == p.text[i] for i in copied)
+
+
+def test_markdown_title_falls_back_to_first_heading_and_toml_front_matter():
+    assert parse("a.md", b"Text first.\n\n## The heading\n\nBody.\n").title == "The heading"
+    assert parse("a.md", b"Just text.\n").title is None
+    p = parse("a.markdown", b'+++\ntitle = "From TOML"\ndate = 2024-01-02\ntags = ["x"]\n+++\n\n# Heading\n\nBody.\n')
+    assert (p.title, p.metadata, p.text) == ("From TOML", {"date": "2024-01-02", "tags": ["x"]}, "# Heading\n\nBody.")
+    assert_offsets(p)
+
+
+def test_markdown_keeps_crlf_and_bom_out_of_offsets():
+    data = b"\xef\xbb\xbf" + PAGE.replace("\n", "\r\n").encode()
+    p = parse("LEAVE.MD", data)
+    assert p.text == CLEAN
+    assert p.source_text == PAGE.replace("\n", "\r\n")
+    assert_offsets(p)
+    assert_spans_round_trip(p, samples=50)
+
+
+def test_markdown_errors_name_the_file():
+    with pytest.raises(InvalidInputError, match=r"^bad\.md: not UTF-8"):
+        parse("bad.md", b"caf\xe9\n")
+    with pytest.raises(InvalidInputError, match=r"^bad\.md: front matter is not valid YAML"):
+        parse("bad.md", b"---\ntitle: [unclosed\n---\n\nText.\n")
+
+
+def test_markdown_handbook_page_with_tables_tags_and_links():
+    p = parse("tock.md", (DATA / "tock-time-tracking-excerpt.md").read_bytes())
+    assert p.title == "Tracking your time and using Tock"
+    assert "cspell" in p.metadata and "title" not in p.metadata
+    for residue in ("**", "](", "<a ", "{%", "{{", "http", "cspell"):
+        assert residue not in p.text
+    lines = p.text.splitlines()
+    assert lines[0] == "Tock is a different tool than HRLinks. Here is a quick comparison:"
+    # the empty first header cell stays, bold row labels become plain text
+    assert lines[2:5] == ["| | Tock timesheet | HRLinks timesheet |", "| --- | --- | --- |", "| Level | TTS | GSA |"]
+    assert "- Supervisors are responsible for checking hours logged by their direct reports in Tock, including billable and nonbillable time. They also approve HRLinks timesheets every two weeks." in lines
+    assert "| >/=7 | 30% | 10-16 hours |" in lines  # an escape inside a cell
+    assert "## Billable expectations" in lines
+    assert_offsets(p)
+    assert_spans_round_trip(p)
+
+
+def test_markdown_handbook_html_table_becomes_a_pipe_table():
+    p = parse("dc.md", (DATA / "washington-dc-office-excerpt.md").read_bytes())
+    assert p.title == "Washington, D.C."
+    lines = p.text.splitlines()
+    # a key/value table without <th>: an empty header, not a data row promoted to one
+    assert lines[:4] == [
+        "| | |",
+        "| --- | --- |",
+        "| Location | General Services Administration 1800 F St. NW Washington, D.C. 20405 |",
+        "| Points of contact | GSA Tenant Support |",
+    ]
+    assert "| Slack channels | |" in lines  # the cell held only a template tag
+    assert "## Getting here" in lines and "### From the airport" in lines
+    assert not any(ln.startswith("#") and "Location" in ln for ln in lines)
+    assert "- Take a cab (~$100)" in lines
+    assert "- Ride a MARC train ($7) to Union Station. MARC trains have a limited weekend schedule, but tickets are valid for a full calendar day— use your ticket to board any departing MARC train. From Union Station, take the Red line to Farragut North station." in lines
+    assert_offsets(p)
+    assert_spans_round_trip(p)
+
+
+# -- text and the registry ---------------------------------------------------------------------
+
+
+def test_txt_is_the_document():
+    p = parse("notes.TXT", b"\xef\xbb\xbfFirst line\r\nSecond line\r\n")
+    assert p == Parsed(text="First line\r\nSecond line\r\n", title=None, metadata={}, source_text=None, offsets=None)
+    assert to_source(p, 6, 10) == (6, 10)
+    with pytest.raises(InvalidInputError, match=r"^notes\.txt: not UTF-8 text"):
+        parse("notes.txt", b"\xff\xfe\x00")
+
+
+def test_unknown_suffix_lists_the_supported_ones():
+    assert set(SUFFIXES) == {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
+    with pytest.raises(InvalidInputError) as err:
+        parse("corpus.jsonl", b"{}")
+    message = str(err.value)
+    assert message.startswith("corpus.jsonl: ") and "\n" not in message
+    assert all(s in message for s in SUFFIXES)
