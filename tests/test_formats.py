@@ -239,3 +239,56 @@ def test_unknown_suffix_lists_the_supported_ones():
     message = str(err.value)
     assert message.startswith("corpus.jsonl: ") and "\n" not in message
     assert all(s in message for s in SUFFIXES)
+
+
+# -- html --------------------------------------------------------------------------------------
+
+ARTICLE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Leave policy | Example Agency</title>
+<meta name="description" content="How annual leave accrues.">
+<meta name="author" content="Jane Doe">
+<meta property="article:published_time" content="2023-03-14T09:00:00Z">
+</head><body>
+<nav><ul><li><a href="/">Home</a></li><li><a href="/about">About us</a></li><li><a href="/contact">Contact</a></li></ul></nav>
+<div class="cookie-banner" id="cookie-consent">We use cookies to improve your experience. <button>Accept all cookies</button></div>
+<main><article>
+<h1>Annual leave</h1>
+<p>You may use annual leave for any reason. Annual leave accrues based on how long you have worked for the
+federal government, and the rate rises with your years of service.</p>
+<p>You can carry over a maximum of <strong>240 annual leave hours</strong> from one leave year to the next.
+Hours above the cap are forfeited at the end of the year &amp; cannot be <a href="/recover">recovered</a>.</p>
+<h2>Accrual rates</h2>
+<table><thead><tr><th>Years of service</th><th>Hours per pay period</th></tr></thead>
+<tbody><tr><td>Fewer than 3</td><td>4</td></tr><tr><td>3 to 15</td><td>6</td></tr><tr><td>More than 15</td><td>8</td></tr></tbody></table>
+<p>Your leave increases on the first full pay period following your work anniversary.</p>
+</article></main>
+<footer><p>© 2024 Example Agency. All rights reserved.</p><a href="/privacy">Privacy policy</a></footer>
+</body></html>
+"""
+
+
+def test_html_article_without_navigation_or_boilerplate():
+    p = parse("leave.HTML", ARTICLE.encode())
+    assert (p.source_text, p.offsets, p.pages) == (None, None, ())
+    lines = p.text.splitlines()
+    assert lines[0] == "# Annual leave"
+    assert "## Accrual rates" in lines
+    assert (
+        "You can carry over a maximum of 240 annual leave hours from one leave year to the next. Hours above the cap "
+        "are forfeited at the end of the year & cannot be recovered."
+    ) in lines
+    table = lines.index("| Years of service | Hours per pay period |")
+    assert lines[table + 1 : table + 3] == ["| --- | --- |", "| Fewer than 3 | 4 |"]
+    for boilerplate in ("Home", "About us", "cookies", "rights reserved", "Privacy", "**", "/recover"):
+        assert boilerplate not in p.text
+    assert p.title == "Annual leave"
+    assert p.metadata == {"author": "Jane Doe", "date": "2023-03-14", "description": "How annual leave accrues."}
+
+
+def test_html_title_tag_and_body_text_when_there_is_no_article():
+    p = parse("tiny.htm", b"<html><head><title> Opening  hours </title></head><body><p>Open daily.</p></body></html>")
+    assert p.text == "Open daily."
+    assert p.title == "Opening hours"
+    for empty in (b"", b"<html><head><title>T</title></head><body><script>var x = 1;</script></body></html>"):
+        with pytest.raises(InvalidInputError, match=r"^empty\.html: no extractable text"):
+            parse("empty.html", empty)

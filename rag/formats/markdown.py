@@ -42,24 +42,30 @@ def parse(name: str, data: bytes) -> Parsed:
     return Parsed(text=text, title=title or None, metadata=front, source_text=source, offsets=tuple(offsets))
 
 
-def clean(source: str, name: str = "<markdown>") -> tuple[dict[str, Any], str, list[int], str | None]:
-    """(front matter, clean text, offsets into ``source``, first heading's text)."""
+def clean(source: str, name: str = "<markdown>", site: bool = True) -> tuple[dict[str, Any], str, list[int], str | None]:
+    """(front matter, clean text, offsets into ``source``, first heading's text).
+
+    ``site``: the file is a page of a site generator, whose front matter and template tags are
+    machinery; markdown extracted from a web page has neither, and its '{{' is text."""
     from markdown_it import MarkdownIt
     from mdit_py_plugins.front_matter import front_matter_plugin
 
     norm, back = _normalise_newlines(source)
     front: dict[str, Any] = {}
-    toml = _TOML_FRONT_MATTER.match(norm)
+    toml = _TOML_FRONT_MATTER.match(norm) if site else None
     if toml:
         front = _load_front(toml.group(1), "toml", name)
         # blanked, not cut: every later position must stay where it is in the file
         norm = "".join(c if c == "\n" else " " for c in toml.group(0)) + norm[toml.end() :]
-    norm = _TEMPLATE_TAG.sub(lambda m: _template_filler(m, norm), norm)
+    if site:
+        norm = _TEMPLATE_TAG.sub(lambda m: _template_filler(m, norm), norm)
     # the line break moves after the destination: same length, so no visible text moves
     norm = _BROKEN_LINK.sub(lambda m: "]" + m.group(2) + m.group(1), norm)
 
     # text_join is off so that escapes and entities stay separate tokens that carry their source form
-    md = MarkdownIt("commonmark").enable(["table", "strikethrough"]).use(front_matter_plugin).disable("text_join")
+    md = MarkdownIt("commonmark").enable(["table", "strikethrough"]).disable("text_join")
+    if site:
+        md.use(front_matter_plugin)
     tokens = md.parse(norm)
     if tokens and tokens[0].type == "front_matter":
         front = _load_front(tokens[0].content, "yaml", name)
