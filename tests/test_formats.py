@@ -292,3 +292,79 @@ def test_html_title_tag_and_body_text_when_there_is_no_article():
     for empty in (b"", b"<html><head><title>T</title></head><body><script>var x = 1;</script></body></html>"):
         with pytest.raises(InvalidInputError, match=r"^empty\.html: no extractable text"):
             parse("empty.html", empty)
+
+
+# -- pdf ---------------------------------------------------------------------------------------
+
+
+def _pdf(pages: list[list[str]], title: str | None = None, **encryption: str) -> bytes:
+    """A PDF with one text line per entry, laid out as given (hard-wrapped, as PDFs are)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    if title:
+        pdf.set_title(title)
+    pdf.set_font("Helvetica", size=11)
+    for lines in pages:
+        pdf.add_page()
+        for line in lines:
+            pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    if encryption:
+        pdf.set_encryption(**encryption)
+    return bytes(pdf.output())
+
+
+PAGE_1 = [
+    "Annual leave",
+    "You may use annual leave for any reason. Annual leave accrues",
+    "based on how long you have worked for the federal govern-",
+    "ment, at four to eight hours per pay period.",
+    "- Fewer than 3 years: 4 hours",
+    "- 15+ years: 8 hours",
+]
+PAGE_2 = ["Sick leave", "All employees accrue four hours of sick leave per pay period, and", "there is no maximum amount."]
+
+
+def test_pdf_pages_and_reflowed_paragraphs():
+    p = parse("handbook.pdf", _pdf([PAGE_1, PAGE_2], title="Leave handbook"))
+    assert (p.source_text, p.offsets) == (None, None)
+    assert p.title == "Leave handbook"
+    assert p.metadata["page_count"] == 2
+    json.dumps(p.metadata)
+    assert len(p.pages) == 2 and p.pages[0] == 0
+    page_1, page_2 = p.text[: p.pages[1]], p.text[p.pages[1] :]
+    assert page_1.splitlines() == [
+        "Annual leave",
+        "You may use annual leave for any reason. Annual leave accrues based on how long you have worked for the "
+        "federal government, at four to eight hours per pay period.",
+        "- Fewer than 3 years: 4 hours",
+        "- 15+ years: 8 hours",
+        "",
+    ]
+    assert page_2 == "Sick leave\nAll employees accrue four hours of sick leave per pay period, and there is no maximum amount."
+
+
+def test_pdf_unreadable_inputs_name_the_file():
+    with pytest.raises(InvalidInputError, match=r"^x\.pdf: not a PDF"):
+        parse("x.pdf", b"hello, this is plain text named like a PDF")
+    whole = _pdf([PAGE_1])
+    with pytest.raises(InvalidInputError, match=r"^cut\.pdf: not a readable PDF"):
+        parse("cut.pdf", whole[: len(whole) // 2])
+    with pytest.raises(InvalidInputError, match=r"^scan\.pdf: no text layer: a scanned PDF needs OCR first$"):
+        parse("scan.pdf", _pdf([[]]))
+
+
+def test_pdf_encryption():
+    # a password only against editing still opens
+    assert parse("open.pdf", _pdf([PAGE_2], owner_password="owner")).text.startswith("Sick leave")
+    with pytest.raises(InvalidInputError, match=r"^locked\.pdf: an encrypted PDF that needs a password"):
+        parse("locked.pdf", _pdf([PAGE_2], owner_password="owner", user_password="secret"))
+
+
+def test_importing_the_registry_loads_no_parser_library():
+    import subprocess
+    import sys
+
+    code = "import sys, rag.formats; print(sorted(m for m in ('markdown_it', 'trafilatura', 'pypdf', 'yaml') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
+    assert out.stdout.strip() == "[]"
