@@ -168,6 +168,13 @@ def test_markdown_title_falls_back_to_first_heading_and_toml_front_matter():
     assert_offsets(p)
 
 
+def test_markdown_template_comments_and_a_link_broken_over_two_lines():
+    p = parse("a.md", b'Keep {% comment %}a hidden [note](#x){% endcomment %}this.\n\nSee the [site]\n(https://x.org/a) for details.\n')
+    assert p.text == "Keep this.\n\nSee the site for details."
+    assert_offsets(p)
+    assert_spans_round_trip(p, samples=20)
+
+
 def test_markdown_keeps_crlf_and_bom_out_of_offsets():
     data = b"\xef\xbb\xbf" + PAGE.replace("\n", "\r\n").encode()
     p = parse("LEAVE.MD", data)
@@ -219,6 +226,28 @@ def test_markdown_handbook_html_table_becomes_a_pipe_table():
     assert "- Ride a MARC train ($7) to Union Station. MARC trains have a limited weekend schedule, but tickets are valid for a full calendar day— use your ticket to board any departing MARC train. From Union Station, take the Red line to Farragut North station." in lines
     assert_offsets(p)
     assert_spans_round_trip(p)
+
+
+HANDBOOK = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "tts-handbook"
+
+
+@pytest.mark.skipif(not HANDBOOK.is_dir(), reason="the shared tts-handbook corpus is not beside this checkout")
+def test_markdown_every_handbook_page():
+    pages = sorted(HANDBOOK.glob("*.md"))
+    assert len(pages) >= 17
+    for path in pages:
+        p = parse(path.name, path.read_bytes())
+        assert p.title and p.title == p.source_text.split("title:", 1)[1].split("\n", 1)[0].strip(), path.name
+        for residue in ("](", "<a ", "{%", "{{", "<!--"):
+            assert residue not in p.text, (path.name, residue)
+        # '**' only where the author escaped it to show stars
+        assert p.text.count("**") <= p.source_text.count("\\*\\*"), path.name
+        for m in re.finditer(r"https?://", p.text):  # a URL in the text is one the page shows, not a link target
+            before = p.source_text[: p.offsets[m.start()]]
+            assert not before.endswith(("](", '="', "='")), (path.name, p.text[m.start() : m.start() + 60])
+            assert not re.search(r"\]\s*\($", p.text[: m.start()]), (path.name, p.text[m.start() : m.start() + 60])
+        assert_offsets(p)
+        assert_spans_round_trip(p, samples=100)
 
 
 # -- text and the registry ---------------------------------------------------------------------
