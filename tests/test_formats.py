@@ -173,6 +173,9 @@ def test_markdown_template_comments_and_a_link_broken_over_two_lines():
     assert p.text == "Keep this.\n\nSee the site for details."
     assert_offsets(p)
     assert_spans_round_trip(p, samples=20)
+    # a tag that starts a line must not indent the rest of it into a code block
+    p = parse("a.md", b"Intro.\n\n{{ site.name }} is **great**, see [it]({{ site.url }}/y).\n")
+    assert p.text == "Intro.\n\nis great, see it."
 
 
 def test_markdown_keeps_crlf_and_bom_out_of_offsets():

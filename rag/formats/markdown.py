@@ -24,6 +24,8 @@ from rag.formats import Parsed, decode_utf8
 _TEMPLATE_TAG = re.compile(r"\{%-?\s*comment\s*-?%\}.*?\{%-?\s*endcomment\s*-?%\}|\{%.*?%\}|\{\{.*?\}\}", re.DOTALL)
 # "[text]\n(url)": CommonMark shows this slip as text, URL and all; the author meant a link.
 _BROKEN_LINK = re.compile(r"\]([ \t]*\n[ \t]*)(\((?:https?://|mailto:|/|#|\./)[^()\s]*\))")
+# Stands in for template tags inside a line; a Unicode noncharacter, so never text of the file.
+_FILLER = "\ufdd0"
 _TOML_FRONT_MATTER = re.compile(r"\A\+\+\+[ \t]*\n(.*?)^\+\+\+[ \t]*$", re.DOTALL | re.MULTILINE)
 
 # HTML elements whose boundaries end a line of text.
@@ -110,16 +112,19 @@ def _normalise_newlines(source: str) -> tuple[str, list[int] | None]:
 def _template_filler(m: re.Match, src: str) -> str:
     """Same-length stand-in for a template tag, so that offsets keep pointing at the file.
 
-    Spaces would leave blank lines that end an HTML block (and indent the rest into a code block), so
-    a tag becomes an HTML comment, which every path below drops; inside a link destination it becomes
-    a run of 'x', which keeps the link a link (its URL is dropped anyway)."""
+    A tag alone on its line(s) becomes an HTML comment: a block of its own that every path below
+    drops (spaces would leave a blank line that ends an HTML block around it). A tag among other
+    text becomes a run of _FILLER, which the output drops: spaces there could indent the rest of
+    the line into a code block, or break a link whose destination the tag is."""
     tag = m.group()
-    if src.endswith("](", 0, m.start()):
-        return "".join("\n" if c == "\n" else "x" for c in tag)
-    chars = ["\n" if c == "\n" else " " for c in tag]
-    if len(tag) >= 7 and "\n" not in tag[:4] + tag[-3:]:
+    line_start = src.rfind("\n", 0, m.start()) + 1
+    line_end = src.find("\n", m.end())
+    alone = not src[line_start : m.start()].strip() and not src[m.end() : line_end if line_end >= 0 else len(src)].strip()
+    if alone and len(tag) >= 7 and "\n" not in tag[:4] + tag[-3:]:
+        chars = ["\n" if c == "\n" else " " for c in tag]
         chars[:4], chars[-3:] = "<!--", "-->"
-    return "".join(chars)
+        return "".join(chars)
+    return "".join("\n" if c == "\n" else _FILLER for c in tag)
 
 
 def _load_front(raw: str, kind: str, name: str) -> dict[str, Any]:
@@ -177,6 +182,8 @@ class _Line:
         """Text found at ``at`` in the source (``copied``) or standing for the source there; runs of
         whitespace become one space, as a browser shows them."""
         for k, c in enumerate(s):
+            if c == _FILLER:
+                continue
             if c.isspace() and not self.verbatim:
                 if not self.chars or self.chars[-1] == " ":
                     continue
