@@ -367,8 +367,10 @@ def test_pdf_pages_and_reflowed_paragraphs():
     page_1, page_2 = p.text[: p.pages[1]], p.text[p.pages[1] :]
     assert page_1.splitlines() == [
         "Annual leave",
-        "You may use annual leave for any reason. Annual leave accrues based on how long you have worked for the "
-        "federal government, at four to eight hours per pay period.",
+        (
+            "You may use annual leave for any reason. Annual leave accrues based on how long you have worked for the "
+            "federal government, at four to eight hours per pay period."
+        ),
         "- Fewer than 3 years: 4 hours",
         "- 15+ years: 8 hours",
         "",

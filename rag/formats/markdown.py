@@ -30,8 +30,10 @@ _TOML_FRONT_MATTER = re.compile(r"\A\+\+\+[ \t]*\n(.*?)^\+\+\+[ \t]*$", re.DOTAL
 
 # HTML elements whose boundaries end a line of text.
 _HTML_BLOCKS = frozenset(
-    "address article aside blockquote body br dd details dialog div dl dt fieldset figcaption figure footer "
-    "form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary ul".split()
+    (
+        "address article aside blockquote body br dd details dialog div dl dt fieldset figcaption figure footer "
+        "form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary ul"
+    ).split()
 )
 _HTML_SKIP = frozenset({"script", "style", "template", "noscript"})
 
@@ -128,16 +130,13 @@ def _template_filler(m: re.Match, src: str) -> str:
 
 
 def _load_front(raw: str, kind: str, name: str) -> dict[str, Any]:
+    import tomllib
+
+    import yaml
+
     try:
-        if kind == "toml":
-            import tomllib
-
-            data = tomllib.loads(raw)
-        else:
-            import yaml
-
-            data = yaml.safe_load(raw)
-    except Exception as exc:  # yaml.YAMLError, tomllib.TOMLDecodeError: any parse failure is the file's fault
+        data = tomllib.loads(raw) if kind == "toml" else yaml.safe_load(raw)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         detail = " ".join(str(exc).split())
         raise InvalidInputError(f"{name}: front matter is not valid {kind.upper()} ({detail})") from None
     if data is None:
@@ -305,15 +304,17 @@ class _Writer:
                 self.code(tok)
             elif t == "html_block":
                 item = None
-                content = tok.content
-                shift = []  # where each line of the block's content starts in the source
-                for k, text in enumerate(content.split("\n")):
-                    n = tok.map[0] + k
-                    end = self.line_end(n)
-                    # inside a list or a quote the content lost its indent or '>' marker
-                    shift.append(end - len(text) if self.src[self.line_start(n) : end].endswith(text) else self.line_start(n))
-                self.html(content, lambda line, col: shift[min(line - 1, len(shift) - 1)] + col)
-                self.cursor = max(self.cursor, self.line_start(tok.map[1]))
+                self.html_block(tok)
+
+    def html_block(self, tok) -> None:
+        starts = []  # where each line of the block's content starts in the source
+        for k, text in enumerate(tok.content.split("\n")):
+            n = tok.map[0] + k
+            end = self.line_end(n)
+            # inside a list or a quote the content lost its indent or '>' marker
+            starts.append(end - len(text) if self.src[self.line_start(n) : end].endswith(text) else self.line_start(n))
+        self.html(tok.content, lambda line, col: starts[min(line - 1, len(starts) - 1)] + col)
+        self.cursor = max(self.cursor, self.line_start(tok.map[1]))
 
     def code(self, tok) -> None:
         group = self.new_group()

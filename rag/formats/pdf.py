@@ -19,8 +19,7 @@ _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi",
 
 
 def parse(name: str, data: bytes) -> Parsed:
-    from pypdf import PdfReader
-    from pypdf import PasswordType
+    from pypdf import PasswordType, PdfReader
 
     if b"%PDF-" not in data[:1024]:  # pypdf allows some junk before the header, not a missing one
         raise InvalidInputError(f"{name}: not a PDF (no %PDF- header)")
