@@ -92,7 +92,9 @@ class Engine:
                     # /readyz says how far a first build is, not the last note it heard
                     self.stage = f"building the index: {_STEPS.get(step, step)} {done}/{total}"
 
-                index, _report = open_index(s.corpus, s.index, embedder, s.chunker(), notify=noted, progress=building)
+                index, _report = open_index(
+                    s.corpus, s.index, embedder, s.chunker(), notify=noted, progress=building, allow_links=s.corpus_links
+                )
             self._warm(index, embedder)
             self.load_seconds = time.perf_counter() - t0
         except RagError as e:

@@ -255,7 +255,14 @@ async def get_document(doc_id: str, engine: Loaded = Depends(get_loaded)) -> dic
     d = engine.index.documents.get(doc_id)
     if d is None:
         raise DocumentNotFoundError(doc_id)
-    return {"id": d.id, "title": d.title, "text": d.text, "chunks": _chunk_counts(engine).get(d.id, 0)}
+    return {
+        "id": d.id,
+        "title": d.title,
+        "text": d.source_text,
+        "chunks": _chunk_counts(engine).get(d.id, 0),
+        "metadata": d.metadata,
+        "pages": list(d.pages),
+    }
 
 
 # -- chat page -------------------------------------------------------------------------------

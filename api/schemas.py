@@ -158,6 +158,7 @@ class CitationOut(BaseModel):
     end: int
     text: str
     score: float
+    page: int | None = Field(None, description="the PDF page the passage starts on")
 
 
 class AskResponse(BaseModel):
@@ -187,6 +188,7 @@ class PassageOut(BaseModel):
     end: int
     text: str
     score: float
+    page: int | None = Field(None, description="the PDF page the passage starts on")
 
 
 class SearchResponse(BaseModel):
@@ -208,8 +210,10 @@ class DocumentList(BaseModel):
 class DocumentOut(BaseModel):
     id: str
     title: str
-    text: str
+    text: str = Field(description="the text citations' offsets point into: the file's text, or the text extracted from it (HTML, PDF)")
     chunks: int
+    metadata: dict[str, Any] = Field(default_factory=dict, description="front matter or page metadata")
+    pages: list[int] = Field(default_factory=list, description="PDF: the offset in text where each page starts")
 
 
 class ErrorOut(BaseModel):

@@ -13,7 +13,7 @@ from rag.errors import EmptyQueryError, InvalidInputError
 from rag.limits import MAX_K, MAX_QUESTION_CHARS
 from rag.retrieval import RetrievalConfig, retrieve
 from rag.store import Index
-from rag.types import Answer, Hit, Span
+from rag.types import Answer, Citation, Hit, Span
 
 _scorers: weakref.WeakKeyDictionary[Index, dict] = weakref.WeakKeyDictionary()
 
@@ -42,7 +42,34 @@ def search(index: Index, embedder: Embedder | None, question: str, k: int = 5, r
     """Top-k passages for ``question``; ``embedder`` may be None in bm25 mode."""
     question = validate_question(question, k, name="query")
     qvec = embedder.embed_query(question) if embedder is not None and retrieval.mode != "bm25" else None
-    return retrieve(index, qvec, question, k, retrieval)
+    return [in_source(index, h) for h in retrieve(index, qvec, question, k, retrieval)]
+
+
+def in_source(index: Index, hit: Hit) -> Hit:
+    """A passage as its user sees it: offsets and text of the file it came from (the indexed text
+    is a clean view of a markdown file), and its page for a PDF."""
+    doc = index.documents.get(hit.chunk.doc_id)
+    if doc is None:
+        return hit
+    s, e = doc.to_source(hit.chunk.start, hit.chunk.end)
+    return replace(hit, chunk=replace(hit.chunk, start=s, end=e, text=doc.source_text[s:e]), page=doc.page_at(hit.chunk.start))
+
+
+def _cited_in_source(index: Index, a: Answer) -> Answer:
+    """``in_source`` for an answer's citations and span; the answer's text stays the clean one."""
+    docs = index.documents
+
+    def cite(c: Citation) -> Citation:
+        doc = docs.get(c.doc_id)
+        if doc is None:
+            return c
+        s, e = doc.to_source(c.start, c.end)
+        return replace(c, start=s, end=e, text=doc.source_text[s:e], page=doc.page_at(c.start))
+
+    span = a.answer_span
+    if span is not None and span.doc_id in docs:
+        span = Span(span.doc_id, *docs[span.doc_id].to_source(span.start, span.end))
+    return replace(a, citations=tuple(cite(c) for c in a.citations), answer_span=span)
 
 
 def ask(
@@ -52,10 +79,21 @@ def ask(
     k: int = 5,
     retrieval: RetrievalConfig = RetrievalConfig(),
     answering: AnswerConfig = AnswerConfig(),
+) -> Answer:
+    """Answer ``question`` from the index with citations, or abstain when the corpus does not say."""
+    return _cited_in_source(index, _ask(index, embedder, question, k, retrieval, answering))
+
+
+def _ask(
+    index: Index,
+    embedder: Embedder,
+    question: str,
+    k: int = 5,
+    retrieval: RetrievalConfig = RetrievalConfig(),
+    answering: AnswerConfig = AnswerConfig(),
     exclude: Sequence[Span] = (),
 ) -> Answer:
-    """Answer ``question`` from the index with citations, or abstain when the corpus does not say.
-    ``exclude``: answers already given ("tell me more"), not to be given again."""
+    """``ask`` in the indexed text's offsets; ``exclude``: answers already given ("tell me more")."""
     question = validate_question(question, k)
     t0 = time.perf_counter()
     # "(not the proposed collaboration areas table)" says where not to look: its words are not wanted
@@ -84,11 +122,11 @@ def ask_more(
     when the corpus has nothing more)."""
     given: list[Span] = []
     said: set[str] = set()
-    a = ask(index, embedder, question, k, retrieval, answering)
+    a = _ask(index, embedder, question, k, retrieval, answering)
     for _ in range(times + 5):  # + a few: the same words in another place (a repeated table) are not more
         if a.answer_span is None or a.answer is None or (len(said) == times and a.answer.casefold() not in said):
             break
         said.add(a.answer.casefold())
         given.append(a.answer_span)
-        a = ask(index, embedder, question, k, retrieval, answering, exclude=tuple(given))
-    return a
+        a = _ask(index, embedder, question, k, retrieval, answering, exclude=tuple(given))
+    return _cited_in_source(index, a)

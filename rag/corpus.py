@@ -8,9 +8,8 @@ import re
 from pathlib import Path
 
 from rag.errors import CorpusNotFoundError, EmptyCorpusError, InvalidInputError
+from rag.formats import SUFFIXES, parse
 from rag.types import Document
-
-TEXT_SUFFIXES = (".txt", ".md")
 
 # Navigation residue of scraped web pages: whole lines that carry no content.
 _BOILERPLATE = re.compile(
@@ -67,21 +66,35 @@ def _title_of(text: str, fallback: str) -> str:
     return fallback
 
 
-def _read_text(path: Path) -> str:
-    try:
-        # newline="" keeps "\r\n" so offsets match the bytes a client reads from the file; a byte-order
-        # mark is encoding, not text (editors hide it): it is not in the title, the index or the offsets.
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            return fh.read()
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(
-            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); convert it (iconv -f latin1 -t utf-8) or move it out of the corpus"
-        ) from exc
+def document_from(doc_id: str, name: str, data: bytes, source: str = "", metadata: dict | None = None) -> Document:
+    """A document from a file's bytes, read by the format its name's suffix names (``rag.formats``)."""
+    parsed = parse(name, data)
+    source_text = parsed.source_text if parsed.source_text is not None else parsed.text
+    title = parsed.title or _title_of(parsed.text, doc_id)
+    meta = {**parsed.metadata, **(metadata or {})}
+    return Document(
+        id=doc_id,
+        title=title,
+        text=parsed.text,
+        sha256=content_hash(source_text),
+        source=source,
+        metadata=meta,
+        original=parsed.source_text,
+        offsets=parsed.offsets,
+        pages=parsed.pages,
+    )
 
 
 def load_document(path: Path) -> Document:
-    text = _read_text(path)
-    return Document(id=path.stem, title=_title_of(text, path.stem), text=text, sha256=content_hash(text), source=str(path))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        return document_from(path.stem, str(path), data, source=str(path))
+    except InvalidInputError as exc:
+        hint = "; convert it (iconv -f latin1 -t utf-8) or move it out of the corpus" if "not UTF-8" in str(exc) else ""
+        raise InvalidInputError(f"{exc}{hint}") from None
 
 
 def _load_jsonl(path: Path) -> list[Document]:
@@ -119,30 +132,59 @@ def skipped_folders(path: str | Path) -> list[str]:
     return sorted(f.name for f in p.iterdir() if f.is_dir() and not f.name.startswith("."))
 
 
-def load_corpus(path: str | Path, skipped: list[str] | None = None) -> list[Document]:
-    """Every ``.txt``/``.md`` file of a folder (sorted by name), or every record of a JSONL file.
+def _folder_files(folder: Path, allow_links: bool, notes: list[str]) -> list[Path]:
+    """The documents of a folder, by name; what is left out is described in ``notes``."""
+    files = []
+    root = folder.resolve()
+    for f in sorted(folder.iterdir()):
+        if f.is_symlink():
+            # A corpus copied from an archive or a checkout may hold a link to any file the server
+            # can read: a link is followed only when allowed, and never out of the folder.
+            target = f.resolve()
+            if not allow_links or root not in target.parents or not target.is_file():
+                notes.append(
+                    f"{f}: a symbolic link" + ("" if allow_links else " (RAG_CORPUS_LINKS=true reads links that stay in the folder)")
+                    if not allow_links
+                    else f"{f}: a symbolic link out of the corpus folder, or not to a file"
+                )
+                continue
+        if not f.is_file():
+            continue  # subfolders: the CLI names them
+        if f.name.startswith("."):
+            notes.append(f"{f}: a hidden file")  # editor backups, macOS "._" forks and the like
+        elif f.suffix.lower() == ".jsonl":
+            notes.append(f"{f}: a JSONL file is a corpus of its own (--corpus {f})")
+        elif f.suffix.lower() not in SUFFIXES:
+            notes.append(f"{f}: unsupported file type (supported: {', '.join(SUFFIXES)})")
+        else:
+            files.append(f)
+    return files
 
-    A folder's file that is not UTF-8 text is an error, unless ``skipped`` is given: then it is left
-    out and described there, and the rest of the folder loads (one stray file should not keep a
-    thousand others from being served; the caller says which file and how to fix it)."""
+
+def load_corpus(path: str | Path, skipped: list[str] | None = None, allow_links: bool = False) -> list[Document]:
+    """Every document of a folder (sorted by name; see ``rag.formats`` for the types read), or every
+    record of a JSONL file.
+
+    A folder's file that cannot be read is an error, unless ``skipped`` is given: then it is left out
+    and described there, with every other file left out (links, hidden files, unsupported types), and
+    the rest of the folder loads (one stray file should not keep a thousand others from being served;
+    the caller says which file and how to fix it)."""
     p = Path(path)
     if not p.exists():
         raise CorpusNotFoundError(f"corpus not found: {p}")
     if p.is_file():
         if p.suffix.lower() == ".jsonl":
             docs = _load_jsonl(p)
-        elif p.suffix.lower() in TEXT_SUFFIXES:
+        elif p.suffix.lower() in SUFFIXES:
             docs = [load_document(p)]
         else:
-            raise InvalidInputError(f"{p}: a corpus is a folder of .txt/.md files or a .jsonl file")
+            raise InvalidInputError(f"{p}: a corpus is a folder of documents ({', '.join(SUFFIXES)}) or a .jsonl file")
     else:
-        # hidden files are editor backups, macOS "._" resource forks and the like, not articles
-        files = [f for f in sorted(p.iterdir()) if not f.name.startswith(".") and f.is_file()]
+        notes: list[str] = []
+        files = _folder_files(p, allow_links, notes)
         docs = []
         unreadable: list[str] = []
         for f in files:
-            if f.suffix.lower() not in TEXT_SUFFIXES:
-                continue
             try:
                 docs.append(load_document(f))
             except InvalidInputError as exc:
@@ -150,18 +192,16 @@ def load_corpus(path: str | Path, skipped: list[str] | None = None) -> list[Docu
                     raise
                 unreadable.append(str(exc))
         if skipped is not None:
-            skipped.extend(unreadable)
+            skipped.extend(unreadable + notes)
         if not docs and unreadable:
             more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
             raise EmptyCorpusError(f"no readable documents in {p}: {unreadable[0]}{more}")
         if not docs:
-            jsonl = [f.name for f in files if f.suffix.lower() == ".jsonl"]
+            jsonl = sorted(f.name for f in p.iterdir() if f.suffix.lower() == ".jsonl" and f.is_file() and not f.is_symlink())
             if jsonl:
-                raise EmptyCorpusError(
-                    f"no .txt or .md documents in {p}; a JSONL corpus is given as the file itself: --corpus {p / jsonl[0]}"
-                )
+                raise EmptyCorpusError(f"no documents in {p}; a JSONL corpus is given as the file itself: --corpus {p / jsonl[0]}")
     if not docs:
-        raise EmptyCorpusError(f"no .txt, .md or .jsonl documents in {p}")
+        raise EmptyCorpusError(f"no documents ({', '.join(SUFFIXES)}) or .jsonl records in {p}")
     seen: dict[str, str] = {}
     for d in docs:
         if d.id in seen:

@@ -15,7 +15,7 @@ from rag.errors import CorpusNotFoundError, IndexMismatchError, IndexNotFoundErr
 from rag.store import BuildReport, Index, Progress, _no_progress, build_index, check_index_target, check_manifest
 
 
-def preflight(corpus: str | Path, index_dir: str | Path, read_documents: bool = True) -> str | None:
+def preflight(corpus: str | Path, index_dir: str | Path, read_documents: bool = True, allow_links: bool = False) -> str | None:
     """Fail now, in one line, on what would make ``open_index`` fail after minutes of loading (a
     server would otherwise come up and answer 503 forever). Returns a note to show when the index
     will answer without its corpus. ``read_documents=False`` skips reading the corpus, for a caller
@@ -28,7 +28,7 @@ def preflight(corpus: str | Path, index_dir: str | Path, read_documents: bool = 
         # corpus that is not there: say which index answers, so a typo does not go unnoticed.
         return f"corpus {_shown(corpus)} not found; using the index at {_shown(index_dir)} as it was built"
     if read_documents:
-        load_corpus(corpus, skipped=[])  # an empty folder, a bad JSONL line: the same error the build would give
+        load_corpus(corpus, skipped=[], allow_links=allow_links)  # an empty folder, a bad JSONL line: the same error the build would give
     if not has_index:
         check_index_target(index_dir)
     return None
@@ -49,6 +49,7 @@ def open_index(
     rebuild: bool = False,
     progress: Progress = _no_progress,
     notify: Callable[[str], None] = lambda message: None,
+    allow_links: bool = False,
 ) -> tuple[Index, BuildReport | None]:
     """The index for ``corpus`` under ``index_dir``: loaded as is when it is current, else rebuilt,
     re-embedding only the documents that changed. Without a corpus folder, an existing index is used."""
@@ -59,7 +60,7 @@ def open_index(
         except IndexNotFoundError:
             pass  # fall through: load_corpus reports the missing corpus
     skipped: list[str] = []
-    docs = load_corpus(corpus, skipped=skipped)
+    docs = load_corpus(corpus, skipped=skipped, allow_links=allow_links)
     for reason in skipped:
         notify(f"skipped {reason}")
     if not rebuild:

@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
 
     corpus: Path = Field(Path("corpus"), description="folder of documents, or a JSONL file of {id, title, text}")
+    corpus_links: bool = Field(False, description="read symbolic links in the corpus folder that point to files inside it")
     index: Path = Field(Path("index"), description="where the index is kept (built on first use)")
     model: str = Field(DEFAULT_MODEL, description="embedding model: a local sentence-transformers folder or an installed model package")
     # Documents are always encoded in fp32, so the index is the same whichever backend questions use.

@@ -3,7 +3,8 @@
 Layout of ``index/``::
 
     manifest.json            what built it: format, model, chunker settings, per-document hashes
-    documents.jsonl          id, title, source, sha256 and the original text (citations resolve here)
+    documents.jsonl          id, title, metadata, the text indexed and, for markdown, the file's text with the
+                             map from one to the other (citations resolve into the file)
     chunks.jsonl             row i is FAISS id i
     vectors.faiss            chunk vectors (inner product on normalised vectors = cosine)
     candidates.jsonl         answer units (sentences, list items, table rows) with offsets
@@ -41,7 +42,7 @@ from rag.version import __version__
 # once any handler was installed (uvicorn's, a user's basicConfig).
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: documents carry a clean text, its source and the map between them
 Progress = Callable[[str, int, int], None]
 
 
@@ -366,7 +367,7 @@ def _write(
     dvecs: np.ndarray,
     config: IndexConfig,
 ) -> None:
-    _write_jsonl(tmp / "documents.jsonl", (asdict(d) for d in docs))
+    _write_jsonl(tmp / "documents.jsonl", (_doc_record(d) for d in docs))
     _write_jsonl(tmp / "chunks.jsonl", (asdict(c) for c in chunks))
     _write_jsonl(tmp / "candidates.jsonl", (asdict(c) for c in cands))
     faiss.write_index(faiss_index, str(tmp / "vectors.faiss"))
@@ -437,8 +438,35 @@ def _write_jsonl(path: Path, rows) -> None:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
+def _runs(offsets: tuple[int, ...]) -> list[list[int]]:
+    """``offsets`` as [text position, source position, length] runs in which both advance together:
+    a clean view copies most characters in long runs, so a document's map stays small on disk."""
+    runs: list[list[int]] = []
+    for i, o in enumerate(offsets):
+        if runs and runs[-1][1] + runs[-1][2] == o and runs[-1][0] + runs[-1][2] == i:
+            runs[-1][2] += 1
+        else:
+            runs.append([i, o, 1])
+    return runs
+
+
+def _offsets(runs: list[list[int]]) -> tuple[int, ...]:
+    out: list[int] = []
+    for _, o, n in runs:
+        out.extend(range(o, o + n))
+    return tuple(out)
+
+
+def _doc_record(d: Document) -> dict:
+    r = asdict(d)
+    r["offsets"] = _runs(d.offsets) if d.offsets is not None else None
+    r["pages"] = list(d.pages)
+    return r
+
+
 def _doc_from(r: dict) -> Document:
-    return Document(**r)
+    offsets = _offsets(r["offsets"]) if r.get("offsets") is not None else None
+    return Document(**{**r, "offsets": offsets, "pages": tuple(r.get("pages") or ())})
 
 
 def _cand_from(r: dict) -> Candidate:

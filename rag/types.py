@@ -2,18 +2,48 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
 class Document:
-    """One article (or one JSONL record) of the corpus, with its original text."""
+    """One article (or one JSONL record) of the corpus.
+
+    ``text`` is what is indexed and answered from. For markdown it is a clean view of the file
+    (``original``), and ``offsets`` maps each of its characters back into the file, so citations point
+    into what the user wrote; for extracted formats (HTML, PDF) ``text`` itself is the document."""
 
     id: str
     title: str
     text: str
-    sha256: str
+    sha256: str  # of the source text: a changed file is a changed document
     source: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)  # front matter, page metadata; JSON values
+    original: str | None = None
+    offsets: tuple[int, ...] | None = None  # offsets[i] = position in ``original`` of text[i]
+    pages: tuple[int, ...] = ()  # PDF: where each page starts in ``text``
+
+    @property
+    def source_text(self) -> str:
+        """The text citations point into: the file for markdown, else ``text``."""
+        return self.original if self.original is not None else self.text
+
+    def to_source(self, start: int, end: int) -> tuple[int, int]:
+        """The span of ``source_text`` that ``text[start:end]`` shows."""
+        if self.offsets is None:
+            return start, end
+        if start >= end:
+            at = self.offsets[start] if start < len(self.offsets) else len(self.source_text)
+            return at, at
+        return self.offsets[start], self.offsets[end - 1] + 1
+
+    def page_at(self, start: int) -> int | None:
+        """The 1-based page a position of ``text`` is on (PDF only)."""
+        if not self.pages:
+            return None
+        return bisect_right(self.pages, start) or 1
 
 
 @dataclass(frozen=True)
@@ -64,6 +94,7 @@ class Hit:
     rank: int
     dense_score: float | None = None
     bm25_score: float | None = None
+    page: int | None = None  # PDF: the page the passage starts on (set when it is shown)
 
     def to_dict(self) -> dict:
         """A passage as ``rag search --json`` and ``/search`` return it."""
@@ -77,6 +108,7 @@ class Hit:
             "end": c.end,
             "text": c.text,
             "score": round(float(self.score), 6),
+            "page": self.page,
         }
 
 
@@ -89,6 +121,7 @@ class Citation:
     end: int
     text: str
     score: float
+    page: int | None = None  # PDF: the page the passage starts on
 
 
 @dataclass(frozen=True)
@@ -130,6 +163,7 @@ class Answer:
                     "end": c.end,
                     "text": c.text,
                     "score": round(c.score, 6),
+                    "page": c.page,
                 }
                 for c in self.citations
             ],

@@ -18,8 +18,8 @@ BELGIUM_COLLAB_A = "Cyber Defense Initiatives"
 UNANSWERABLE_Q = "What is the capital of France?"
 
 ANSWER_KEYS = {"question", "answer", "abstained", "confidence", "answer_span", "citations"}
-CITATION_KEYS = {"doc_id", "title", "section", "start", "end", "text", "score"}
-PASSAGE_KEYS = {"rank", "doc_id", "title", "section", "start", "end", "text", "score"}
+CITATION_KEYS = {"doc_id", "title", "section", "start", "end", "text", "score", "page"}
+PASSAGE_KEYS = {"rank", "doc_id", "title", "section", "start", "end", "text", "score", "page"}
 
 
 def chromium_path() -> str | None:

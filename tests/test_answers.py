@@ -180,13 +180,13 @@ def test_cli_json_batch_and_errors(tmp_path):
     assert [x["answer"] for x in lines] == ["Enhancement of Rapid Response forces", None]
     assert lines[0]["id"] == "b1" and "id" not in lines[1]  # an input id comes back, to match results to questions
     assert set(lines[0]) >= {"question", "answer", "abstained", "citations"}
-    assert set(lines[0]["citations"][0]) == {"doc_id", "title", "section", "start", "end", "text", "score"}
+    assert set(lines[0]["citations"][0]) == {"doc_id", "title", "section", "start", "end", "text", "score", "page"}
     r = _rag("ask", "What is Belgium's proposed collaboration area?", "--json", env=env)
     assert json.loads(r.stdout)["answer"] == "Cyber Defense Initiatives"
     r = _rag("search", "Patriot batteries", "-k", "2", "--json", env=env)
     found = json.loads(r.stdout)  # the /search shape
     assert found["query"] == "Patriot batteries" and [p["rank"] for p in found["passages"]] == [1, 2]
-    assert set(found["passages"][0]) == {"rank", "doc_id", "title", "section", "start", "end", "text", "score"}
+    assert set(found["passages"][0]) == {"rank", "doc_id", "title", "section", "start", "end", "text", "score", "page"}
     for args in (
         ["ask", ""],
         ["ask", "q", "--bogus"],
@@ -237,7 +237,7 @@ def test_cli_json_batch_and_errors(tmp_path):
             ["serve", "--corpus", "no-such-folder", "--index", "no-such-index"],
             "corpus not found: no-such-folder (and no index at no-such-index)",
         ),
-        (["serve", "--corpus", "api"], "no .txt, .md or .jsonl documents in api"),
+        (["serve", "--corpus", "api"], "no documents (.txt, .md, .markdown, .html, .htm, .pdf) or .jsonl records in api"),
     ],
 )
 def test_bad_options_are_one_line_errors(args, says):

@@ -177,7 +177,7 @@ def test_unpunctuated_lines_with_no_text_after_them_are_text_not_headings(tmp_pa
     # Notes without full stops, and one-line records, used to be all "headings": nothing indexed.
     (tmp_path / "notes.txt").write_text("Cats are small carnivorous mammals that are often kept as pets\nThey sleep about 15 hours a day\n")
     (tmp_path / "owls.jsonl").write_text('{"id": "o1", "title": "Owls", "text": "ok text about owls"}\n')
-    (tmp_path / "article.md").write_text("Ferries of Ostia\n\nTimetable\nBoats leave every hour.\n\n# Empty section\n")
+    (tmp_path / "article.txt").write_text("Ferries of Ostia\n\nTimetable\nBoats leave every hour.\n\n# Empty section\n")
     notes, chunks, cands = _chunk_all(tmp_path)["notes"]
     assert [notes.text[c.start : c.end] for c in chunks] == [
         "Cats are small carnivorous mammals that are often kept as pets",
@@ -189,3 +189,52 @@ def test_unpunctuated_lines_with_no_text_after_them_are_text_not_headings(tmp_pa
     # Lines with text after them are still headings, carried by the chunks under them.
     art, chunks, _ = _chunk_all(tmp_path)["article"]
     assert [(art.text[c.start : c.end], c.section) for c in chunks] == [("Boats leave every hour.", "Timetable")]
+
+
+def test_links_hidden_and_unsupported_files_are_left_out_with_a_note(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "kept.txt").write_text("A kept article about owls.\n")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (corpus / "passwd.txt").symlink_to(secret)  # out of the folder
+    (corpus / "inside.txt").symlink_to(corpus / "kept.txt")  # stays inside
+    (corpus / ".draft.txt").write_text("hidden\n")
+    (corpus / "thesis.docx").write_bytes(b"PK\x03\x04")
+    notes: list[str] = []
+    docs = load_corpus(corpus, skipped=notes)
+    assert [d.id for d in docs] == ["kept"]
+    assert not any("root:x" in d.text for d in docs)
+    said = "\n".join(notes)
+    assert "passwd.txt: a symbolic link" in said and "inside.txt: a symbolic link" in said
+    assert ".draft.txt: a hidden file" in said and "thesis.docx: unsupported file type" in said
+    # allowed, a link that stays in the folder is read; one that leaves it never is
+    notes.clear()
+    docs = load_corpus(corpus, skipped=notes, allow_links=True)
+    assert sorted(d.id for d in docs) == ["inside", "kept"]
+    assert any("passwd.txt: a symbolic link out of the corpus folder" in n for n in notes)
+
+
+def test_markdown_is_indexed_clean_and_cited_in_the_file(tmp_path, fake_embedder):
+    from rag.ask import ask
+    from rag.indexing import open_index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    md = (
+        "---\ntitle: Leave types\ndescription: What leave you can take\n---\n\n"
+        "## Annual leave\n\nYou earn **annual leave** every pay period; see [the leave chart](https://example.org/chart).\n\n"
+        "| Leave | Who approves |\n|---|---|\n| **Sick leave** | [Your supervisor](https://example.org/s) |\n"
+    )
+    (corpus / "leave.md").write_text(md)
+    index, _ = open_index(corpus, tmp_path / "index", fake_embedder)
+    doc = index.documents["leave"]
+    assert doc.title == "Leave types" and doc.metadata["description"] == "What leave you can take"
+    assert "title:" not in doc.text and "description" not in doc.text and "**" not in doc.text and "](" not in doc.text
+    assert doc.source_text == md
+    a = ask(index, fake_embedder, "Who approves sick leave?")
+    for c in a.citations:
+        assert c.text == md[c.start : c.end]  # a citation is a span of the file the user wrote
+    if a.answer is not None:
+        assert "**" not in a.answer and "](" not in a.answer
+        assert a.answer_span is not None and md[a.answer_span.start : a.answer_span.end].strip("*[]")

@@ -13,7 +13,7 @@ import pytest
 from rag.errors import InvalidInputError
 from rag.formats import SUFFIXES, Parsed, parse, to_source
 
-DATA = Path(__file__).resolve().parent / "data" / "formats"
+DATA = Path(__file__).resolve().parent / "formats_data"
 
 # Markers the cleaner writes itself: their characters are not in the source.
 _MARKER = re.compile(r"(?m)^\s*(?:\d+\.|-|#+) ")

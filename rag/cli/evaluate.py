@@ -273,6 +273,8 @@ def _eval_registry(
     url: str | None,
 ) -> None:
     chosen = registry.select(names, external)
+    if do_check and not names:
+        chosen = [s for s in chosen if s.gate]  # the gate reads the gated sets only: unseen sets stay unseen
     missing = [s.name for s in chosen if s.external and not (s.file.exists() and registry.corpus(s).exists())]
     if missing:
         if names:

@@ -39,7 +39,14 @@ def load(settings: Settings, rebuild: bool = False, quiet: bool = False, noted: 
     bar, update = progress_bar()
     try:
         index, report = open_index(
-            settings.corpus, settings.index, embedder, settings.chunker(), rebuild=rebuild, progress=update, notify=note
+            settings.corpus,
+            settings.index,
+            embedder,
+            settings.chunker(),
+            rebuild=rebuild,
+            progress=update,
+            notify=note,
+            allow_links=settings.corpus_links,
         )
     finally:
         if bar.live.is_started:
