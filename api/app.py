@@ -10,9 +10,11 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
+from api.auth import keys_from
 from api.deps import Engine
+from api.documents import router as documents_router
 from api.errors import MAX_BODY_BYTES, BodyGuard, install_error_handlers
-from api.routes import STATIC, router
+from api.routes import STATIC, qa_router, router
 from rag.settings import Settings
 
 DESCRIPTION = """Retrieval question answering over a folder of articles: short extractive answers with exact
@@ -50,10 +52,13 @@ def create_app(
     app = FastAPIOffline(title="rag", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.engine = Engine(settings=settings)
     app.state.settings = settings
+    app.state.keys = keys_from(settings)
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(qa_router)
+    app.include_router(documents_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(BodyGuard, limit=max_body_bytes)
+    app.add_middleware(BodyGuard, limit=max_body_bytes, upload_limit=settings.max_document_bytes)
     return app
 
 

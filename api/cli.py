@@ -3,12 +3,14 @@ entry point, so the library's CLI never imports the HTTP layer."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from pathlib import Path
 
 import typer
 
+from api.auth import keys_from
 from rag.cli.loading import load, settings_from
 from rag.cli.output import err
 from rag.errors import RagError
@@ -25,12 +27,20 @@ def _check_can_listen(host: str, port: int) -> None:
         raise RagError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def serve(
     host: str | None = typer.Option(None, "--host", help="[env RAG_HOST]"),
     port: int | None = typer.Option(None, "--port", help="[env RAG_PORT]"),
     corpus: Path | None = typer.Option(None, "--corpus", help="folder of .txt/.md files or a .jsonl file [env RAG_CORPUS]"),
     index_dir: Path | None = typer.Option(None, "--index", help="index folder [env RAG_INDEX]"),
     workers: int | None = typer.Option(None, "--workers", min=1, help="server processes, each with its own model copy [env RAG_WORKERS]"),
+    insecure: bool = typer.Option(False, "--insecure", help="serve beyond loopback without API keys (anyone who reaches it may write)"),
 ) -> None:
     """Run the HTTP service (chat page at /, API docs at /docs)."""
     import uvicorn
@@ -40,9 +50,19 @@ def serve(
     from rag.indexing import preflight
 
     settings = settings_from(host=host, port=port, corpus=corpus, index=index_dir, workers=workers)
+    keys = keys_from(settings)
+    if not keys.configured:
+        if not _loopback(settings.host) and not insecure:
+            raise RagError(
+                f"no API keys are configured, so anyone who reaches {settings.host} could read and write the documents: "
+                "set RAG_ADMIN_KEYS / RAG_READ_KEYS (or RAG_KEYS_FILE), bind 127.0.0.1, or pass --insecure"
+            )
     n = settings.workers
     preflight(settings.corpus, settings.index)  # its note, if any, the server logs once it loads
     _check_can_listen(settings.host, settings.port)
+    if not keys.configured:
+        where = "loopback only" if _loopback(settings.host) else "--insecure"
+        err.print(f"no API keys configured ({where}): every request may read and write documents")
     err.print(f"serving on http://{settings.host}:{settings.port} (index {settings.index}, {n} worker{'s' * (n > 1)})")
     if n == 1:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning", http=NoDelayHTTPProtocol)

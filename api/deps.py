@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fastapi import Request
 
@@ -13,6 +13,7 @@ from api.errors import NotReadyError
 from rag.answer import AnswerConfig
 from rag.embedding import Embedder
 from rag.errors import RagError
+from rag.live import LiveIndex
 from rag.retrieval import RetrievalConfig
 from rag.settings import Settings
 from rag.store import Index
@@ -39,6 +40,7 @@ class Engine:
 
     settings: Settings
     loaded: Loaded | None = None
+    live: LiveIndex | None = None  # writes documents; swaps ``loaded`` when it has
     status: str = "loading"
     error: str | None = None
     stage: str = "starting"
@@ -93,7 +95,14 @@ class Engine:
                     self.stage = f"building the index: {_STEPS.get(step, step)} {done}/{total}"
 
                 index, _report = open_index(
-                    s.corpus, s.index, embedder, s.chunker(), notify=noted, progress=building, allow_links=s.corpus_links
+                    s.corpus,
+                    s.index,
+                    embedder,
+                    s.chunker(),
+                    notify=noted,
+                    progress=building,
+                    allow_links=s.corpus_links,
+                    uploads=s.documents,
                 )
             self._warm(index, embedder)
             self.load_seconds = time.perf_counter() - t0
@@ -110,9 +119,16 @@ class Engine:
         loaded = Loaded(index, embedder, self.settings.retrieval(), self.settings.answering())
         self.stage = "warming up the model"
         ask(index, embedder, "warm up query", k=1, retrieval=loaded.retrieval, answering=loaded.answering)
+        s = self.settings
+        self.live = LiveIndex(index, embedder, s.index, s.documents, s.chunker(), on_swap=self._swap)
         self.loaded = loaded
         self.status, self.stage = "ready", "ready"
         self._ready.set()
+
+    def _swap(self, index: Index) -> None:
+        """A write's new index: requests from now on answer from it, those running keep theirs."""
+        if self.loaded is not None:
+            self.loaded = replace(self.loaded, index=index)
 
     def _fail(self, message: str) -> None:
         self.status, self.error, self.stage = "failed", message, "failed"

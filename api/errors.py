@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.auth import AuthError
 from rag.errors import (
     CorpusNotFoundError,
     EmptyCorpusError,
@@ -20,6 +21,7 @@ from rag.errors import (
     ModelNotFoundError,
     RagError,
 )
+from rag.live import ConflictError, DocumentNotFound
 
 log = logging.getLogger("rag.api")
 
@@ -27,6 +29,8 @@ MAX_BODY_BYTES = 1024 * 1024  # a long chat history fits; a runaway upload does 
 
 # Most specific first; the first match wins.
 STATUS_OF: list[tuple[type[RagError], int]] = [
+    (ConflictError, 409),
+    (DocumentNotFound, 404),
     (EmptyQueryError, 422),
     (InvalidInputError, 422),
     (IndexMismatchError, 409),
@@ -110,6 +114,11 @@ def install_error_handlers(app: FastAPI) -> None:
         field = exc.field or ("question" if isinstance(exc, (EmptyQueryError, InvalidInputError)) else None)
         return error_response(request.url.path, status_for(exc), str(exc), {"field": field} if field else None)
 
+    @app.exception_handler(AuthError)
+    async def _auth(request: Request, exc: AuthError):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return error_response(request.url.path, exc.status, str(exc), headers=headers)
+
     @app.exception_handler(NotReadyError)
     async def _not_ready(request: Request, exc: NotReadyError):
         return error_response(request.url.path, 503, exc.reason, headers={"Retry-After": "2"})
@@ -133,22 +142,39 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(request.url.path, 500, "internal error")
 
 
+def _replay(data: bytes, receive):
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": data, "more_body": False}
+        return await receive()
+
+    return replay
+
+
 class BodyGuard:
     """ASGI middleware: bodies over ``limit`` bytes are 413, bodies that are not UTF-8 are 422, bodies
     that are not JSON under another content type are 415, all before any endpoint sees them."""
 
-    def __init__(self, app, limit: int = MAX_BODY_BYTES):
+    def __init__(self, app, limit: int = MAX_BODY_BYTES, upload_limit: int = MAX_BODY_BYTES):
         self.app = app
         self.limit = limit
+        self.upload_limit = upload_limit  # document writes carry whole files
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        upload = scope.get("path", "").startswith("/documents")
+        limit = self.upload_limit if upload else self.limit
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._reply(scope, send, 413, f"the body is {declared} bytes; the limit is {self.limit}")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._reply(scope, send, 413, f"the body is {declared} bytes; the limit is {limit}")
             return
         chunks, size = [], 0
         more = True
@@ -158,12 +184,15 @@ class BodyGuard:
                 return
             body = message.get("body", b"")
             size += len(body)
-            if size > self.limit:
-                await self._reply(scope, send, 413, f"the body is over the limit of {self.limit} bytes")
+            if size > limit:
+                await self._reply(scope, send, 413, f"the body is over the limit of {limit} bytes")
                 return
             chunks.append(body)
             more = message.get("more_body", False)
         data = b"".join(chunks)
+        if upload and ctype == "multipart/form-data":
+            await self.app(scope, _replay(data, receive), send)  # files: their bytes are the parsers' to read
+            return
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -175,7 +204,6 @@ class BodyGuard:
                 [{"field": "body", "type": "unicode_decode", "msg": "not valid UTF-8"}],
             )
             return
-        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if data.strip() and not (ctype == "application/json" or ctype.endswith("+json")):
             # `curl -d '{...}'` without -H sends a form content type: a body that is JSON is read as
             # JSON rather than refused with a confusing "not a dictionary"; anything else is 415.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +13,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
+from api.auth import require_read
 from api.deps import Engine, Loaded, get_loaded
-from api.errors import DocumentNotFoundError, error_body
+from api.errors import error_body
 from api.schemas import (
     AskRequest,
     AskResponse,
     ChatCompletionRequest,
     ChatRequest,
     ChatResponse,
-    DocumentList,
-    DocumentOut,
     ErrorOut,
     ModelList,
     ModelOut,
@@ -31,12 +31,15 @@ from api.schemas import (
 )
 from rag.ask import ask, search
 from rag.chat import ChatTurn, answer_turn
+from rag.filters import matching_documents
 from rag.reply import Turn, render, turns
 from rag.types import Answer
 
 STATIC = Path(__file__).parent / "static"
 
-router = APIRouter()
+router = APIRouter()  # health and the page: open to all
+# Asking, searching and the OpenAI routes need a read (or admin) key when keys are configured.
+qa_router = APIRouter(dependencies=[Depends(require_read)])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorOut, "description": "invalid input (the message names the field)"},
@@ -47,12 +50,19 @@ _OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {status: {**r, "model": OpenAI
 MODEL_ID = "rag"
 
 
-def _answer(engine: Loaded, question: str, k: int) -> Answer:
-    return ask(engine.index, engine.embedder, question, k=k, retrieval=engine.retrieval, answering=engine.answering)
+def _docs(engine: Loaded, flt: Mapping[str, Any] | None) -> frozenset[str] | None:
+    """The documents a request's metadata filter allows (None: no filter)."""
+    return None if flt is None else matching_documents(engine.index.documents, flt)
 
 
-def _turn(engine: Loaded, messages: list[Turn], k: int) -> ChatTurn:
-    return answer_turn(engine.index, engine.embedder, messages, k, engine.retrieval, engine.answering)
+def _answer(engine: Loaded, question: str, k: int, flt: Mapping[str, Any] | None = None) -> Answer:
+    return ask(
+        engine.index, engine.embedder, question, k=k, retrieval=engine.retrieval, answering=engine.answering, docs=_docs(engine, flt)
+    )
+
+
+def _turn(engine: Loaded, messages: list[Turn], k: int, flt: Mapping[str, Any] | None = None) -> ChatTurn:
+    return answer_turn(engine.index, engine.embedder, messages, k, engine.retrieval, engine.answering, _docs(engine, flt))
 
 
 def _answer_dict(a: Answer) -> dict:
@@ -84,7 +94,7 @@ async def readyz(request: Request):
 
 
 # -- question answering ----------------------------------------------------------------------
-@router.post(
+@qa_router.post(
     "/ask",
     response_model=AskResponse,
     tags=["qa"],
@@ -92,14 +102,14 @@ async def readyz(request: Request):
     summary="Answer a question with citations, or abstain when the corpus does not say",
 )
 async def ask_endpoint(body: AskRequest, engine: Loaded = Depends(get_loaded)) -> dict:
-    a = await run_in_threadpool(_answer, engine, body.question, body.k)
+    a = await run_in_threadpool(_answer, engine, body.question, body.k, body.filter)
     return _answer_dict(a)
 
 
-@router.post("/search", response_model=SearchResponse, tags=["qa"], responses=_ERRORS, summary="Ranked passages only, no answer")
+@qa_router.post("/search", response_model=SearchResponse, tags=["qa"], responses=_ERRORS, summary="Ranked passages only, no answer")
 async def search_endpoint(body: SearchRequest, engine: Loaded = Depends(get_loaded)) -> dict:
     t0 = time.perf_counter()
-    hits = await run_in_threadpool(search, engine.index, engine.embedder, body.query, body.k, engine.retrieval)
+    hits = await run_in_threadpool(search, engine.index, engine.embedder, body.query, body.k, engine.retrieval, _docs(engine, body.filter))
     return {
         "query": body.query.strip(),
         "passages": [h.to_dict() for h in hits],
@@ -107,7 +117,7 @@ async def search_endpoint(body: SearchRequest, engine: Loaded = Depends(get_load
     }
 
 
-@router.post(
+@qa_router.post(
     "/chat",
     response_model=ChatResponse,
     tags=["qa"],
@@ -115,7 +125,7 @@ async def search_endpoint(body: SearchRequest, engine: Loaded = Depends(get_load
     summary="Answer the last user message, resolving follow-ups against the conversation",
 )
 async def chat_endpoint(body: ChatRequest, engine: Loaded = Depends(get_loaded)) -> dict:
-    turn = await run_in_threadpool(_turn, engine, turns((m.role, m.content) for m in body.messages), body.k)
+    turn = await run_in_threadpool(_turn, engine, turns((m.role, m.content) for m in body.messages), body.k, body.filter)
     return {**_answer_dict(turn.answer), "standalone_question": turn.question, "talk": turn.talk, "more": turn.more}
 
 
@@ -132,11 +142,11 @@ def _openai_messages(body: ChatCompletionRequest) -> list[Turn]:
     return turns(messages)
 
 
-def _openai_turn(engine: Loaded, messages: list[Turn], k: int) -> ChatTurn:
+def _openai_turn(engine: Loaded, messages: list[Turn], k: int, flt: Mapping[str, Any] | None = None) -> ChatTurn:
     from rag.errors import EmptyQueryError, InvalidInputError
 
     try:
-        return _turn(engine, messages, k)
+        return _turn(engine, messages, k, flt)
     except (EmptyQueryError, InvalidInputError) as e:  # the question is the last message here: name the field the client sent
         raise InvalidInputError(
             f"messages: {str(e).replace('the question', 'the last user message', 1)}" if e.field == "question" else str(e),
@@ -144,12 +154,12 @@ def _openai_turn(engine: Loaded, messages: list[Turn], k: int) -> ChatTurn:
         ) from None
 
 
-@router.get("/v1/models", response_model=ModelList, tags=["openai"], summary="OpenAI-compatible model list (one model)")
+@qa_router.get("/v1/models", response_model=ModelList, tags=["openai"], summary="OpenAI-compatible model list (one model)")
 async def list_models(request: Request) -> dict:
     return {"object": "list", "data": [_model(request)]}
 
 
-@router.get("/v1/models/{model_id}", response_model=ModelOut, tags=["openai"], responses={404: {"model": OpenAIErrorOut}})
+@qa_router.get("/v1/models/{model_id}", response_model=ModelOut, tags=["openai"], responses={404: {"model": OpenAIErrorOut}})
 async def get_model(model_id: str, request: Request) -> dict:
     if model_id != MODEL_ID:
         from starlette.exceptions import HTTPException
@@ -163,14 +173,14 @@ def _model(request: Request) -> dict:
     return {"id": MODEL_ID, "object": "model", "created": engine.started, "owned_by": "rag"}
 
 
-@router.post(
+@qa_router.post(
     "/v1/chat/completions",
     tags=["openai"],
     responses=_OPENAI_ERRORS,
     summary="OpenAI-compatible chat completions (non-streaming and stream=true as SSE)",
 )
 async def chat_completions(body: ChatCompletionRequest, engine: Loaded = Depends(get_loaded)):
-    turn = await run_in_threadpool(_openai_turn, engine, _openai_messages(body), body.k)
+    turn = await run_in_threadpool(_openai_turn, engine, _openai_messages(body), body.k, body.filter)
     a, question = turn.answer, turn.question
     content = render(a, talk=turn.talk, more=turn.more)
     d = _answer_dict(a)
@@ -225,50 +235,10 @@ async def chat_completions(body: ChatCompletionRequest, engine: Loaded = Depends
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
-# -- documents -------------------------------------------------------------------------------
-def _chunk_counts(engine: Loaded) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for c in engine.index.chunks:
-        counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
-    return counts
-
-
-@router.get("/documents", response_model=DocumentList, tags=["documents"], responses={503: _ERRORS[503]})
-async def list_documents(engine: Loaded = Depends(get_loaded)) -> dict:
-    counts = _chunk_counts(engine)
-    return {
-        "documents": [
-            {"id": d.id, "title": d.title, "chunks": counts.get(d.id, 0)}
-            for d in sorted(engine.index.documents.values(), key=lambda d: d.id)
-        ]
-    }
-
-
-@router.get(
-    "/documents/{doc_id}",
-    response_model=DocumentOut,
-    tags=["documents"],
-    responses={404: {"model": ErrorOut}, 503: _ERRORS[503]},
-    summary="The original text, so a client can highlight a citation's start..end",
-)
-async def get_document(doc_id: str, engine: Loaded = Depends(get_loaded)) -> dict:
-    d = engine.index.documents.get(doc_id)
-    if d is None:
-        raise DocumentNotFoundError(doc_id)
-    return {
-        "id": d.id,
-        "title": d.title,
-        "text": d.source_text,
-        "chunks": _chunk_counts(engine).get(d.id, 0),
-        "metadata": d.metadata,
-        "pages": list(d.pages),
-    }
-
-
 # -- chat page -------------------------------------------------------------------------------
 @router.get("/", include_in_schema=False)
 async def chat_page():
     return FileResponse(STATIC / "index.html", media_type="text/html")
 
 
-__all__ = ["error_body", "router"]
+__all__ = ["error_body", "qa_router", "router"]

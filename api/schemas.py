@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator
 
 from rag.limits import MAX_K, MAX_QUESTION_CHARS
 
 # Clients resend the whole conversation every turn (OpenAI's protocol): a long chat must not start
 # failing at turn 50. The body limit (1 MB) is the bound; this one only catches a runaway client.
 MAX_MESSAGES = 100_000
+
+_Scalar = StrictStr | StrictInt | StrictFloat | StrictBool
+MetadataFilter = dict[str, _Scalar | list[_Scalar]]
+FILTER_HELP = 'only documents whose metadata match: {"source": "x"}, {"doc_id": ["a", "b"]} (a list: any of)'
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 
@@ -27,6 +31,7 @@ class AskRequest(BaseModel):
 
     question: str = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS, description="the question, 1..2000 characters")
     k: int = Field(5, ge=1, le=MAX_K, description="number of citations to return (1..50)")
+    filter: MetadataFilter | None = Field(None, description=FILTER_HELP)
 
     @field_validator("question")
     @classmethod
@@ -39,6 +44,7 @@ class SearchRequest(BaseModel):
 
     query: str = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS, description="the search text, 1..2000 characters")
     k: int = Field(5, ge=1, le=MAX_K, description="number of passages (1..50)")
+    filter: MetadataFilter | None = Field(None, description=FILTER_HELP)
 
     @field_validator("query")
     @classmethod
@@ -71,6 +77,7 @@ class ChatRequest(BaseModel):
 
     messages: list[ChatMessage] = Field(..., min_length=1, max_length=MAX_MESSAGES)
     k: int = Field(5, ge=1, le=MAX_K)
+    filter: MetadataFilter | None = Field(None, description=FILTER_HELP)
 
     @field_validator("messages")
     @classmethod
@@ -121,6 +128,7 @@ class ChatCompletionRequest(BaseModel):
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
     k: StrictInt = Field(5, ge=1, le=MAX_K)
+    filter: MetadataFilter | None = Field(None, description=FILTER_HELP)
     # One extractive answer per question: asking for more choices is refused, not silently cut to one.
     n: StrictInt = Field(1, ge=1, le=1, description="choices per request: only 1 (one extractive answer per question)")
     # What a client would silently not get is refused: it calls no tools and writes no JSON for you.
@@ -201,19 +209,46 @@ class DocumentSummary(BaseModel):
     id: str
     title: str
     chunks: int
+    sha256: str = Field(description="the SHA-256 of the document's text")
+    origin: Literal["folder", "api"] = Field(description="a file of the corpus folder, or written over the API")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="front matter, page metadata, what a client sent with it")
 
 
 class DocumentList(BaseModel):
     documents: list[DocumentSummary]
+    total: int = Field(description="documents matching, over all pages")
+    offset: int
+    limit: int
 
 
-class DocumentOut(BaseModel):
+class DocumentOut(DocumentSummary):
+    text: str = Field(description="the text citations' offsets point into: the file's text, or the text extracted from it (HTML, PDF)")
+    pages: list[int] = Field(default_factory=list, description="PDF: the offset in text where each page starts")
+
+
+class WrittenOut(BaseModel):
     id: str
     title: str
-    text: str = Field(description="the text citations' offsets point into: the file's text, or the text extracted from it (HTML, PDF)")
+    sha256: str
     chunks: int
-    metadata: dict[str, Any] = Field(default_factory=dict, description="front matter or page metadata")
-    pages: list[int] = Field(default_factory=list, description="PDF: the offset in text where each page starts")
+    created: bool = Field(description="false when it replaced a document of that id")
+    seconds: float = Field(description="how long the write took: storing, embedding, swapping the index in")
+
+
+class SkippedOut(BaseModel):
+    name: str
+    error: str
+
+
+class WriteOut(BaseModel):
+    documents: list[WrittenOut]
+    skipped: list[SkippedOut] = Field(default_factory=list, description="files of the upload that could not be read")
+
+
+class DeleteOut(BaseModel):
+    id: str
+    deleted: bool
+    seconds: float
 
 
 class ErrorOut(BaseModel):

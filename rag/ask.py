@@ -38,11 +38,19 @@ def validate_question(question: str, k: int, name: str = "question") -> str:
     return question.strip()
 
 
-def search(index: Index, embedder: Embedder | None, question: str, k: int = 5, retrieval: RetrievalConfig = RetrievalConfig()) -> list[Hit]:
-    """Top-k passages for ``question``; ``embedder`` may be None in bm25 mode."""
+def search(
+    index: Index,
+    embedder: Embedder | None,
+    question: str,
+    k: int = 5,
+    retrieval: RetrievalConfig = RetrievalConfig(),
+    docs: frozenset[str] | None = None,
+) -> list[Hit]:
+    """Top-k passages for ``question`` (of the documents ``docs`` only, when given); ``embedder`` may
+    be None in bm25 mode."""
     question = validate_question(question, k, name="query")
     qvec = embedder.embed_query(question) if embedder is not None and retrieval.mode != "bm25" else None
-    return [in_source(index, h) for h in retrieve(index, qvec, question, k, retrieval)]
+    return [in_source(index, h) for h in retrieve(index, qvec, question, k, retrieval, docs)]
 
 
 def in_source(index: Index, hit: Hit) -> Hit:
@@ -79,9 +87,11 @@ def ask(
     k: int = 5,
     retrieval: RetrievalConfig = RetrievalConfig(),
     answering: AnswerConfig = AnswerConfig(),
+    docs: frozenset[str] | None = None,
 ) -> Answer:
-    """Answer ``question`` from the index with citations, or abstain when the corpus does not say."""
-    return _cited_in_source(index, _ask(index, embedder, question, k, retrieval, answering))
+    """Answer ``question`` from the index (from the documents ``docs`` only, when given) with
+    citations, or abstain when the corpus does not say."""
+    return _cited_in_source(index, _ask(index, embedder, question, k, retrieval, answering, docs=docs))
 
 
 def _ask(
@@ -92,6 +102,7 @@ def _ask(
     retrieval: RetrievalConfig = RetrievalConfig(),
     answering: AnswerConfig = AnswerConfig(),
     exclude: Sequence[Span] = (),
+    docs: frozenset[str] | None = None,
 ) -> Answer:
     """``ask`` in the indexed text's offsets; ``exclude``: answers already given ("tell me more")."""
     question = validate_question(question, k)
@@ -100,7 +111,7 @@ def _ask(
     wanted = without_exclusions(question)
     qvec = embedder.embed_query(wanted)
     t1 = time.perf_counter()
-    hits = retrieve(index, qvec if retrieval.mode != "bm25" else None, wanted, max(k, answering.candidate_passages), retrieval)
+    hits = retrieve(index, qvec if retrieval.mode != "bm25" else None, wanted, max(k, answering.candidate_passages), retrieval, docs)
     t2 = time.perf_counter()
     result = answer(_scorer(index, answering), wanted, qvec, hits, answering, exclude)
     t3 = time.perf_counter()
@@ -116,17 +127,18 @@ def ask_more(
     k: int = 5,
     retrieval: RetrievalConfig = RetrievalConfig(),
     answering: AnswerConfig = AnswerConfig(),
+    docs: frozenset[str] | None = None,
 ) -> Answer:
     """The answer ``question`` gets after ``times`` "tell me more": each asking leaves out the answers
     already given, so "more" is the next best answer, not the same one again (or an abstention
     when the corpus has nothing more)."""
     given: list[Span] = []
     said: set[str] = set()
-    a = _ask(index, embedder, question, k, retrieval, answering)
+    a = _ask(index, embedder, question, k, retrieval, answering, docs=docs)
     for _ in range(times + 5):  # + a few: the same words in another place (a repeated table) are not more
         if a.answer_span is None or a.answer is None or (len(said) == times and a.answer.casefold() not in said):
             break
         said.add(a.answer.casefold())
         given.append(a.answer_span)
-        a = _ask(index, embedder, question, k, retrieval, answering, exclude=tuple(given))
+        a = _ask(index, embedder, question, k, retrieval, answering, exclude=tuple(given), docs=docs)
     return _cited_in_source(index, a)

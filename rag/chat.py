@@ -32,12 +32,14 @@ def answer_turn(
     k: int = 5,
     retrieval: RetrievalConfig = RetrievalConfig(),
     answering: AnswerConfig = AnswerConfig(),
+    docs: frozenset[str] | None = None,
 ) -> ChatTurn:
-    """The answer to the last user message of ``messages`` (``rag.reply.turns`` reads a client's (role, content) pairs)."""
+    """The answer to the last user message of ``messages`` (``rag.reply.turns`` reads a client's (role,
+    content) pairs), from the documents ``docs`` only when given."""
     question = standalone_question(messages, max_chars=MAX_QUESTION_CHARS)
     if is_talk(question) or asks_for_more(question):
         return ChatTurn(question, Answer(question, None, (), 0.0, timings_ms={"total": 0.0}), talk=True, more=0)
     more = more_requests(messages)
     if more:
-        return ChatTurn(question, ask_more(index, embedder, question, more, k, retrieval, answering), talk=False, more=more)
-    return ChatTurn(question, ask(index, embedder, question, k, retrieval, answering), talk=False, more=0)
+        return ChatTurn(question, ask_more(index, embedder, question, more, k, retrieval, answering, docs), talk=False, more=more)
+    return ChatTurn(question, ask(index, embedder, question, k, retrieval, answering, docs), talk=False, more=0)

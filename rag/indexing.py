@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from rag.chunking import ChunkerConfig
 from rag.corpus import load_corpus
 from rag.embedding import Embedder
 from rag.errors import CorpusNotFoundError, IndexMismatchError, IndexNotFoundError
+from rag.types import Document
+from rag.uploads import UploadStore
 from rag.store import BuildReport, Index, Progress, _no_progress, build_index, check_index_target, check_manifest
 
 
@@ -50,17 +53,22 @@ def open_index(
     progress: Progress = _no_progress,
     notify: Callable[[str], None] = lambda message: None,
     allow_links: bool = False,
+    uploads: str | Path | None = None,
 ) -> tuple[Index, BuildReport | None]:
-    """The index for ``corpus`` under ``index_dir``: loaded as is when it is current, else rebuilt,
-    re-embedding only the documents that changed. Without a corpus folder, an existing index is used."""
+    """The index for ``corpus`` (and the documents written over the API, kept in ``uploads``) under
+    ``index_dir``: loaded as is when it is current, else rebuilt, re-embedding only the documents that
+    changed. Without a corpus folder, an existing index is used."""
     fingerprint = getattr(embedder, "fingerprint", None)
     if not Path(corpus).exists() and not rebuild:
         try:
             return Index.load(index_dir, model_id=embedder.model_id, fingerprint=fingerprint, chunker=chunker), None
         except IndexNotFoundError:
             pass  # fall through: load_corpus reports the missing corpus
+    with _build_lock(index_dir, notify, wait=False) as locked:
+        if locked and uploads is not None:
+            UploadStore(uploads).clean()  # what a write killed half-way left
     skipped: list[str] = []
-    docs = load_corpus(corpus, skipped=skipped, allow_links=allow_links)
+    docs = load_documents(corpus, uploads, skipped, allow_links)
     for reason in skipped:
         notify(f"skipped {reason}")
     if not rebuild:
@@ -82,6 +90,21 @@ def open_index(
     return index, report
 
 
+def load_documents(corpus: str | Path, uploads: str | Path | None, skipped: list[str], allow_links: bool = False) -> list[Document]:
+    """The corpus folder's documents and the uploaded ones. Ids are unique: an uploaded document whose
+    id a file of the folder took since is left out, with a note."""
+    docs = load_corpus(corpus, skipped=skipped, allow_links=allow_links)
+    if uploads is None:
+        return docs
+    taken = {d.id for d in docs}
+    for d in UploadStore(uploads).load(skipped):
+        if d.id in taken:
+            skipped.append(f"uploaded document {d.id!r}: a file of the corpus folder has the same id; rename one of them")
+        else:
+            docs.append(d)
+    return docs
+
+
 def _current(index_dir, docs, model_id, fingerprint, chunker) -> tuple[Index | None, Index | None]:
     """(the index if it is current for ``docs``, else None; the readable index a build can update)."""
     try:
@@ -97,16 +120,25 @@ def _current(index_dir, docs, model_id, fingerprint, chunker) -> tuple[Index | N
 
 
 @contextmanager
-def _build_lock(index_dir: str | Path, notify: Callable[[str], None]):
-    path = Path(index_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(path.parent / f".{path.name}.lock")
+def _build_lock(index_dir: str | Path, notify: Callable[[str], None], wait: bool = True) -> Iterator[bool]:
+    """One writer of an index at a time, across processes. Yields whether the lock is held (without
+    ``wait``, False when another process holds it)."""
+    lock = build_lock(index_dir)
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        notify(f"another process is building the index at {path}; waiting for it")
+        if not wait:
+            yield False
+            return
+        notify(f"another process is building the index at {index_dir}; waiting for it")
         lock.acquire()
     try:
-        yield
+        yield True
     finally:
         lock.release()
+
+
+def build_lock(index_dir: str | Path) -> FileLock:
+    path = Path(index_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(path.parent / f".{path.name}.lock")

@@ -20,6 +20,7 @@ class Settings(BaseSettings):
 
     corpus: Path = Field(Path("corpus"), description="folder of documents, or a JSONL file of {id, title, text}")
     corpus_links: bool = Field(False, description="read symbolic links in the corpus folder that point to files inside it")
+    documents: Path = Field(Path("documents"), description="where documents written over the API are kept, as uploaded")
     index: Path = Field(Path("index"), description="where the index is kept (built on first use)")
     model: str = Field(DEFAULT_MODEL, description="embedding model: a local sentence-transformers folder or an installed model package")
     # Documents are always encoded in fp32, so the index is the same whichever backend questions use.
@@ -51,6 +52,10 @@ class Settings(BaseSettings):
     rerank_more_below: float = Field(0.5, ge=0, le=1, description="... when the best reader probability is below this")
     answer_model: Path = Field(_MODELS / "answer_model.json", description="trained selector and verifiers; hand-set weights without it")
     tables: bool = Field(True, description="table-aware chunking: each row with its header")
+    admin_keys: str = Field("", description="comma-separated keys that may write documents (and read); none: no key needed")
+    read_keys: str = Field("", description="comma-separated keys that may ask, search and read documents")
+    keys_file: Path | None = Field(None, description="a file of keys, one per line: 'admin KEY' or 'read KEY' (KEY may be sha256:HEX)")
+    max_document_bytes: int = Field(20_000_000, ge=1, description="the largest document a write accepts, in bytes")
     host: str = Field("127.0.0.1", description="address rag serve listens on")
     port: int = Field(8000, ge=1, le=65535, description="port rag serve listens on")
     workers: int = Field(1, ge=1, le=64, description="server processes, each with its own model and index (for machines with more cores)")

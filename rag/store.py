@@ -109,6 +109,17 @@ class Index:
         self.candidates_of: list[list[int]] = [[] for _ in chunks]
         for j, cand in enumerate(candidates):
             self.candidates_of[self.chunk_row[cand.chunk_id]].append(j)
+        self.candidate_rows = np.array([self.chunk_row[c.chunk_id] for c in candidates], dtype=np.int64)
+        self._doc_rows: dict[str, list[int]] | None = None
+
+    def rows_of(self, docs: frozenset[str]) -> np.ndarray:
+        """The chunk rows of these documents, in order."""
+        if self._doc_rows is None:
+            by_doc: dict[str, list[int]] = {}
+            for r, c in enumerate(self.chunks):
+                by_doc.setdefault(c.doc_id, []).append(r)
+            self._doc_rows = by_doc
+        return np.array(sorted(r for d in docs for r in self._doc_rows.get(d, ())), dtype=np.int64)
 
     # -- loading -----------------------------------------------------------------------------
     @classmethod

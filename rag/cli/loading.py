@@ -47,6 +47,7 @@ def load(settings: Settings, rebuild: bool = False, quiet: bool = False, noted: 
             progress=update,
             notify=note,
             allow_links=settings.corpus_links,
+            uploads=settings.documents,
         )
     finally:
         if bar.live.is_started:
