@@ -51,12 +51,11 @@ def serve(
 
     settings = settings_from(host=host, port=port, corpus=corpus, index=index_dir, workers=workers)
     keys = keys_from(settings)
-    if not keys.configured:
-        if not _loopback(settings.host) and not insecure:
-            raise RagError(
-                f"no API keys are configured, so anyone who reaches {settings.host} could read and write the documents: "
-                "set RAG_ADMIN_KEYS / RAG_READ_KEYS (or RAG_KEYS_FILE), bind 127.0.0.1, or pass --insecure"
-            )
+    if not keys.configured and not _loopback(settings.host) and not insecure:
+        raise RagError(
+            f"no API keys are configured, so anyone who reaches {settings.host} could read and write the documents: "
+            "set RAG_ADMIN_KEYS / RAG_READ_KEYS (or RAG_KEYS_FILE), bind 127.0.0.1, or pass --insecure"
+        )
     n = settings.workers
     preflight(settings.corpus, settings.index)  # its note, if any, the server logs once it loads
     _check_can_listen(settings.host, settings.port)
