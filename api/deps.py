@@ -14,6 +14,7 @@ from rag.answer import AnswerConfig
 from rag.embedding import Embedder
 from rag.errors import RagError
 from rag.live import LiveIndex
+from rag.progress import Rate
 from rag.retrieval import RetrievalConfig
 from rag.settings import Settings
 from rag.store import Index
@@ -90,9 +91,13 @@ class Engine:
                     self.stage = f"opening the index ({message})"  # e.g. waiting for another build
                     log.warning("note: %s", message)
 
+                rates: dict[str, Rate] = {}
+
                 def building(step: str, done: int, total: int) -> None:
-                    # /readyz says how far a first build is, not the last note it heard
-                    self.stage = f"building the index: {_STEPS.get(step, step)} {done}/{total}"
+                    # /readyz says how far a first build is, and how long is left, not the last note it heard
+                    unit = "texts" if step == "embed" else "documents" if step == "chunk" else "steps"
+                    described = rates.setdefault(step, Rate()).describe(done, total, unit)
+                    self.stage = f"building the index: {_STEPS.get(step, step)} {described}"
 
                 index, _report = open_index(
                     s.corpus,
@@ -103,6 +108,8 @@ class Engine:
                     progress=building,
                     allow_links=s.corpus_links,
                     uploads=s.documents,
+                    large_chars=s.large_document_chars,
+                    refuse_large=s.refuse_large_documents,
                 )
             self._warm(index, embedder)
             self.load_seconds = time.perf_counter() - t0
@@ -120,7 +127,15 @@ class Engine:
         self.stage = "warming up the model"
         ask(index, embedder, "warm up query", k=1, retrieval=loaded.retrieval, answering=loaded.answering)
         s = self.settings
-        self.live = LiveIndex(index, embedder, s.index, s.documents, s.chunker(), on_swap=self._swap)
+        self.live = LiveIndex(
+            index,
+            embedder,
+            s.index,
+            s.documents,
+            s.chunker(),
+            on_swap=self._swap,
+            max_chars=s.large_document_chars if s.refuse_large_documents else None,
+        )
         self.loaded = loaded
         self.status, self.stage = "ready", "ready"
         self._ready.set()

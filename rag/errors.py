@@ -42,3 +42,11 @@ class EmptyQueryError(RagError):
 
 class InvalidInputError(RagError):
     pass
+
+
+class IndexCorruptError(RagError):
+    """A file of the index is missing, truncated or altered: named in the message, with the fix."""
+
+    def __init__(self, message: str, file: str | None = None):
+        super().__init__(message)
+        self.file = file

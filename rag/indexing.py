@@ -12,10 +12,10 @@ from filelock import FileLock, Timeout
 from rag.chunking import ChunkerConfig
 from rag.corpus import load_corpus
 from rag.embedding import Embedder
-from rag.errors import CorpusNotFoundError, IndexMismatchError, IndexNotFoundError
+from rag.errors import CorpusNotFoundError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.types import Document
 from rag.uploads import UploadStore
-from rag.store import BuildReport, Index, Progress, _no_progress, build_index, check_index_target, check_manifest
+from rag.store import BuildReport, Index, Progress, _no_progress, build_index, check_index_target, check_manifest, remove_stale
 
 
 def preflight(corpus: str | Path, index_dir: str | Path, read_documents: bool = True, allow_links: bool = False) -> str | None:
@@ -54,6 +54,8 @@ def open_index(
     notify: Callable[[str], None] = lambda message: None,
     allow_links: bool = False,
     uploads: str | Path | None = None,
+    large_chars: int = 2_000_000,
+    refuse_large: bool = False,
 ) -> tuple[Index, BuildReport | None]:
     """The index for ``corpus`` (and the documents written over the API, kept in ``uploads``) under
     ``index_dir``: loaded as is when it is current, else rebuilt, re-embedding only the documents that
@@ -65,10 +67,14 @@ def open_index(
         except IndexNotFoundError:
             pass  # fall through: load_corpus reports the missing corpus
     with _build_lock(index_dir, notify, wait=False) as locked:
-        if locked and uploads is not None:
-            UploadStore(uploads).clean()  # what a write killed half-way left
+        if locked:  # what a build or a write killed half-way left
+            for p in remove_stale(Path(index_dir)):
+                notify(f"removed {p.name}, left by a build that did not finish")
+            if uploads is not None:
+                UploadStore(uploads).clean()
     skipped: list[str] = []
     docs = load_documents(corpus, uploads, skipped, allow_links)
+    docs = [d for d in docs if not _too_large(d, large_chars, refuse_large, notify)]
     for reason in skipped:
         notify(f"skipped {reason}")
     if not rebuild:
@@ -80,7 +86,13 @@ def open_index(
     # would otherwise both build, and the second rename would fail. The one that waited then finds
     # the index current and only loads it.
     with _build_lock(index_dir, notify):
-        current, previous = _current(index_dir, docs, embedder.model_id, fingerprint, chunker)
+        try:
+            current, previous = _current(index_dir, docs, embedder.model_id, fingerprint, chunker)
+        except IndexCorruptError as e:
+            if not rebuild:
+                raise
+            notify(f"the index was corrupt ({e}); rebuilding it from the documents")
+            current = previous = None
         if current is not None and not rebuild:
             return current, None
         report = build_index(
@@ -105,12 +117,22 @@ def load_documents(corpus: str | Path, uploads: str | Path | None, skipped: list
     return docs
 
 
+def _too_large(doc: Document, limit: int, refuse: bool, notify: Callable[[str], None]) -> bool:
+    """Whether to leave a document out for its size; a large one is named either way, since it can
+    take a long time to embed (every sentence is a text)."""
+    if len(doc.text) <= limit:
+        return False
+    size = f"{doc.source or doc.id}: {len(doc.text):,} characters of text, over RAG_LARGE_DOCUMENT_CHARS ({limit:,})"
+    notify(f"skipped {size} (RAG_REFUSE_LARGE_DOCUMENTS is on)" if refuse else f"{size}: indexing it takes a while")
+    return refuse
+
+
 def _current(index_dir, docs, model_id, fingerprint, chunker) -> tuple[Index | None, Index | None]:
     """(the index if it is current for ``docs``, else None; the readable index a build can update)."""
     try:
         index = Index.load(index_dir)
-    except (IndexNotFoundError, IndexMismatchError, OSError, ValueError, KeyError, RuntimeError):
-        return None, None  # absent, of another format or unreadable: built from scratch
+    except (IndexNotFoundError, IndexMismatchError):
+        return None, None  # absent or of another format: built from scratch (a corrupt one is an error)
     try:
         check_manifest(index.manifest, model_id=model_id, fingerprint=fingerprint, chunker=chunker)
         index.check_fresh(docs)

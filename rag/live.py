@@ -23,7 +23,7 @@ from filelock import Timeout
 
 from rag.chunking import ChunkerConfig
 from rag.embedding import Embedder
-from rag.errors import RagError
+from rag.errors import InvalidInputError, RagError
 from rag.indexing import build_lock
 from rag.store import Index, build_index
 from rag.types import Document
@@ -60,6 +60,7 @@ class LiveIndex:
         chunker: ChunkerConfig = ChunkerConfig(),
         lock_timeout: float = 30.0,
         on_swap: Callable[[Index], None] = lambda index: None,
+        max_chars: int | None = None,
     ):
         self.index = index  # replaced whole, never changed in place
         self.embedder = embedder
@@ -68,6 +69,7 @@ class LiveIndex:
         self.chunker = chunker
         self.lock_timeout = lock_timeout
         self.on_swap = on_swap
+        self.max_chars = max_chars  # writes of documents with more text are refused
         self._turn = threading.Lock()
 
     # -- reading ---------------------------------------------------------------------------------
@@ -79,6 +81,12 @@ class LiveIndex:
         """Add documents (``replace``: or replace those of the same id); all or none of them."""
         items = list(uploads)
         docs = [parse_upload(u) for u in items]
+        for d in docs:
+            if self.max_chars is not None and len(d.text) > self.max_chars:
+                raise InvalidInputError(
+                    f"{d.id}: {len(d.text):,} characters of text, over the limit of {self.max_chars:,} (RAG_LARGE_DOCUMENT_CHARS)",
+                    field="file",
+                )
         seen: set[str] = set()
         for d in docs:
             if d.id in seen:

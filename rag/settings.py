@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     admin_keys: str = Field("", description="comma-separated keys that may write documents (and read); none: no key needed")
     read_keys: str = Field("", description="comma-separated keys that may ask, search and read documents")
     keys_file: Path | None = Field(None, description="a file of keys, one per line: 'admin KEY' or 'read KEY' (KEY may be sha256:HEX)")
+    large_document_chars: int = Field(
+        2_000_000, ge=1, description="a document with more text than this is indexed with a warning naming it"
+    )
+    refuse_large_documents: bool = Field(False, description="... or left out (a file of the folder) or refused (a write)")
     max_document_bytes: int = Field(20_000_000, ge=1, description="the largest document a write accepts, in bytes")
     host: str = Field("127.0.0.1", description="address rag serve listens on")
     port: int = Field(8000, ge=1, le=65535, description="port rag serve listens on")

@@ -33,7 +33,8 @@ import numpy as np
 
 from rag.chunking import Chunker, ChunkerConfig
 from rag.embedding import Embedder
-from rag.errors import IndexMismatchError, IndexNotFoundError, InvalidInputError
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, InvalidInputError
+from rag.manifest import REBUILD, checksums, parse_manifest, verify
 from rag.text import capitalised_names, terms
 from rag.types import Candidate, Cell, Chunk, Document
 from rag.version import __version__
@@ -42,7 +43,7 @@ from rag.version import __version__
 # once any handler was installed (uvicorn's, a user's basicConfig).
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
-FORMAT_VERSION = 2  # 2: documents carry a clean text, its source and the map between them
+FORMAT_VERSION = 3  # 2: documents carry a clean text and its source; 3: a validated manifest with file checksums
 Progress = Callable[[str, int, int], None]
 
 
@@ -138,21 +139,24 @@ class Index:
         mf = p / "manifest.json"
         if not mf.exists():
             raise IndexNotFoundError(f"no index at {p} (run `rag index`)")
-        manifest = json.loads(mf.read_text())
+        manifest = parse_manifest(mf.read_bytes(), mf, FORMAT_VERSION)
         check_manifest(manifest, model_id=model_id, fingerprint=fingerprint, chunker=chunker)
-        documents = {d.id: d for d in (_doc_from(r) for r in _read_jsonl(p / "documents.jsonl"))}
-        chunks = [Chunk(**r) for r in _read_jsonl(p / "chunks.jsonl")]
-        candidates = [_cand_from(r) for r in _read_jsonl(p / "candidates.jsonl")]
-        vectors = faiss.read_index(str(p / "vectors.faiss"), faiss.IO_FLAG_MMAP if mmap else 0)
-        if hasattr(vectors, "hnsw"):
-            faiss.ParameterSpace().set_index_parameter(vectors, "efSearch", manifest["faiss"].get("ef_search", 128))
-        cvec = np.load(p / "candidate_vectors.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
-        bm25 = bm25s.BM25.load(str(p / "bm25"), show_progress=False, verbosity=0) if chunks else bm25s.BM25()
+        verify(p, manifest["files"])
+        try:
+            documents = {d.id: d for d in (_doc_from(r) for r in _read_jsonl(p / "documents.jsonl"))}
+            chunks = [Chunk(**r) for r in _read_jsonl(p / "chunks.jsonl")]
+            candidates = [_cand_from(r) for r in _read_jsonl(p / "candidates.jsonl")]
+            vectors = faiss.read_index(str(p / "vectors.faiss"), faiss.IO_FLAG_MMAP if mmap else 0)
+            if hasattr(vectors, "hnsw"):
+                faiss.ParameterSpace().set_index_parameter(vectors, "efSearch", manifest["faiss"].get("ef_search", 128))
+            cvec = np.load(p / "candidate_vectors.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
+            bm25 = bm25s.BM25.load(str(p / "bm25"), show_progress=False, verbosity=0) if chunks else bm25s.BM25()
+            names = frozenset(json.loads((p / "names.json").read_text()))
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+            # the checksums held, so this is a file the manifest does not know of, or a library's own fault
+            raise IndexCorruptError(f"index at {p} cannot be read ({type(e).__name__}: {e}); {REBUILD}") from None
         if vectors.ntotal != len(chunks) or len(cvec) != len(candidates):
-            raise IndexMismatchError(
-                f"index at {p} is inconsistent ({vectors.ntotal} vectors for {len(chunks)} chunks); rebuild it with `rag index --rebuild`"
-            )
-        names = frozenset(json.loads((p / "names.json").read_text())) if (p / "names.json").exists() else None
+            raise IndexCorruptError(f"index at {p} is inconsistent ({vectors.ntotal} vectors for {len(chunks)} chunks); {REBUILD}")
         return cls(p, manifest, documents, chunks, candidates, vectors, cvec, bm25, names)
 
     def stale_documents(self, docs: list[Document]) -> tuple[list[str], list[str], list[str]]:
@@ -388,7 +392,9 @@ def _write(
         bm = bm25s.BM25(k1=config.bm25_k1, b=config.bm25_b)
         bm.index([terms(c.index_text) or ["_empty_"] for c in chunks], show_progress=False)
         bm.save(str(tmp / "bm25"), show_progress=False)
-    # The manifest goes last: a folder without one is never mistaken for an index.
+    # The manifest goes last, with every other file's checksum: a folder without one is never
+    # mistaken for an index, and a file altered since is named when the index is loaded.
+    manifest["files"] = checksums(tmp)
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
 
 
@@ -404,9 +410,33 @@ def check_index_target(path: str | Path) -> None:
         )
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale(path: Path) -> list[Path]:
+    """The temporary folders of builds killed before they finished (their process is gone): removed.
+    A previous index set aside by a build that died between its two renames is restored first."""
+    _recover(path)
+    gone = []
+    for p in path.parent.glob(f".{path.name}.*-*"):
+        kind, _, pid = p.name.rpartition("-")
+        if kind.endswith((".tmp", ".old")) and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True)
+            gone.append(p)
+    return gone
+
+
 def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     check_index_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(path)
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
     old = path.parent / f".{path.name}.old-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

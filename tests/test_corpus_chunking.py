@@ -238,3 +238,18 @@ def test_markdown_is_indexed_clean_and_cited_in_the_file(tmp_path, fake_embedder
     if a.answer is not None:
         assert "**" not in a.answer and "](" not in a.answer
         assert a.answer_span is not None and md[a.answer_span.start : a.answer_span.end].strip("*[]")
+
+
+def test_a_large_document_is_named_and_may_be_refused(tmp_path, fake_embedder):
+    from rag.indexing import open_index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "small.txt").write_text("A short note about herons.\n")
+    (corpus / "huge.txt").write_text("Herons wade in shallow water. " * 200)
+    said: list[str] = []
+    index, _ = open_index(corpus, tmp_path / "i1", fake_embedder, notify=said.append, large_chars=1000)
+    assert set(index.documents) == {"small", "huge"} and any("huge.txt" in s and "over RAG_LARGE_DOCUMENT_CHARS" in s for s in said)
+    said.clear()
+    index, _ = open_index(corpus, tmp_path / "i2", fake_embedder, notify=said.append, large_chars=1000, refuse_large=True)
+    assert set(index.documents) == {"small"} and any(s.startswith("skipped") and "huge.txt" in s for s in said)

@@ -107,3 +107,13 @@ def test_a_broken_retrieval_setting_fails_the_gate(tmp_path):
     assert "check failed: hit@5" in r.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())["summary"]["bm25"]
     assert summary["hit@5"] < 0.9
+
+
+def test_progress_says_the_rate_and_the_time_left():
+    from rag.progress import Rate
+
+    t = iter([0.0, 10.0, 20.0])
+    r = Rate(clock=lambda: next(t))
+    assert r.describe(0, 1000, "texts") == "0/1000 texts"
+    assert r.describe(100, 1000, "texts") == "100/1000 texts (10 texts/s, about 2 min left)"
+    assert r.describe(200, 1000, "texts") == "200/1000 texts (10 texts/s, about 1 min left)"

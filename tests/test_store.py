@@ -194,8 +194,52 @@ def test_names_are_stored_at_build_and_match_the_lazy_scan(small_corpus, fake_em
     # "and Sudmark" is capitalised mid-sentence: a name. "agreement" is written lower-case there, and
     # "Ostia" only ever opens a sentence, where capitals say nothing.
     assert "sudmark" in idx.names and "agreement" not in idx.names and "ostia" not in idx.names
-    assert idx.names == capitalised_names(c.text for c in idx.candidates)
-    # An index built before names.json existed still answers: the scorer scans its candidates once.
-    (tmp_path / "idx" / "names.json").unlink()
-    old = Index.load(tmp_path / "idx", model_id="fake-bow")
-    assert old.names is None and Scorer(old).names() == idx.names
+    assert idx.names == capitalised_names(c.text for c in idx.candidates) == Scorer(idx).names()
+
+
+@pytest.mark.parametrize("manifest", ["[]", '{"format_version": 3, "documents": null}', "not json {"])
+def test_a_manifest_of_the_wrong_shape_is_one_clear_error(small_corpus, fake_embedder, tmp_path, manifest):
+    from rag.errors import IndexCorruptError
+
+    build_index(load_corpus(small_corpus), fake_embedder, tmp_path / "idx")
+    (tmp_path / "idx" / "manifest.json").write_text(manifest)
+    with pytest.raises(IndexCorruptError, match=r"manifest\.json .*rag index --rebuild"):
+        Index.load(tmp_path / "idx")
+    with pytest.raises(IndexCorruptError):  # not a silent rebuild reported as "new documents"
+        open_index(small_corpus, tmp_path / "idx", fake_embedder)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "zero"])
+def test_a_damaged_index_file_is_named_and_a_rebuild_says_why(small_corpus, fake_embedder, tmp_path, damage):
+    from rag.errors import IndexCorruptError
+
+    build_index(load_corpus(small_corpus), fake_embedder, tmp_path / "idx")
+    f = tmp_path / "idx" / "candidate_vectors.npy"
+    data = bytearray(f.read_bytes())
+    if damage == "truncate":
+        f.write_bytes(bytes(data[: len(data) // 2]))
+    else:  # zeroed bytes inside the vectors: the file still parses
+        data[-64:] = bytes(64)
+        f.write_bytes(bytes(data))
+    with pytest.raises(IndexCorruptError, match=r"candidate_vectors\.npy .*rag index --rebuild"):
+        open_index(small_corpus, tmp_path / "idx", fake_embedder)
+    said: list[str] = []
+    _, report = open_index(small_corpus, tmp_path / "idx", fake_embedder, rebuild=True, notify=said.append)
+    assert report is not None and any("corrupt" in s and "candidate_vectors.npy" in s for s in said)
+    assert Index.load(tmp_path / "idx").manifest["files"]
+
+
+def test_the_temporary_folder_of_a_killed_build_is_removed_by_the_next(small_corpus, fake_embedder, tmp_path):
+    import subprocess
+
+    build_index(load_corpus(small_corpus), fake_embedder, tmp_path / "idx")
+    dead = subprocess.run(["true"]).returncode == 0 and subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f".idx.tmp-{dead.pid}"
+    (stale / "bm25").mkdir(parents=True)
+    mine = tmp_path / f".idx.tmp-{__import__('os').getpid()}x"  # not a build folder: left alone
+    mine.mkdir()
+    said: list[str] = []
+    open_index(small_corpus, tmp_path / "idx", fake_embedder, notify=said.append)
+    assert not stale.exists() and mine.exists()
+    assert any(stale.name in s for s in said)

@@ -48,6 +48,8 @@ def load(settings: Settings, rebuild: bool = False, quiet: bool = False, noted: 
             notify=note,
             allow_links=settings.corpus_links,
             uploads=settings.documents,
+            large_chars=settings.large_document_chars,
+            refuse_large=settings.refuse_large_documents,
         )
     finally:
         if bar.live.is_started:

@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from rag.progress import Rate
 from rag.store import BuildReport
 from rag.types import Answer
 
@@ -87,22 +88,24 @@ def progress_bar() -> tuple[Any, Callable[[str, int, int], None]]:
     names = {"chunk": "chunking", "embed": "embedding", "write": "writing"}
     units = {"chunk": "documents", "embed": "texts"}
     logged: dict[str, float] = {}  # stage -> when it was last reported, without a terminal
+    rates: dict[str, Rate] = {}
 
     def log(stage: str, done: int, total: int) -> None:
         # In a log (CI, docker, a pipe) a first build would otherwise be silent for up to minutes:
-        # a line when a stage starts, then one every 30 s.
+        # a line when a stage starts, then one every 30 s with the rate and the time left.
+        unit = units.get(stage)
+        if unit and total == 1:
+            unit = unit[:-1]
+        described = rates.setdefault(stage, Rate()).describe(done, total, unit or "steps")
         now = time.monotonic()
         if stage in logged and now - logged[stage] < 30:
             return
         first = stage not in logged
         logged[stage] = now
-        unit = units.get(stage)
-        if unit and total == 1:
-            unit = unit[:-1]
         if first:
             err.print(f"indexing: {names.get(stage, stage)}" + (f" {total} {unit}" if unit else ""), soft_wrap=True)
         elif unit:
-            err.print(f"indexing: {names.get(stage, stage)} {done}/{total} {unit}", soft_wrap=True)
+            err.print(f"indexing: {names.get(stage, stage)} {described}", soft_wrap=True)
 
     def update(stage: str, done: int, total: int) -> None:
         if not err.is_terminal:
