@@ -95,7 +95,7 @@ def test_abstention_is_shown_distinctly(page):
     page.goto("/")
     answer = _ask(page, UNANSWERABLE_Q)
     assert "abstain" in (answer.get_attribute("class") or "")
-    assert answer.locator(".answer").inner_text() == "The corpus does not say."
+    assert answer.locator(".answer").inner_text() == "The documents do not say."
 
 
 def test_a_thank_you_is_not_answered_as_a_failed_question(page):
