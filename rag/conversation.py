@@ -355,8 +355,22 @@ def needs_context(question: str) -> bool:
         return not own or _only_entities(q) or words[0].lower() in _PREPOSITIONS
     if len(words) <= 1:
         return True
+    if not own and _vague(words):
+        return True
     # "Where to?", "Since when?", "How so?": two words name nothing to look up on their own
     return len(words) == 2 and _opens_with_wh_or_aux(q) and not own
+
+
+_DEMONSTRATIVES = {"that", "this", "those", "these", "one", "ones"}
+
+
+def _vague(words: list[str]) -> bool:
+    """A short turn that points back without naming anything: "Why is that?", "How come?", "Why the
+    rush?", "How do I request one?", "Can I change this?"."""
+    lower = [w.lower() for w in words]
+    if lower[0] in ("why", "how") and len(lower) <= 4:
+        return True
+    return len(lower) <= 6 and bool(_DEMONSTRATIVES & set(lower[1:])) and (lower[0] in _WH or lower[0] in _AUX)
 
 
 def _only_entities(text: str) -> bool:
@@ -506,6 +520,8 @@ def _resolve(question: str, previous: str, appended: _Added | None = None, reply
     text = _resolve_text(question, previous, appended, reply)
     if isinstance(text, tuple):
         return text
+    if _body(text) == _body(_clean(question)):
+        return _with_previous(question, previous), None  # no rule could resolve it
     return text, None
 
 
@@ -570,7 +586,7 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
 
     if connector is None and not _opens_with_wh_or_aux(q) and len(_words(q)) > 3:
         # 2. a full question with an unresolved pronoun
-        return _replace_pronouns(q, actor, plural, place) if prev_entity or plural else q
+        return _replace_pronouns(q, actor, plural, place) if prev_entity or plural else _with_previous(q, previous)
 
     if connector is None and _opens_with_wh_or_aux(q) and len(_words(q)) <= 2 and not entities(q):
         fw = [w.lower() for w in _words(q)]
@@ -596,7 +612,7 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
         return f"{_body(previous)}: {q}"  # "How much?", "Who won the election?" + "When?": asked again
 
     if connector is None and _opens_with_wh_or_aux(q):
-        return _replace_pronouns(q, actor, plural, place) if prev_entity or plural else q
+        return _replace_pronouns(q, actor, plural, place) if prev_entity or plural else _with_previous(q, previous)
 
     # 3. a qualifier: "what about in 2024?" -> previous question + qualifier; but a name after a
     # preposition stands for the previous one in the same role: "... for Germany?" + "and for
@@ -633,6 +649,13 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
     if frag_words and (frag_words[0] in _WH or frag_words[0] in _AUX):
         return topic[0].upper() + topic[1:] + punct  # "and what is its budget?" -> a question already
     return f"{head} {topic}{punct}"
+
+
+def _with_previous(question: str, previous: str) -> str:
+    """A follow-up whose "it" or "that" names nothing the rules can put in its place ("Do they
+    expire?" after "How many credit hours can I have accrued?"): asked together with the question it
+    follows, whose words find the passage it is about."""
+    return f"{_body(question)}? {_body(previous)}?"
 
 
 def _strip_talk(text: str) -> str:

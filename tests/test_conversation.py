@@ -309,3 +309,20 @@ def _with_replies(*turns: str) -> list[tuple[str, str]]:
 )
 def test_a_pronoun_after_a_which_question_means_its_answer(turns, expected):
     assert standalone_question(_with_replies(*turns)) == expected
+
+
+@pytest.mark.parametrize(
+    "previous, follow_up",
+    [
+        ("How many vacation days roll over each year?", "Do they expire?"),
+        ("What is the parking permit used for?", "When does it expire?"),
+        ("How soon must expense reports be filed?", "Why the rush?"),
+        ("Can I book a meeting room in the annex?", "How do I request one?"),
+        ("How many guides should lead a field trip?", "Why is that?"),
+    ],
+)
+def test_a_follow_up_no_rule_resolves_is_asked_with_the_question_it_follows(previous, follow_up):
+    # Nothing named to put in place of "they" or "that": the previous question's words come along,
+    # so the passage it is about is found.
+    out = standalone_question(conv(previous, follow_up))
+    assert out.startswith(follow_up.rstrip("?")) and previous.rstrip("?") in out
