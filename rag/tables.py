@@ -103,15 +103,20 @@ class Table:
         """The question's words that name a column: they ask, they do not name a row."""
         return {q for q in question_terms if _found(q, set(self._head_weight))}
 
+    def header_share(self, k: int, question_terms: set[str]) -> float:
+        """The weighted share of column ``k``'s header words that the question uses."""
+        h = self._head_terms[k] if k < len(self._head_terms) else set()
+        total = sum(self._head_weight[t] for t in h)
+        return sum(self._head_weight[t] for t in h if _found(t, question_terms)) / total if total else 0.0
+
     def header_match(self, k: int, question_terms: set[str]) -> float:
         """How much the question names column ``k``: three quarters for the weighted share of its
         header's words the question uses, a quarter for the share of the question's header words it
         covers (of "int keys (ms)" and "int keys sorted (ms)", "the int keys sorted" asks for the second)."""
         h = self._head_terms[k] if k < len(self._head_terms) else set()
-        total = sum(self._head_weight[t] for t in h)
-        if not total:
+        if not h:
             return 0.0
-        share = sum(self._head_weight[t] for t in h if _found(t, question_terms)) / total
+        share = self.header_share(k, question_terms)
         asked = self.asked(question_terms)
         covered = sum(any(_same(a, t) for t in h) for a in asked) / len(asked) if asked else share
         return 0.75 * share + 0.25 * covered
@@ -197,6 +202,26 @@ def named_row(question: str, rows: Sequence[Candidate]) -> Candidate | None:
     return rows[scores.index(best)] if best > 0 and scores.count(best) == 1 else None
 
 
+def names_row(question: str, row: Candidate, rows: Sequence[Candidate] = ()) -> bool:
+    """Whether the question names a cell of ``row`` (its key, or any other cell) as a row of ``rows``."""
+    table = Table(rows if row in rows else [*rows, row])
+    return any(share >= NAMED for _score, share in table.naming(row, question))
+
+
+def column_named(question: str, row: Candidate, rows: Sequence[Candidate] = ()) -> float:
+    """How fully the question names a column of the table other than the key (1.0: every word of a
+    header, the words that tell it from the other headers weighing most)."""
+    table = Table(rows if row in rows else [*rows, row])
+    q = set(terms(question))
+    return max((table.header_share(k, q) for k in range(1, len(table.headers))), default=0.0)
+
+
+def mentions(question: str, header: str) -> bool:
+    """Whether the question uses a word of ``header`` ("Who attends ...?" and "Attendees")."""
+    q = set(terms(question))
+    return any(_found(t, q) for t in terms(header))
+
+
 def _unnamed_words(question: str, named: set[str]) -> str:
     """The question without the words that name cells: what it asks ("How often is held?")."""
     return " ".join(w for w in re.findall(r"[\w'’-]+", question) if not (terms(w) and all(_found(t, named) for t in terms(w))))
@@ -225,7 +250,8 @@ def cell_scores(
     headed = [k for k in asked if row.cells[k].header]
     if similar is not None and len(headed) > 1:
         said = {t for k, c in enumerate(row.cells) if named[k] >= NAMED for t in terms(c.value) + terms(c.header)}
-        got = list(similar(_unnamed_words(question, said), [table.column_text(k) for k in headed]))
+        text = _unnamed_words(question, said)
+        got = list(similar(text, [table.column_text(k) for k in headed])) if text else [0.0] * len(headed)
         mean = sum(got) / len(got)
         for k, s in zip(headed, got):
             sims[k] = s - mean
