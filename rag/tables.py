@@ -25,6 +25,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rag.kinds import CHECKED_TYPES, QUANTITY, expected_type, type_match
 from rag.text import terms, words
@@ -62,14 +63,25 @@ def _same(a: str, b: str) -> bool:
     return len(short) >= 4 and len(long_) - len(short) <= 2 and long_.startswith(short)
 
 
-def _found(term: str, have: set[str]) -> bool:
-    return term in have or any(_same(term, h) for h in have)
+def _found(term: str, have: set[str] | frozenset[str]) -> bool:
+    if term in have:
+        return True
+    if len(term) < 4:
+        return False
+    stem = term[:4]
+    return any(h.startswith(stem) and _same(term, h) for h in have)
 
 
 def _quotes(question: str, value: str) -> bool:
     """Whether the question holds the value whole, as written ("1.0.1", not only its digits)."""
     pattern = r"(?<!\w)" + re.escape(" ".join(value.split())) + r"(?!\w)"
     return re.search(pattern, " ".join(question.split()), re.I) is not None
+
+
+@lru_cache(maxsize=65536)
+def _terms(text: str) -> frozenset[str]:
+    """A text's terms, once per text: every row of a table is scored for every question."""
+    return frozenset(terms(text))
 
 
 def _idf(groups: Sequence[set[str]]) -> dict[str, float]:
@@ -89,19 +101,24 @@ class Table:
     rows: Sequence[Candidate]
 
     def __post_init__(self) -> None:
-        self._weight = _idf([{t for c in r.cells for t in terms(c.value)} for r in self.rows])
+        self._weight = _idf([{t for c in r.cells for t in _terms(c.value)} for r in self.rows])
         self._unseen = math.log(len(self.rows) + 1)
         widest = max(self.rows, key=lambda r: len(r.cells))
         self.headers = [c.header for c in widest.cells]
-        self._head_terms = [set(terms(h)) for h in self.headers]
+        self._head_terms = [set(_terms(h)) for h in self.headers]
         self._head_weight = _idf(self._head_terms)
+        self._asked: dict[frozenset[str], set[str]] = {}
 
     def weight(self, term: str) -> float:
         return self._weight.get(term, self._unseen)
 
     def asked(self, question_terms: set[str]) -> set[str]:
         """The question's words that name a column: they ask, they do not name a row."""
-        return {q for q in question_terms if _found(q, set(self._head_weight))}
+        key = frozenset(question_terms)
+        if key not in self._asked:
+            heads = set(self._head_weight)
+            self._asked[key] = {q for q in question_terms if _found(q, heads)}
+        return self._asked[key]
 
     def header_share(self, k: int, question_terms: set[str]) -> float:
         """The weighted share of column ``k``'s header words that the question uses."""
@@ -148,17 +165,19 @@ class Table:
         ("Ann" in "Ann reviews requests") is not named by them. The key names its row more than
         another cell, and a value the question quotes whole (not as part of a longer value it quotes)
         more than one whose words are scattered."""
-        q = set(terms(question))
+        q = set(_terms(question))
         left = q - self.asked(q)
-        cell_terms = [set(terms(c.value)) for c in row.cells]
+        out = [(0.0, 0.0)] * len(row.cells)
+        cell_terms = [_terms(c.value) for c in row.cells]
+        pending = [k for k, ts in enumerate(cell_terms) if any(_found(t, left) for t in ts)]
+        if not pending:
+            return out
         values = [c.value.casefold() for c in row.cells]
-        quoted = [bool(v) and _quotes(question, v) for v in values]
+        quoted = [k in pending and _quotes(question, values[k]) for k in range(len(values))]
         quoted = [
             quoted[k] and not any(quoted[j] and len(values[j]) > len(values[k]) and values[k] in values[j] for j in range(len(values)))
             for k in range(len(values))
         ]
-        out = [(0.0, 0.0)] * len(row.cells)
-        pending = [k for k, ts in enumerate(cell_terms) if ts]
         while pending and left:
             scores = {}
             for k in pending:
@@ -180,12 +199,23 @@ class Table:
         return sum(score for score, _share in self.naming(row, question))
 
 
+@lru_cache(maxsize=256)
+def _table(rows: tuple[Candidate, ...]) -> Table:
+    return Table(rows)
+
+
+def table_of(row: Candidate, rows: Sequence[Candidate] = ()) -> Table:
+    """The table of ``rows`` (with ``row`` among them), built once for the questions that ask it."""
+    rows = tuple(rows)
+    return _table(rows if row in rows else (*rows, row))
+
+
 def choose_row(question: str, row: Candidate, rows: Sequence[Candidate] = ()) -> Candidate:
     """The row of ``rows`` (its table) that the question describes: ``row`` (the one found for the
     question) unless another is named more."""
     if len(rows) < 2:
         return row
-    table = Table(rows)
+    table = table_of(row, rows)
     scores = [table.row_score(r, question) for r in rows]
     own = table.row_score(row, question)
     best = max(range(len(rows)), key=lambda i: scores[i])
@@ -196,7 +226,7 @@ def named_row(question: str, rows: Sequence[Candidate]) -> Candidate | None:
     """The row the question names more than any other, or None."""
     if not rows:
         return None
-    table = Table(rows)
+    table = table_of(rows[0], rows)
     scores = [table.row_score(r, question) for r in rows]
     best = max(scores)
     return rows[scores.index(best)] if best > 0 and scores.count(best) == 1 else None
@@ -204,14 +234,14 @@ def named_row(question: str, rows: Sequence[Candidate]) -> Candidate | None:
 
 def names_row(question: str, row: Candidate, rows: Sequence[Candidate] = ()) -> bool:
     """Whether the question names a cell of ``row`` (its key, or any other cell) as a row of ``rows``."""
-    table = Table(rows if row in rows else [*rows, row])
+    table = table_of(row, rows)
     return any(share >= NAMED for _score, share in table.naming(row, question))
 
 
 def column_named(question: str, row: Candidate, rows: Sequence[Candidate] = ()) -> float:
     """How fully the question names a column of the table other than the key (1.0: every word of a
     header, the words that tell it from the other headers weighing most)."""
-    table = Table(rows if row in rows else [*rows, row])
+    table = table_of(row, rows)
     q = set(terms(question))
     return max((table.header_share(k, q) for k in range(1, len(table.headers))), default=0.0)
 
@@ -232,7 +262,7 @@ def cell_scores(
 ) -> list[tuple[float, Cell]]:
     """The non-empty cells of ``row`` that may answer ``question``, each with its score (higher is
     better); the cells the question names are left out unless nothing else is left."""
-    table = Table(rows if row in rows else [*rows, row])
+    table = table_of(row, rows)
     q = set(terms(question))
     kind = expected_type(question)
     named = [share for _score, share in table.naming(row, question)]
@@ -244,11 +274,11 @@ def cell_scores(
     others_named = any(named[k] >= NAMED for k in options if k != 0)
     # the column mentioned first is asked, unless its cell is named ("Which plan has Ann as its owner?")
     first = {k for k in mentioned if k < len(named) and named[k] < NAMED}
-    # what the question asks, in other words than the header's: the question without the words of
-    # the cells it names and of their headers, against each header
+    # what the question asks in other words than a header's (none of which it mentions): the question
+    # without the words of the cells it names and of their headers, against each column
     sims = [0.0] * len(row.cells)
     headed = [k for k in asked if row.cells[k].header]
-    if similar is not None and len(headed) > 1:
+    if similar is not None and len(headed) > 1 and not first:
         said = {t for k, c in enumerate(row.cells) if named[k] >= NAMED for t in terms(c.value) + terms(c.header)}
         text = _unnamed_words(question, said)
         got = list(similar(text, [table.column_text(k) for k in headed])) if text else [0.0] * len(headed)
