@@ -247,9 +247,11 @@ def column_named(question: str, row: Candidate, rows: Sequence[Candidate] = ()) 
 
 
 def mentions(question: str, header: str) -> bool:
-    """Whether the question uses a word of ``header`` ("Who attends ...?" and "Attendees")."""
-    q = set(terms(question))
-    return any(_found(t, q) for t in terms(header))
+    """Whether the question names ``header``, every word of it ("Who attends ...?" and "Attendees";
+    not "Who does the north team partner with?" and "North team budget")."""
+    q = set(_terms(question))
+    h = _terms(header)
+    return bool(h) and all(_found(t, q) for t in h)
 
 
 def _unnamed_words(question: str, named: set[str]) -> str:
