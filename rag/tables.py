@@ -8,8 +8,9 @@ a long description). The asked column is scored by:
 
 - its header's words among the question's (stemmed), most for the header mentioned first after the
   question word ("What is the *price* of the fruit whose *origin* is ...?");
-- how close the header is in meaning to what the question asks, through a text-similarity function
-  passed in (the embedder's cosine in production): "how often" and "Frequency";
+- when it mentions no header: how close the column (its header and a few values) is in meaning to
+  what the question asks, through a text-similarity function passed in (the embedder's cosine in
+  production): "how often" and "Frequency: Weekly, Daily";
 - the question's expected answer type against the cell ("how much" wants an amount);
 - what the question already says: a named cell identifies the row, it is not the answer.
 
@@ -47,10 +48,10 @@ QUANTITY_WEIGHT = 0.5
 # Naming a row: the key names it more than another cell with the same words, and a value quoted
 # whole more than its words scattered.
 KEY_NAMES = 1.5
+QUOTED = 2.0
 # A column's text for the similarity: its header and this many of its values, each cut to this many words.
 COLUMN_VALUES = 3
 COLUMN_WORDS = 6
-QUOTED = 2.0
 
 _WH = frozenset("what which who whom whose when where why how".split())
 
