@@ -486,21 +486,29 @@ def _head_terms(cand: Candidate) -> list[str]:
 
 def _table_rows(index: Index, cand: Candidate) -> list[Candidate]:
     """The rows of the table ``cand`` is a row of: its passage's rows, and those of the passages
-    before and after it that continue the same table (a long table is cut into several passages)."""
+    before and after it that continue the same table (a long table is cut into several passages,
+    with nothing between them)."""
     row = index.chunk_row[cand.chunk_id]
-    heads = [c.header for c in cand.cells]
+    doc = index.documents.get(cand.doc_id)
 
     def rows_of(r: int) -> list[Candidate]:
         return [index.candidates[j] for j in index.candidates_of[r] if index.candidates[j].kind == "row"]
 
-    def same_table(r: int) -> bool:
-        c = index.chunks[r]
-        return c.doc_id == cand.doc_id and c.kind == "table" and any([x.header for x in o.cells] == heads for o in rows_of(r))
+    def heads(r: int) -> list[str]:
+        rows = rows_of(r)
+        return [c.header for c in rows[0].cells] if rows else []
+
+    def continued(a: int, b: int) -> bool:
+        """Whether passage ``b`` continues the table of passage ``a`` just before it."""
+        x, y = index.chunks[a], index.chunks[b]
+        if doc is None or not (x.doc_id == y.doc_id == cand.doc_id and x.kind == y.kind == "table"):
+            return False
+        return not doc.text[x.end : y.start].strip() and heads(a) == heads(b)
 
     first, last = row, row
-    while first > 0 and same_table(first - 1):
+    while first > 0 and continued(first - 1, first):
         first -= 1
-    while last + 1 < len(index.chunks) and same_table(last + 1):
+    while last + 1 < len(index.chunks) and continued(last, last + 1):
         last += 1
     return [c for r in range(first, last + 1) for c in rows_of(r)]
 

@@ -117,3 +117,26 @@ def test_the_empty_header_comparison_table():
 def test_a_question_mentions_a_header_only_with_all_its_words():
     assert mentions("Who attends the weekly review?", "Attendees")
     assert not mentions("Who does the north team partner with?", "North team budget")
+
+
+def test_the_rows_of_a_table_cut_into_passages_are_one_table():
+    from types import SimpleNamespace
+
+    from rag.answer import _table_rows
+    from rag.chunking import ChunkerConfig
+
+    body = "\n".join(f"| Item {i} | {i} units |" for i in range(30))
+    md = f"# Stock\n\n| Item | Count |\n| --- | --- |\n{body}\n\n## Other shelf\n\n| Item | Count |\n| --- | --- |\n| Spare | 1 unit |\n"
+    _front, text, _offsets, _title = clean(md, site=False)
+    doc = Document("t", "T", text, "0")
+    chunks, cands = Chunker(FakeEmbedder().count_tokens, ChunkerConfig(max_tokens=40)).chunk(doc)
+    assert sum(c.kind == "table" for c in chunks) > 2
+    chunk_row = {c.id: i for i, c in enumerate(chunks)}
+    candidates_of: list[list[int]] = [[] for _ in chunks]
+    for j, c in enumerate(cands):
+        candidates_of[chunk_row[c.chunk_id]].append(j)
+    index = SimpleNamespace(chunks=chunks, candidates=cands, candidates_of=candidates_of, chunk_row=chunk_row, documents={"t": doc})
+    rows = [c for c in cands if c.kind == "row"]
+    # every passage of the long table gives its 30 rows; the table under the next heading is another
+    assert [r.cells[0].value for r in _table_rows(index, rows[17])] == [f"Item {i}" for i in range(30)]
+    assert [r.cells[0].value for r in _table_rows(index, rows[-1])] == ["Spare"]
