@@ -278,11 +278,12 @@ def cell_scores(
     # the column mentioned first is asked, unless its cell is named ("Which plan has Ann as its owner?")
     first = {k for k in mentioned if k < len(named) and named[k] < NAMED}
     # what the question asks in other words than a header's (none of which it mentions): the question
-    # without the words of the cells it names and of their headers, against each column
+    # without its words that name cells (and the headers of the cells it names), against each column
     sims = [0.0] * len(row.cells)
     headed = [k for k in asked if row.cells[k].header]
     if similar is not None and len(headed) > 1 and not first:
-        said = {t for k, c in enumerate(row.cells) if named[k] >= NAMED for t in terms(c.value) + terms(c.header)}
+        said = {t for k, c in enumerate(row.cells) if named[k] > 0 for t in _terms(c.value)}
+        said |= {t for k, c in enumerate(row.cells) if named[k] >= NAMED for t in _terms(c.header)}
         text = _unnamed_words(question, said)
         got = list(similar(text, [table.column_text(k) for k in headed])) if text else [0.0] * len(headed)
         mean = sum(got) / len(got)
