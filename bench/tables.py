@@ -383,10 +383,14 @@ def ask_command(args) -> None:
     index, _ = open_index(HANDBOOK, args.index, embedder, settings.chunker())
     retrieval, answering = settings.retrieval(), settings.answering()
     stats: dict[str, Counter] = defaultdict(Counter)
+    misses: list[str] = []
     t0 = time.perf_counter()
     for c in cases:
         a = ask(index, embedder, c.question, retrieval=retrieval, answering=answering)
         got = a.answer or ""
+        if _norm(got) != _norm(c.answer):
+            cited = a.citations[0].doc_id if a.citations else None
+            misses.append(f"{c.table} | {c.question} | want {c.answer!r} | got {a.answer!r} (first cited: {cited})")
         for t in (c.template, "all"):
             s = stats[t]
             s["n"] += 1
@@ -400,6 +404,8 @@ def ask_command(args) -> None:
         s = stats[t]
         if s["n"]:
             print(f"| {t} | {s['n']} | {s['exact'] / s['n']:.3f} | {s['contains'] / s['n']:.3f} | {s['abstained'] / s['n']:.3f} |")
+    for m in misses[: args.show]:
+        print(m)
 
 
 def main() -> None:
@@ -415,6 +421,7 @@ def main() -> None:
     a = sub.add_parser("ask")
     a.add_argument("--cases", required=True)
     a.add_argument("--index", required=True)
+    a.add_argument("--show", type=int, default=0, help="print this many of the misses")
     args = p.parse_args()
     {"cells": cells_command, "cases": cases_command, "ask": ask_command}[args.command](args)
 
