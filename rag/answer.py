@@ -18,39 +18,20 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.kinds import CHECKED_TYPES as _CHECKED_TYPES
+from rag.kinds import NUMBER as _NUMBER
+from rag.kinds import expected_type, type_match
 from rag.limits import MAX_ANSWER_CHARS
 from rag.store import Index
+from rag.tables import Similarity, choose_row, column_named, mentions, named_row, names_row, pick_cell
 from rag.text import NAME_WORD, STOPWORDS, capitalised_names, is_place_word, name_key, question_terms, terms
-from rag.types import Answer, Candidate, Citation, Hit, Span
+from rag.types import Answer, Candidate, Cell, Citation, Hit, Span
 
-# "F-35" or "MQ-9" is a name, not a quantity.
-_NUMBER = re.compile(
-    r"(?<![A-Za-z]-)\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|hundreds|thousand|thousands|million|millions|billion|dozen|dozens|several|half|few|numerous)\b",
-    re.I,
-)
 # "Several countries" or "hundreds of soldiers" says there are some, not how many: no answer to "how
 # many". (Still a number for the features: the fitted models saw it as one.) The plurals: measured, two
 # abstentions more on our sets, none lost; SQuAD calibration articles unchanged (1 of 53 SQuAD v1.1
 # "how many" golds is such a word).
 _VAGUE = re.compile(r"\b(several|few|numerous|hundreds|thousands|dozens|millions|billions)\b", re.I)
-_MONTHS = r"(january|february|march|april|may|june|july|august|september|october|november|december)"
-# Any 3-4 digit number may be a year (1562, 800s); a bare "2" or "3" is not a date.
-_CALENDAR_PART = (
-    rf"\b\d{{3,4}}s?\b|\b\d{{1,2}}(st|nd|rd|th)\b|\b{_MONTHS}\b|"
-    r"\b(BC|BCE|AD|CE|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow)\b"
-)
-# "What year / on what date": a calendar date, not just "during the talks".
-_CALENDAR = re.compile(_CALENDAR_PART, re.I)
-# "When": a calendar date, a time word, or a temporal preposition ("after the war").
-_DATE = re.compile(
-    _CALENDAR_PART + r"|\b(seconds?|hours?|minutes?|day|days|weeks?|months?|years?|decades?|century|centuries|era|"
-    r"period|ages|spring|summer|autumn|fall|winter|after|before|during|until|since|beginning)\b",
-    re.I,
-)
-_PERCENT = re.compile(r"\d\s*(%|percent|per cent)", re.I)
-# A cell that is only an amount: "$0.80", "12%", "1,200", "3.5 bn".
-_QUANTITY = re.compile(r"^[~≈<>]?\s*[$€£¥]?\s*\d[\d,.\s]*(%|percent|[kmb]n?|million|billion|thousand)?$", re.I)
-_MONEY = re.compile(r"[$€£]\s*\d|\b\d[\d,.]*\s*(dollars|euros|billion|million)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -121,54 +102,6 @@ class AnswerConfig:
             if t is not None:
                 return t
         return 0.5
-
-
-def expected_type(question: str) -> str:
-    q = question.lower().strip()
-    if re.search(r"\bhow (many|much)\b|\bwhat (number|amount)\b|\bhow large\b", q):
-        return "money" if re.search(r"\bhow much\b.*\b(cost|spend|budget|pay|fund|worth)|\bbudget\b", q) else "number"
-    if re.search(r"\bwhat (percentage|percent|share|proportion)\b", q):
-        return "percent"
-    if re.search(r"\bwhat (is|was|are|were|will be) (the |its |their )?([\w'’-]+ ){0,3}(cost|price|budget|salary|revenue)s?\b", q):
-        return "money"
-    if re.search(r"\b(what|which) (year|date|day|month)\b|\bin (what|which) year\b", q):
-        return "calendar"
-    if re.search(r"\bhow long\b", q):
-        return "duration"
-    if re.search(r"^when\b[^,]*,\s*(what|which|who|whom|how|where|why)\b", q):
-        q = q.split(",", 1)[1].strip()  # "When X happened, what ...?": the when-clause sets the scene, it is not asked
-    if re.search(r"^when\b|\bwhen (did|will|was|is|does)\b", q):
-        return "date"
-    if re.search(
-        r"^(who|whom|whose)\b|\b(who|whom) (is|was|are|were|will|has|had|did)\b"
-        r"|\bwhich (person|official|leader|minister|general|officer)\b",
-        q,
-    ):
-        return "person"
-    return "other"
-
-
-# Answer types a regular expression can check reliably ("person" cannot: "who" may ask for a country).
-_CHECKED_TYPES = ("number", "percent", "money", "date", "calendar", "duration")
-
-
-def type_match(kind: str, text: str) -> float:
-    if kind == "number":
-        return 1.0 if _NUMBER.search(text) else 0.0
-    if kind == "percent":
-        return 1.0 if _PERCENT.search(text) else 0.0
-    if kind == "money":  # "5,000 francs" is an amount too
-        return 1.0 if _MONEY.search(text) or _NUMBER.search(text) else 0.0
-    if kind == "date":
-        return 1.0 if _DATE.search(text) else 0.0
-    if kind == "calendar":
-        return 1.0 if _CALENDAR.search(text) else 0.0
-    if kind == "duration":  # "how long": a time span or a length, both carry a number or a time word
-        return 1.0 if _DATE.search(text) or _NUMBER.search(text) else 0.0
-    if kind == "person":
-        # A capitalised name that does not start the sentence.
-        return 1.0 if re.search(r"(?<=[a-z,;] )[A-Z][a-z]+(?: [A-Z][a-z]+)+", text) else 0.0
-    return 1.0
 
 
 # A sentence that opens by pointing back ("This project focuses on developing the F-35") is about what
@@ -475,45 +408,6 @@ def _negated(question: str) -> bool:
     return bool(_NEGATION.search(main))
 
 
-def _header_match(question: str, header: str) -> float:
-    q = set(terms(question))
-    h = terms(header)
-    return sum(t in q for t in h) / len(h) if h else 0.0
-
-
-def _said(value: str, qwords: set[str]) -> bool:
-    """Whether the question already says a cell's value: all its words, or all but one of four or more
-    ("Which nation will focus on rapid response forces?" says "Enhancement of Rapid Response forces")."""
-    vt = set(terms(value))
-    return bool(vt) and len(vt & qwords) >= (len(vt) if len(vt) < 4 else len(vt) - 1)
-
-
-def pick_cell(cand: Candidate, question: str):
-    """For a table row: the cell under the column the question asks about (never the row key)."""
-    if not cand.cells:
-        return None
-    if len(cand.cells) == 1:
-        return cand.cells[0]
-    qwords = set(terms(question))
-    scored = [(_header_match(question, c.header), -i, c) for i, c in enumerate(cand.cells)]
-    # The row key (first column) is what the question names, not what it asks for.
-    key_named = any(t in qwords for t in terms(cand.cells[0].value))
-    options = scored[1:] if key_named else scored
-    # Nor is a cell the question already says: "Which nation is tied to cyber defense initiatives?"
-    # names the "Cyber Defense Initiatives" cell (and its column) and asks for the country.
-    options = [o for o in options if not _said(o[2].value, qwords)] or options
-    best = max(options, key=lambda x: (x[0], x[1]))
-    if best[0] > 0:
-        return best[2]
-    # No header named: the first value column of the type the question asks for ("Where do kiwis
-    # come from?" is not answered by a price, "How much ...?" is).
-    kind = expected_type(question)
-    for _, _, c in options:
-        if (type_match(kind, c.value) > 0) if kind in _CHECKED_TYPES else not _QUANTITY.match(c.value.strip()):
-            return c
-    return options[0][2]
-
-
 def _answer_part(cand: Candidate, question: str) -> str:
     if cand.kind == "row":
         cell = pick_cell(cand, question)
@@ -590,19 +484,41 @@ def _head_terms(cand: Candidate) -> list[str]:
     return terms(re.split(r":\s", cand.text, maxsplit=1)[0])
 
 
-def _key_named(cand: Candidate, qterms: set[str]) -> float:
-    key = _key_terms(cand)
-    return sum(t in qterms for t in key) / len(key) if key else 0.0
+def _table_rows(index: Index, cand: Candidate) -> list[Candidate]:
+    """The rows of the table ``cand`` is a row of: its passage's rows, and those of the passages
+    before and after it that continue the same table (a long table is cut into several passages,
+    with nothing between them)."""
+    row = index.chunk_row[cand.chunk_id]
+    doc = index.documents.get(cand.doc_id)
+
+    def rows_of(r: int) -> list[Candidate]:
+        return [index.candidates[j] for j in index.candidates_of[r] if index.candidates[j].kind == "row"]
+
+    def heads(r: int) -> list[str]:
+        rows = rows_of(r)
+        return [c.header for c in rows[0].cells] if rows else []
+
+    def continued(a: int, b: int) -> bool:
+        """Whether passage ``b`` continues the table of passage ``a`` just before it."""
+        x, y = index.chunks[a], index.chunks[b]
+        if doc is None or not (x.doc_id == y.doc_id == cand.doc_id and x.kind == y.kind == "table"):
+            return False
+        return not doc.text[x.end : y.start].strip() and heads(a) == heads(b)
+
+    first, last = row, row
+    while first > 0 and continued(first - 1, first):
+        first -= 1
+    while last + 1 < len(index.chunks) and continued(last, last + 1):
+        last += 1
+    return [c for r in range(first, last + 1) for c in rows_of(r)]
 
 
-def _row_named(index: Index, cand: Candidate, question: str) -> Candidate:
-    """A row whose key the question names ("Belgium's ...") beats a sibling row chosen for other words."""
-    q = set(terms(question))
-    if _key_named(cand, q) == 1.0:
-        return cand
-    siblings = [index.candidates[j] for j in index.candidates_of[index.chunk_row[cand.chunk_id]]]
-    named = [c for c in siblings if c.kind == "row" and _key_named(c, q) == 1.0]
-    return named[0] if len(named) == 1 else cand
+def _table_answer(index: Index, cand: Candidate, question: str, similar: Similarity | None) -> tuple[Candidate, Cell | None]:
+    """The row of ``cand``'s table the question names (``cand`` unless another is named more) and
+    the cell of it the question asks for."""
+    rows = _table_rows(index, cand)
+    row = choose_row(question, cand, rows)
+    return row, pick_cell(row, question, rows, similar)
 
 
 def _item_named(cand: Candidate, question: str, in_order: bool = False) -> bool:
@@ -630,8 +546,10 @@ def _named_item(scorer: Scorer, question: str, scored: list[_Scored], best: _Sco
     chosen = scorer.index.candidates[best.j]
     if chosen.kind == "item" and _item_named(chosen, question):
         return best
-    if chosen.kind == "row" and _key_named(_row_named(scorer.index, chosen, question), set(terms(question))) == 1.0:
-        return best  # a row whose key the question names is already the cell it points at
+    if chosen.kind == "row":
+        rows = _table_rows(scorer.index, chosen)
+        if names_row(question, choose_row(question, chosen, rows), rows):
+            return best  # a row the question names is already the cell it points at
     for c in scored:
         cand = scorer.index.candidates[c.j]
         if (
@@ -670,26 +588,24 @@ def _not_given(scorer: Scorer, question: str, scored: list[_Scored], best: _Scor
     )
 
 
-def _column_match(cand: Candidate, question: str) -> float:
-    return max((_header_match(question, c.header) for c in cand.cells[1:]), default=0.0)
-
-
 def _row_of_named_column(scorer: Scorer, question: str, scored: list[_Scored], best: _Scored) -> _Scored:
     """Two tables with a row for the same key ("Poland | ..." under "Focus Area" and under "Proposed
     Collaboration Area"): the row of the table whose column the question names in full wins."""
     index = scorer.index
     chosen = index.candidates[best.j]
-    qterms = set(terms(question))
-    if chosen.kind != "row" or _key_named(chosen, qterms) < 1.0 or _column_match(chosen, question) == 1.0:
+    if chosen.kind != "row":
+        return best
+
+    def fits(cand: Candidate) -> tuple[bool, bool]:
+        rows = _table_rows(index, cand)
+        return names_row(question, choose_row(question, cand, rows), rows), column_named(question, cand, rows) == 1.0
+
+    named, column = fits(chosen)
+    if not named or column:
         return best
     for c in scored:
         cand = index.candidates[c.j]
-        if (
-            cand.kind == "row"
-            and cand.chunk_id != chosen.chunk_id
-            and _key_named(cand, qterms) == 1.0
-            and _column_match(cand, question) == 1.0
-        ):
+        if cand.kind == "row" and cand.chunk_id != chosen.chunk_id and fits(cand) == (True, True):
             return c
     return best
 
@@ -708,13 +624,13 @@ def with_antecedent(index: Index, j: int, text: str, s: int, e: int) -> tuple[st
     return doc.text[prev.start : e], prev.start, e
 
 
-def compose(scorer: Scorer, best: _Scored, question: str) -> tuple[str, int, int]:
-    """The answer text and its span in the document."""
+def compose(scorer: Scorer, best: _Scored, question: str, similar: Similarity | None = None) -> tuple[str, int, int]:
+    """The answer text and its span in the document; ``similar`` tells a table's column asked in other
+    words than its header's (see ``rag.tables``)."""
     index = scorer.index
     cand = index.candidates[best.j]
     if cand.kind == "row":
-        cand = _row_named(index, cand, question)
-        cell = pick_cell(cand, question)
+        cand, cell = _table_answer(index, cand, question, similar)
         if cell is not None:
             return cell.value, cell.start, cell.end
     items = None
@@ -730,12 +646,12 @@ def compose(scorer: Scorer, best: _Scored, question: str) -> tuple[str, int, int
     if items and items[0].kind == "row":
         # A table after its lead-in: the row the question names answers with its cell; otherwise the
         # asked column, one cell per row (never the raw "A | B |" lines).
-        qterms = set(terms(question))
-        named = [it for it in items if _key_named(it, qterms) == 1.0]
-        if len(named) == 1 and (cell := pick_cell(named[0], question)) is not None:
+        named = named_row(question, items)
+        if named is not None and names_row(question, named, items) and (cell := pick_cell(named, question, items, similar)) is not None:
             return cell.value, cell.start, cell.end
-        cells = [pick_cell(it, question) for it in items]
-        if all(cells):
+        picked = [pick_cell(it, question, items, similar) for it in items]
+        cells = [c for c in picked if c is not None]
+        if cells and len(cells) == len(picked):
             joined = "; ".join(c.value for c in cells)
             if len(joined) <= MAX_ANSWER_CHARS:
                 return joined, cells[0].start, cells[-1].end
@@ -816,9 +732,11 @@ def answer(
     hits: list[Hit],
     config: AnswerConfig = AnswerConfig(),
     exclude: Sequence[Span] = (),
+    similar: Similarity | None = None,
 ) -> Answer:
     """Pick an answer from ``hits`` (best first) or abstain; citations list the supporting passage first.
-    Candidates that overlap a span of ``exclude`` (answers already given) are not considered."""
+    Candidates that overlap a span of ``exclude`` (answers already given) are not considered;
+    ``similar`` (the embedder's text similarity) tells a table's column asked in other words."""
     citations = [_citation(h) for h in hits]
     if not hits:
         return Answer(question, None, tuple(citations), 0.0)
@@ -861,7 +779,7 @@ def answer(
         # The item's own confidence counts too: the question names it, so it is not a weaker answer.
         best, conf = named, max(conf, confidence(scorer, named))
     best = _row_of_named_column(scorer, question, scored, best)
-    text, s, e = compose(scorer, best, question)
+    text, s, e = compose(scorer, best, question, similar)
     if _overlaps(best.hit.chunk.doc_id, s, e, exclude):
         # composing went back to an answer already given (the row the question names): nothing more
         return Answer(question, None, tuple(citations), 0.0)
@@ -885,7 +803,7 @@ def answer(
         conf = 0.0
     if kind == "number" and _counts_other(question, text):
         conf = 0.0  # "How many soldiers has Denmark pledged?" is not answered by "About 10 countries, including Denmark"
-    if kind == "person" and not _agent_cell(scorer.index, best, s, e):
+    if kind == "person" and not _agent_cell(scorer.index, best, s, e, question):
         conf = 0.0  # "Who is Belgium's defense minister?" is not answered by a "Focus Area" cell
     if scorer.index.candidates[best.j].kind == "row" and _owner_missing(scorer, question, best):
         # "What is France's proposed collaboration area?" answered from a table with no France in it:
@@ -1060,15 +978,16 @@ _AGENT_HEADER = re.compile(
 )
 
 
-def _agent_cell(index: Index, best: _Scored, s: int, e: int) -> bool:
-    """False when the answer is a table cell under a column that names no person or actor."""
+def _agent_cell(index: Index, best: _Scored, s: int, e: int, question: str) -> bool:
+    """False when the answer is a table cell under a column that names no person or actor and that
+    the question does not name either ("Who attends ...?" names "Attendees")."""
     cand = index.candidates[best.j]
     if cand.kind != "row":
         return True
-    for j in index.candidates_of[index.chunk_row[cand.chunk_id]]:
-        for cell in index.candidates[j].cells or ():
+    for row in _table_rows(index, cand):
+        for cell in row.cells:
             if (cell.start, cell.end) == (s, e):
-                return bool(_AGENT_HEADER.search(cell.header))
+                return bool(_AGENT_HEADER.search(cell.header)) or mentions(question, cell.header)
     return True
 
 

@@ -7,12 +7,15 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import replace
 
+import numpy as np
+
 from rag.answer import AnswerConfig, Scorer, answer, without_exclusions
 from rag.embedding import Embedder
 from rag.errors import EmptyQueryError, InvalidInputError
 from rag.limits import MAX_K, MAX_QUESTION_CHARS
 from rag.retrieval import RetrievalConfig, retrieve
 from rag.store import Index
+from rag.tables import Similarity
 from rag.types import Answer, Citation, Hit, Span
 
 _scorers: weakref.WeakKeyDictionary[Index, dict] = weakref.WeakKeyDictionary()
@@ -26,6 +29,17 @@ def _scorer(index: Index, answering: AnswerConfig) -> Scorer:
     if s is None or s.model is not answering.model:
         s = per_index[key] = Scorer(index, answering.model)
     return s
+
+
+def _similarity(embedder: Embedder) -> Similarity:
+    """The cosine of a text to each of several, by the question encoder (whose cache keeps a table's
+    column texts after their first use): how a table's column asked in other words is told."""
+
+    def similar(text: str, options: Sequence[str]) -> list[float]:
+        q = embedder.embed_query(text)
+        return [float(np.dot(embedder.embed_query(o), q)) for o in options]
+
+    return similar
 
 
 def validate_question(question: str, k: int, name: str = "question") -> str:
@@ -113,7 +127,7 @@ def _ask(
     t1 = time.perf_counter()
     hits = retrieve(index, qvec if retrieval.mode != "bm25" else None, wanted, max(k, answering.candidate_passages), retrieval, docs)
     t2 = time.perf_counter()
-    result = answer(_scorer(index, answering), wanted, qvec, hits, answering, exclude)
+    result = answer(_scorer(index, answering), wanted, qvec, hits, answering, exclude, _similarity(embedder))
     t3 = time.perf_counter()
     timings = {"embed": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "answer": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
     return replace(result, question=question, citations=result.citations[:k], timings_ms={k_: round(v, 3) for k_, v in timings.items()})

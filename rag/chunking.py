@@ -31,7 +31,7 @@ class ChunkerConfig:
 
     max_tokens: int = 254  # the encoder's 256 minus [CLS] and [SEP]
     tables: bool = True  # table-aware rows with headers; off only for the ablation
-    version: int = 3  # 3: an unpunctuated line with no text after it is text, not a heading
+    version: int = 4  # 4: table cells by position, an empty cell kept as an empty value
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -60,15 +60,19 @@ def _lines(text: str) -> list[_Line]:
 
 
 def _cells(line: _Line) -> list[tuple[str, int, int]]:
-    """Cells of a pipe-table row with their spans in the document."""
-    cells = []
-    s = line.text
+    """Cells of a pipe-table row, by position, with their spans in the document. An empty cell is
+    kept as an empty value (an empty span where its text would be), so every cell stays under its
+    column's header; the pipes that open and close the row delimit no cell."""
+    parts = line.text.split("|")
     pos = 0
-    for part in s.split("|"):
-        lead = len(part) - len(part.lstrip())
-        val = part.strip()
-        if val:
-            cells.append((val, line.start + pos + lead, line.start + pos + lead + len(val)))
+    cells = []
+    for k, part in enumerate(parts):
+        outer = (k == 0 and not part.strip()) or (k == len(parts) - 1 and not part.strip() and k > 0)
+        if not outer:
+            lead = len(part) - len(part.lstrip())
+            val = part.strip()
+            at = line.start + pos + lead
+            cells.append((val, at, at + len(val)))
         pos += len(part) + 1
     return cells
 
@@ -240,7 +244,9 @@ class Chunker:
 
         def render(row: _Line) -> tuple[str, tuple[Cell, ...]]:
             cells = tuple(Cell(heads[k] if k < len(heads) else f"Column {k + 1}", v, s, e) for k, (v, s, e) in enumerate(_cells(row)))
-            return "; ".join(f"{c.header}: {clean_for_index(c.value)}" for c in cells), cells
+            # an empty cell says nothing; a cell under an empty header (a row label) stands alone
+            shown = [f"{c.header}: {clean_for_index(c.value)}" if c.header else clean_for_index(c.value) for c in cells if c.value]
+            return "; ".join(shown), cells
 
         group: list[_Line] = []
 
