@@ -1,0 +1,21 @@
+"""The real Milvus server as a session fixture.
+
+Registered with ``pytest_plugins = ["tests.milvus_fixtures"]`` in the test modules that need it, so
+the rest of the suite never starts a server. A missing server is a failure, not a skip: a green run
+must mean the Milvus code was exercised."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.milvus_server import MILVUS_SERVER, SETUP_HINT, MilvusServer
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory):
+    if not MILVUS_SERVER.exists():
+        pytest.fail(f"the Milvus tests need the real server, and {MILVUS_SERVER} is missing: {SETUP_HINT}", pytrace=False)
+    server = MilvusServer(tmp_path_factory.mktemp("milvus"))
+    server.start()
+    yield server
+    server.close()
