@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run ask index test eval eval-squad train bench clean
+.PHONY: setup milvus run ask index test eval eval-squad train bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,10 @@ ask: setup
 index: setup
 	$(BIN)/rag index
 
-test: setup           ## unit + integration tests (real model, real FAISS), then the evaluation gate
+milvus:               ## the real Milvus 2.3.5 server the Milvus tests start (own venv: .venv-milvus)
+	.ci/milvus-setup
+
+test: setup milvus    ## unit + integration tests (real model, real FAISS, real Milvus), then the evaluation gate
 	$(BIN)/python -m pytest -q
 	$(BIN)/rag eval eval/questions.jsonl --check
 

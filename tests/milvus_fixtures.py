@@ -6,6 +6,8 @@ must mean the Milvus code was exercised."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from tests.milvus_server import MILVUS_SERVER, SETUP_HINT, MilvusServer
@@ -15,7 +17,10 @@ from tests.milvus_server import MILVUS_SERVER, SETUP_HINT, MilvusServer
 def milvus_server(tmp_path_factory):
     if not MILVUS_SERVER.exists():
         pytest.fail(f"the Milvus tests need the real server, and {MILVUS_SERVER} is missing: {SETUP_HINT}", pytrace=False)
-    server = MilvusServer(tmp_path_factory.mktemp("milvus"))
+    data = tmp_path_factory.mktemp("milvus")
+    server = MilvusServer(data)
     server.start()
     yield server
     server.close()
+    # The unpacked binaries are 250 MB of each run's data dir; the logs stay for a post-mortem.
+    shutil.rmtree(data / "bin", ignore_errors=True)
