@@ -238,6 +238,7 @@ def _fill(t, rng):
 
 
 def _check(t, v):
+    assert len(list(t.iter_rows("candidate", ["doc_id"]))) == 10
     assert t.count("chunk") == 40 and t.count("candidate") == 10
     assert t.search(v[3], k=1, filter={"source": "s"})[0][0] == "d3#c3"
     assert t.get_document("d0")["text"] == "x" * 100_000

@@ -1,14 +1,16 @@
 """A Milvus collection as the index's vector table: chunks and answer candidates with their vectors,
 the documents' full texts and the manifest. The rest of the project sees plain dicts, never pymilvus.
 
-Two collections per index (measured on Milvus 2.3.5, see bench/milvus_notes.md):
+Two collections per index (choices measured on Milvus 2.3.5, see bench/milvus_notes.md):
 
 ``<name>``
     one row per chunk or candidate: ``id`` (primary key), ``kind``, ``doc_id``, ``vector`` (inner
     product on normalised vectors), ``metadata`` (the document's metadata, JSON, so filters like
     ``{"source": "x"}`` run in Milvus) and ``payload`` (everything else of the row, JSON). Each kind
-    lives in its own partition: a search touches only that kind's segments and HNSW graphs, where a
-    ``kind == "chunk"`` filter over a shared graph lost most of its recall.
+    lives in its own partition, so a search walks only that kind's HNSW graphs: with 20k chunks and
+    80k candidates in shared graphs, a ``kind == "chunk"`` filter cut recall@10 from 0.46 to 0.35
+    (ef 64). Two collections would search as well as partitions do; one keeps one schema and
+    deletes a document's rows of both kinds in one call.
 ``<name>_documents``
     named texts split into parts (VARCHAR holds at most 65,535 UTF-8 bytes): each document, and the
     manifest (a manifest with per-document hashes outgrows any single field, and a collection
@@ -36,7 +38,7 @@ KINDS = ("chunk", "candidate")
 ROW_FIELDS = ("id", "kind", "doc_id", "vector", "metadata")  # every other key of a row goes into payload
 MAX_VARCHAR_BYTES = 65_535
 MAX_ID_BYTES = 1_024
-DEFAULT_EF = 128  # HNSW efSearch when the caller gives none: recall@10 ~0.95 at 100k in bench/scale.py
+DEFAULT_EF = 128  # HNSW ef when the caller gives none; the FAISS index's efSearch too (rag.store.IndexConfig)
 PART_BATCH = 32  # text parts per request: at most ~2 MB
 _MANIFEST = ("meta", "manifest")
 
@@ -63,6 +65,8 @@ class MilvusTable:
         self._index_type: str | None = None
 
     def close(self) -> None:
+        # pymilvus 2.5 shares one connection between clients of the same uri, and closing one closed
+        # the others (a restart test failed on it); 3.0 gives each client its own.
         self.client.close()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -268,22 +272,25 @@ class MilvusTable:
         return "".join(texts[i] for i in range(n)), head[0]["fields"]
 
     def _read(self, collection: str, call):
-        """Run a read: loaded first, and at Strong consistency if we wrote to ``collection`` since our last read."""
+        """Run a read at Strong consistency if we wrote to ``collection`` since our last read."""
+        level = "Strong" if collection in self._wrote else self.consistency
+        out = self._loaded_call(collection, lambda: call(level))
+        self._wrote.discard(collection)
+        return out
+
+    def _loaded_call(self, collection: str, call):
         from pymilvus import MilvusException
 
         self._ensure_loaded(collection)
-        level = "Strong" if collection in self._wrote else self.consistency
         try:
-            out = call(level)
+            return call()
         except MilvusException as e:
             if "not loaded" not in str(e):
                 raise
-            # The server restarted (or someone released it) since we loaded it.
+            # The server restarted (or someone released the collection) since we loaded it.
             self._loaded.discard(collection)
             self._ensure_loaded(collection)
-            out = call(level)
-        self._wrote.discard(collection)
-        return out
+            return call()
 
     def _ensure_loaded(self, collection: str) -> None:
         if collection in self._loaded:
@@ -303,13 +310,13 @@ class MilvusTable:
         if collection in self._wrote:
             self._read(collection, lambda level: self.client.query(
                 collection, filter="", output_fields=["count(*)"], consistency_level=level))
-        self._ensure_loaded(collection)
         log = logging.getLogger("pymilvus.client.iterator.query_iterator")
         old = log.level
         log.setLevel(logging.ERROR)
         try:
-            it = self.client.query_iterator(collection, batch_size=batch, filter=expr, output_fields=fields,
-                                            partition_names=partitions, consistency_level=self.consistency)
+            it = self._loaded_call(collection, lambda: self.client.query_iterator(
+                collection, batch_size=batch, filter=expr, output_fields=fields, partition_names=partitions,
+                consistency_level=self.consistency))
         finally:
             log.setLevel(old)
         try:
