@@ -256,20 +256,24 @@ class MilvusTable:
         self._wrote.add(self.docs_name)
 
     def _get_text(self, space: str, key: str) -> tuple[str, dict] | None:
-        head = self._read(self.docs_name, lambda level: self.client.get(
-            self.docs_name, ids=[_head_id(space, key)], output_fields=["gen", "n_parts", "fields"], consistency_level=level))
-        if not head:
-            return None
-        gen, n = head[0]["gen"], int(head[0]["n_parts"])
-        texts: dict[int, str] = {}
-        for s in range(0, n, PART_BATCH):
-            ids = [_part_id(space, key, gen, i) for i in range(s, min(s + PART_BATCH, n))]
-            got = self._read(self.docs_name, lambda level: self.client.get(
-                self.docs_name, ids=ids, output_fields=["part", "text"], consistency_level=level))
-            texts.update({int(r["part"]): r["text"] for r in got})
-        if len(texts) != n:
-            raise MilvusStoreError(f"{space} {key!r}: {len(texts)} of {n} parts found in {self.docs_name}")
-        return "".join(texts[i] for i in range(n)), head[0]["fields"]
+        for _ in range(3):
+            head = self._read(self.docs_name, lambda level: self.client.get(
+                self.docs_name, ids=[_head_id(space, key)], output_fields=["gen", "n_parts", "fields"],
+                consistency_level=level))
+            if not head:
+                return None
+            gen, n = head[0]["gen"], int(head[0]["n_parts"])
+            texts: dict[int, str] = {}
+            for s in range(0, n, PART_BATCH):
+                ids = [_part_id(space, key, gen, i) for i in range(s, min(s + PART_BATCH, n))]
+                got = self._read(self.docs_name, lambda level: self.client.get(
+                    self.docs_name, ids=ids, output_fields=["part", "text"], consistency_level=level))
+                texts.update({int(r["part"]): r["text"] for r in got})
+            if len(texts) == n:
+                return "".join(texts[i] for i in range(n)), head[0]["fields"]
+            # A writer switched to a new generation and deleted these parts while we read them.
+            self._wrote.add(self.docs_name)
+        raise MilvusStoreError(f"{space} {key!r}: {len(texts)} of {n} parts found in {self.docs_name}")
 
     def _read(self, collection: str, call):
         """Run a read at Strong consistency if we wrote to ``collection`` since our last read."""
