@@ -6,6 +6,7 @@ must mean the Milvus code was exercised."""
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -18,7 +19,8 @@ def milvus_server(tmp_path_factory):
     if not MILVUS_SERVER.exists():
         pytest.fail(f"the Milvus tests need the real server, and {MILVUS_SERVER} is missing: {SETUP_HINT}", pytrace=False)
     data = tmp_path_factory.mktemp("milvus")
-    server = MilvusServer(data)
+    base = os.environ.get("RAG_MILVUS_TEST_BASE_PORT")  # pin the port block; default: the first free one
+    server = MilvusServer(data, int(base) if base else None)
     server.start()
     yield server
     server.close()

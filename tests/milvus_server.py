@@ -112,10 +112,11 @@ def _lock(path: Path):
 class MilvusServer:
     """``MilvusServer(data_dir).start()``; ``.uri`` to connect; ``stop()``, ``kill()``, ``restart()``.
 
-    ``base_port`` pins the ten ports to ``base_port .. base_port+9``; without it the first block
-    from 27000 whose ports are all free and whose lock file no other process holds is taken. The
-    lock (``$TMPDIR/rag-milvus-<base>.lock``) is held while this object runs a server, so two test
-    runs on one machine never share ports."""
+    ``base_port`` pins the twelve ports to ``base_port .. base_port+11`` (see PORTS); without it the
+    first block from 27000 (in steps of 20) whose ports are all free and whose lock file no other
+    process holds is taken. The lock (``$TMPDIR/rag-milvus-<base>.lock``) is held from the first
+    start to ``close()``, so two test runs on one machine never share ports and a restart finds its
+    block again."""
 
     def __init__(self, data_dir: str | Path, base_port: int | None = None, *, start_timeout: float = 180.0,
                  executable: Path = MILVUS_SERVER):
