@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -103,12 +104,15 @@ def rows(vecs: np.ndarray, start: int) -> list[dict]:
              "section": "Budget", "title": f"Document {i // 20}"} for i in range(start, start + len(vecs))]
 
 
-def wait_indexed(table: MilvusTable, n: int, limit: float = 7_200) -> float:
+def wait_indexed(table: MilvusTable, n: int, limit: float = 7_200) -> tuple[float, int]:
+    """Seconds until every row is indexed, and pending_index_rows then. At 1M rows 2.3.5 kept
+    reporting pending rows (879,000) minutes after indexed_rows had reached the total, so that
+    counter is printed, not waited for."""
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < limit:
         info = table.client.describe_index(table.name, "vector")
-        if int(info.get("indexed_rows", 0)) >= n and int(info.get("pending_index_rows", 1)) == 0:
-            return time.perf_counter() - t0
+        if int(info.get("indexed_rows", 0)) >= n:
+            return time.perf_counter() - t0, int(info.get("pending_index_rows", 0))
         time.sleep(0.5)
     raise TimeoutError(f"index not complete after {limit} s: {info}")
 
@@ -127,7 +131,7 @@ def main() -> None:
     ap.add_argument("--uri", help="a running server (default: start one in a temporary dir)")
     args = ap.parse_args()
 
-    server = None
+    server = data = None
     if args.uri is None:
         from tests.milvus_server import MilvusServer
 
@@ -140,6 +144,7 @@ def main() -> None:
     finally:
         if server is not None:
             server.close()
+            shutil.rmtree(data, ignore_errors=True)  # 1.3 GB at 100k rows, 8.8 GB at 1M
 
 
 def run(args, server) -> None:
@@ -177,8 +182,8 @@ def run(args, server) -> None:
     t0 = time.perf_counter()
     table.client.flush(table.name)
     flush_s = time.perf_counter() - t0
-    index_s = wait_indexed(table, args.rows)
-    print(f"flush: {flush_s:.1f} s; index complete {index_s:.1f} s after the flush "
+    index_s, pending = wait_indexed(table, args.rows)
+    print(f"flush: {flush_s:.1f} s; all rows indexed {index_s:.1f} s after the flush (pending_index_rows {pending}) "
           f"(segments sealed during the inserts were being indexed already); "
           f"first upsert to all indexed: {time.perf_counter() - t_all:.1f} s ({load_avg()})")
     # Load again so the query node serves the indexed sealed segments, not growing ones.
