@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run ask index test lint eval eval-external train bench clean
+.PHONY: setup milvus run ask index test lint eval eval-external train bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,15 +25,23 @@ ask: setup
 index: setup
 	$(BIN)/rag index
 
-test: setup           ## unit + integration tests (real model, real FAISS), then the evaluation gate
+milvus:               ## the real Milvus 2.3.5 server the Milvus tests start (own venv: .venv-milvus)
+	.ci/milvus-setup
+
+test: setup lint milvus  ## lint and types, tests (real model, real FAISS, real Milvus), then the evaluation gate
 	$(BIN)/python -m pytest -q
-	$(BIN)/rag eval eval/questions.jsonl --check
+	$(BIN)/rag eval --all --check
 
-eval: setup
-	$(BIN)/rag eval eval/questions.jsonl --ablation --compare-model
+lint: setup
+	$(BIN)/ruff check rag api tests train bench
+	$(BIN)/ruff format --check rag api tests train bench
+	$(BIN)/mypy
 
-eval-squad: setup     ## SQuAD v1.1 dev, 1,000 questions over 2,067 paragraphs (own index; ~3 min)
-	$(BIN)/rag eval ../shared/bench/squad-dev/queries.jsonl --corpus ../shared/bench/squad-dev/corpus.jsonl --index index-squad-dev --out eval/results/squad-dev
+eval: setup           ## every set of eval/sets/sets.toml: eval/reports/ and eval/README.md
+	$(BIN)/rag eval --all
+
+eval-external: setup  ## the same with the SQuAD sets of ../shared/bench (own indexes; ~15 min)
+	$(BIN)/rag eval --all --external
 
 train: setup          ## reader (~50 min) then selector + verifiers (~5 min), from SQuAD; writes models/
 	$(BIN)/python train/reader.py --minutes 50
