@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.constraints import unmet
 from rag.kinds import CHECKED_TYPES as _CHECKED_TYPES
 from rag.kinds import NUMBER as _NUMBER
 from rag.kinds import expected_type, type_match
@@ -92,6 +93,7 @@ class AnswerConfig:
     rerank_more: int = 0
     rerank_more_margin: float = 2.0
     rerank_more_below: float = 0.5
+    disabled: frozenset[str] = frozenset()  # rules switched off (by name), to measure what each one does
 
     @property
     def threshold(self) -> float:
@@ -814,6 +816,12 @@ def answer(
         # Not one content word of the question in the answer's passage, its title or heading ("hello",
         # "Who won the World Cup?"): whatever the reader believes, nothing here is evidence for it.
         conf = 0.0
+    if "constraints" not in config.disabled:
+        # the years and numbers the question sets must be in the answer's passage, its heading, title or lead-in
+        cand = scorer.index.candidates[best.j]
+        holder = scorer.index.chunks[scorer.index.chunk_row[cand.chunk_id]]
+        if unmet(question, f"{best.hit.chunk.index_text}\n{holder.index_text}\n{cand.render}"):
+            conf = 0.0
     if conf < config.threshold:
         return Answer(question, None, tuple(citations), conf)
     text, s, e = with_antecedent(scorer.index, best.j, text, s, e)

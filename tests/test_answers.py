@@ -780,3 +780,15 @@ def test_citation_heading_names_the_section_once():
     assert _where("Hegseth to Visit Europe", "Focus Areas") == "Hegseth to Visit Europe — Focus Areas"
     assert _where("Hegseth to Visit Europe", "hegseth to visit europe ") == "Hegseth to Visit Europe"
     assert _where("Hegseth to Visit Europe", "") == "Hegseth to Visit Europe"
+
+
+def test_a_year_or_number_the_passage_does_not_state_is_not_answered():
+    from rag.constraints import constraints, unmet
+
+    assert [c.text for c in constraints("What was the salary cap in 2025 for lane 4?")] == ["2025", "4"]
+    assert [c.text for c in constraints("Which code do 18F staff use for F-35 work?")] == []  # parts of names
+    passage = "The salary cap was 191,900 dollars as of 2024."
+    assert [c.text for c in unmet("What was the salary cap in 2025?", passage)] == ["2025"]
+    assert unmet("What was the salary cap in 2024?", passage) == []
+    assert unmet("How many hours for employees with 3 years of service?", "Fewer than three years: 4 hours") == []
+    assert [c.text for c in unmet("What is the toll for 19 axles?", "A truck with 190 axles pays more.")] == ["19"]
