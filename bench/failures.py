@@ -18,13 +18,15 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from rag.answer import reader_candidates, score_candidates, without_exclusions
+from rag.answer import reader_candidates
 from rag.ask import ask
 from rag.embedding import load_embedder
 from rag.eval_sets import load_registry, set_questions
 from rag.evaluation import answer_correct
 from rag.indexing import open_index
 from rag.retrieval import retrieve
+from rag.rules import rewrite
+from rag.scoring import score_candidates
 from rag.settings import Settings
 
 STAGES = ("retrieval", "candidates", "selection", "reader", "abstention", "composition")
@@ -59,7 +61,7 @@ def main() -> None:
             a = ask(index, embedder, q.question, retrieval=retrieval, answering=answering)
             if answer_correct(a.answer, q.answers):
                 continue
-            wanted = without_exclusions(q.question)
+            wanted = rewrite(q.question)
             qvec = embedder.embed_query(wanted)
             hits = retrieve(index, qvec, wanted, max(5, answering.candidate_passages), retrieval)
             scored = score_candidates(scorer, wanted, qvec, hits[: answering.candidate_passages])

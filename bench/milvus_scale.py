@@ -33,12 +33,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.stores.milvus import MilvusTable  # noqa: E402
+from rag.stores.milvus import MilvusTable
 
 DIM = 384
 K = 10
-TEXT = ("The committee met in the old town hall to discuss the budget for the coming year, and after a long "
-        "debate about roads, schools and the new library, it agreed to postpone the final vote until spring. ") * 3
+TEXT = (
+    "The committee met in the old town hall to discuss the budget for the coming year, and after a long "
+    "debate about roads, schools and the new library, it agreed to postpone the final vote until spring. "
+) * 3
 
 
 def log(*a) -> None:
@@ -62,7 +64,7 @@ def random_vectors(n: int, seed: int = 0) -> np.ndarray:
     out = np.empty((n, DIM), np.float32)
     for s in range(0, n, 100_000):
         v = rng.normal(size=(min(100_000, n - s), DIM)).astype(np.float32)
-        out[s:s + len(v)] = v / np.linalg.norm(v, axis=1, keepdims=True)
+        out[s : s + len(v)] = v / np.linalg.norm(v, axis=1, keepdims=True)
     return out
 
 
@@ -89,7 +91,7 @@ def realistic_vectors(n: int) -> tuple[np.ndarray, np.ndarray]:
 def exact_top(vecs: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
     best = np.zeros((len(q), 0), np.int64), np.zeros((len(q), 0), np.float32)
     for s in range(0, len(vecs), 200_000):
-        sims = q @ vecs[s:s + 200_000].T
+        sims = q @ vecs[s : s + 200_000].T
         top = np.argpartition(-sims, k, axis=1)[:, :k]
         ids = np.concatenate([best[0], top + s], axis=1)
         sc = np.concatenate([best[1], np.take_along_axis(sims, top, axis=1)], axis=1)
@@ -99,9 +101,21 @@ def exact_top(vecs: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
 
 
 def rows(vecs: np.ndarray, start: int) -> list[dict]:
-    return [{"id": f"c{i}", "kind": "chunk", "doc_id": f"d{i // 20}", "vector": vecs[i - start],
-             "metadata": {"source": f"s{i % 50}"}, "text": TEXT, "start": 100 * (i % 20), "end": 100 * (i % 20) + len(TEXT),
-             "section": "Budget", "title": f"Document {i // 20}"} for i in range(start, start + len(vecs))]
+    return [
+        {
+            "id": f"c{i}",
+            "kind": "chunk",
+            "doc_id": f"d{i // 20}",
+            "vector": vecs[i - start],
+            "metadata": {"source": f"s{i % 50}"},
+            "text": TEXT,
+            "start": 100 * (i % 20),
+            "end": 100 * (i % 20) + len(TEXT),
+            "section": "Budget",
+            "title": f"Document {i // 20}",
+        }
+        for i in range(start, start + len(vecs))
+    ]
 
 
 def wait_indexed(table: MilvusTable, n: int, limit: float = 7_200) -> tuple[float, int]:
@@ -158,7 +172,7 @@ def run(args, server) -> None:
     noisy = vecs[picked] + rng.normal(0, 0.05, size=(len(picked), DIM)).astype(np.float32)
     queries = {"perturbed": noisy / np.linalg.norm(noisy, axis=1, keepdims=True)}
     if questions is not None:
-        queries["squad_questions"] = questions[:args.queries]
+        queries["squad_questions"] = questions[: args.queries]
     truth = {name: exact_top(vecs, q, K) for name, q in queries.items()}
 
     table = MilvusTable(args.uri, f"bench_{args.index.lower()}_{args.rows}")
@@ -171,21 +185,25 @@ def run(args, server) -> None:
     spent = 0.0
     t_all = time.perf_counter()
     for s in range(0, args.rows, args.batch):
-        batch = rows(vecs[s:s + args.batch], s)
+        batch = rows(vecs[s : s + args.batch], s)
         t0 = time.perf_counter()
         table.upsert_rows(batch, batch=args.batch)
         spent += time.perf_counter() - t0
         if (s // args.batch) % 20 == 0:
             log(f"  upserted {s + len(batch)}: {(s + len(batch)) / spent:.0f} rows/s so far")
-    print(f"insert: {args.rows} rows in {spent:.1f} s of upsert calls = {args.rows / spent:.0f} rows/s "
-          f"(batches of {args.batch}, payload ~{len(TEXT)} chars; {load_avg()})")
+    print(
+        f"insert: {args.rows} rows in {spent:.1f} s of upsert calls = {args.rows / spent:.0f} rows/s "
+        f"(batches of {args.batch}, payload ~{len(TEXT)} chars; {load_avg()})"
+    )
     t0 = time.perf_counter()
     table.client.flush(table.name)
     flush_s = time.perf_counter() - t0
     index_s, pending = wait_indexed(table, args.rows)
-    print(f"flush: {flush_s:.1f} s; all rows indexed {index_s:.1f} s after the flush (pending_index_rows {pending}) "
-          f"(segments sealed during the inserts were being indexed already); "
-          f"first upsert to all indexed: {time.perf_counter() - t_all:.1f} s ({load_avg()})")
+    print(
+        f"flush: {flush_s:.1f} s; all rows indexed {index_s:.1f} s after the flush (pending_index_rows {pending}) "
+        f"(segments sealed during the inserts were being indexed already); "
+        f"first upsert to all indexed: {time.perf_counter() - t_all:.1f} s ({load_avg()})"
+    )
     # Load again so the query node serves the indexed sealed segments, not growing ones.
     table.release()
     t0 = time.perf_counter()

@@ -9,11 +9,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from rag.answer import AnswerConfig, Scorer, answer, without_exclusions
+from rag.answer import AnswerConfig, answer
 from rag.embedding import Embedder
 from rag.errors import EmptyQueryError, InvalidInputError
 from rag.limits import MAX_K, MAX_QUESTION_CHARS
 from rag.retrieval import RetrievalConfig, retrieve
+from rag.rules import rewrite
+from rag.scoring import Scorer
 from rag.store import Index
 from rag.tables import Similarity
 from rag.types import Answer, Citation, Hit, Span
@@ -102,10 +104,12 @@ def ask(
     retrieval: RetrievalConfig = RetrievalConfig(),
     answering: AnswerConfig = AnswerConfig(),
     docs: frozenset[str] | None = None,
+    trace: dict | None = None,
 ) -> Answer:
     """Answer ``question`` from the index (from the documents ``docs`` only, when given) with
-    citations, or abstain when the corpus does not say."""
-    return _cited_in_source(index, _ask(index, embedder, question, k, retrieval, answering, docs=docs))
+    citations, or abstain when the corpus does not say. ``trace`` (a dict), when given, hears which
+    rules (``rag.rules``) fired and what the answer was before a veto."""
+    return _cited_in_source(index, _ask(index, embedder, question, k, retrieval, answering, docs=docs, trace=trace))
 
 
 def _ask(
@@ -117,17 +121,20 @@ def _ask(
     answering: AnswerConfig = AnswerConfig(),
     exclude: Sequence[Span] = (),
     docs: frozenset[str] | None = None,
+    trace: dict | None = None,
 ) -> Answer:
     """``ask`` in the indexed text's offsets; ``exclude``: answers already given ("tell me more")."""
     question = validate_question(question, k)
     t0 = time.perf_counter()
     # "(not the proposed collaboration areas table)" says where not to look: its words are not wanted
-    wanted = without_exclusions(question)
+    wanted = rewrite(question, answering.disabled)
     qvec = embedder.embed_query(wanted)
     t1 = time.perf_counter()
     hits = retrieve(index, qvec if retrieval.mode != "bm25" else None, wanted, max(k, answering.candidate_passages), retrieval, docs)
     t2 = time.perf_counter()
-    result = answer(_scorer(index, answering), wanted, qvec, hits, answering, exclude, _similarity(embedder))
+    result = answer(_scorer(index, answering), wanted, qvec, hits, answering, exclude, _similarity(embedder), trace)
+    if trace is not None:
+        trace["rewritten"] = wanted != question
     t3 = time.perf_counter()
     timings = {"embed": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "answer": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
     return replace(result, question=question, citations=result.citations[:k], timings_ms={k_: round(v, 3) for k_, v in timings.items()})

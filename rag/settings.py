@@ -78,8 +78,9 @@ class Settings(BaseSettings):
         )
 
     def answering(self):
-        from rag.answer import AnswerConfig, load_answer_model
+        from rag.answer import AnswerConfig
         from rag.reader import load_reader
+        from rag.scoring import load_answer_model
 
         reader = load_reader(self.reader, self.threads, self.reader_parallel) if self.use_reader else None
         threshold = self.reader_min_confidence if reader is not None else self.min_confidence

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer import FEATURES, AnswerModel, LinearModel, Scorer, candidate_features
 from rag.evaluation import Question, _norm, auroc
 from rag.retrieval import RetrievalConfig, retrieve
+from rag.scoring import FEATURES, AnswerModel, LinearModel, Scorer, candidate_features
 from rag.splits import article_of, in_split
 from rag.text import sentence_spans, terms
 
@@ -190,7 +190,8 @@ def fit_reader_verifier(
     (measured, not the default: MODEL_CARD.md)."""
     from sklearn.isotonic import IsotonicRegression
 
-    from rag.answer import READER_FEATURES, reader_candidates, rerank, score_candidates
+    from rag.answer import READER_FEATURES, reader_candidates, rerank
+    from rag.scoring import score_candidates
 
     cal = in_split(questions, split, "calibration")
     arts = sorted({article_of(q.docs[0]) for q in cal})

@@ -40,8 +40,20 @@ SETUP_HINT = "run `.ci/milvus-setup` (installs milvus==2.3.5 into .venv-milvus)"
 # Offsets within a block; a developer's own server on the defaults (2379, 19530, ...) is never hit
 # because blocks start at FIRST_BASE, below Linux's ephemeral range (32768+).
 # The first ten have wrapper flags (--etcd-port, ...); etcd-peer and metrics are set as described above.
-PORTS = ("etcd", "root-coord", "proxy", "proxy-internal", "query-coord", "query-node", "index-coord", "index-node",
-         "data-coord", "data-node", "etcd-peer", "metrics")
+PORTS = (
+    "etcd",
+    "root-coord",
+    "proxy",
+    "proxy-internal",
+    "query-coord",
+    "query-node",
+    "index-coord",
+    "index-node",
+    "data-coord",
+    "data-node",
+    "etcd-peer",
+    "metrics",
+)
 FLAG_PORTS = PORTS[:10]
 ROLES = ("rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dataCoord", "dataNode")
 FIRST_BASE, LAST_BASE, STEP = 27000, 29980, 20
@@ -118,8 +130,9 @@ class MilvusServer:
     start to ``close()``, so two test runs on one machine never share ports and a restart finds its
     block again."""
 
-    def __init__(self, data_dir: str | Path, base_port: int | None = None, *, start_timeout: float = 180.0,
-                 executable: Path = MILVUS_SERVER):
+    def __init__(
+        self, data_dir: str | Path, base_port: int | None = None, *, start_timeout: float = 180.0, executable: Path = MILVUS_SERVER
+    ):
         self.data_dir = Path(data_dir).resolve()
         self.base_port = base_port
         self.start_timeout = start_timeout
@@ -178,8 +191,14 @@ class MilvusServer:
             fcntl.flock(start_lock, fcntl.LOCK_EX)
             started = time.time()
             # Own process group: a Ctrl-C meant for pytest does not reach the server mid-test.
-            self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                          env={**os.environ, "ETCD_CONFIG_PATH": str(etcd_config)}, start_new_session=True)
+            self._proc = subprocess.Popen(
+                cmd,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "ETCD_CONFIG_PATH": str(etcd_config)},
+                start_new_session=True,
+            )
             _RUNNING.add(self)
             try:
                 self._check_config(started)
@@ -225,7 +244,9 @@ class MilvusServer:
             if self.base_port is not None:
                 raise MilvusServerError(f"ports {busy} of block {base}..{base + len(PORTS) - 1} are in use")
         if self.base_port is not None:
-            raise MilvusServerError(f"port block {self.base_port} is locked by another process ({LOCK_DIR}/rag-milvus-{self.base_port}.lock)")
+            raise MilvusServerError(
+                f"port block {self.base_port} is locked by another process ({LOCK_DIR}/rag-milvus-{self.base_port}.lock)"
+            )
         raise MilvusServerError(f"no free block of {len(PORTS)} ports between {FIRST_BASE} and {LAST_BASE + STEP - 1}")
 
     def _check_config(self, started: float) -> None:
@@ -268,11 +289,12 @@ class MilvusServer:
                         return
                     finally:
                         client.close()
-            except Exception as e:  # noqa: BLE001 - anything before readiness is "not yet"
+            except Exception as e:
                 last = e
                 time.sleep(0.5)
-        raise MilvusServerError(f"Milvus at {self.uri} not ready after {self.start_timeout:.0f} s "
-                                f"(last error: {str(last).strip()[:300]}){self._tail()}")
+        raise MilvusServerError(
+            f"Milvus at {self.uri} not ready after {self.start_timeout:.0f} s (last error: {str(last).strip()[:300]}){self._tail()}"
+        )
 
     def _children(self) -> list[int]:
         pid = self._proc.pid

@@ -7,9 +7,12 @@ import sys
 
 import pytest
 
-from rag.answer import _ANAPHOR, _META, expected_type, pick_cell, shorten, type_match, with_antecedent
 from rag.ask import ask
+from rag.compose import shorten, with_antecedent
 from rag.errors import EmptyQueryError, InvalidInputError
+from rag.kinds import expected_type, type_match
+from rag.scoring import _ANAPHOR, _META
+from rag.tables import pick_cell
 from rag.types import Candidate, Cell
 
 from .conftest import ROOT
@@ -378,7 +381,7 @@ def test_a_sentence_opening_with_a_noun_used_before_is_read_with_those_sentences
 
 
 def test_definite_back():
-    from rag.answer import _definite_back
+    from rag.scoring import _definite_back
     from rag.text import terms
 
     before = frozenset(terms("A notable example of such collaboration is the Joint Strike Fighter program."))
@@ -409,7 +412,8 @@ def test_a_question_asking_for_countries_needs_a_name_it_does_not_give(real_inde
 
 
 def test_asks_for_names_and_the_corpus_names():
-    from rag.answer import Scorer, _asks_for_names, _new_name
+    from rag.rules import _asks_for_names, _new_name
+    from rag.scoring import Scorer
 
     assert _asks_for_names("Which countries signed the treaty?") and _asks_for_names("What European city hosts it?")
     assert not _asks_for_names("What do nations gain by teaming up?") and not _asks_for_names("Who signed it?")
@@ -437,7 +441,8 @@ def test_asks_for_names_and_the_corpus_names():
 
 
 def test_a_question_for_people_by_office_needs_a_person_it_does_not_name():
-    from rag.answer import Scorer, _asks_for_person, _new_person
+    from rag.rules import _asks_for_person, _new_person
+    from rag.scoring import Scorer
     from rag.text import is_place_word
 
     assert _asks_for_person("Which German officials will he meet?") and _asks_for_person("What is the name of the Polish defense minister?")
@@ -464,7 +469,7 @@ def test_a_list_item_is_not_outscored_for_being_an_item(real_index, embedder, an
 
 
 def test_a_rare_feature_is_capped():
-    from rag.answer import RARE_CAP, LinearModel
+    from rag.scoring import RARE_CAP, LinearModel
 
     m = LinearModel(("is_item", "sim"), (-1.0, 1.0), 0.0, (0.0002, 0.5), (0.014, 0.2))
     assert m.logit({"is_item": 1.0, "sim": 0.5}) == -RARE_CAP  # not -71
@@ -507,7 +512,7 @@ def test_a_number_must_count_what_how_many_asks(real_index, embedder, answering,
 
 
 def test_counts_other():
-    from rag.answer import _counts_other
+    from rag.rules import _counts_other
 
     assert _counts_other("How many soldiers has Denmark pledged?", "About 10 countries, including Denmark")
     assert not _counts_other("How many people live there?", "3.5 million inhabitants")
@@ -520,7 +525,7 @@ def test_counts_other():
 
 
 def test_item_named():
-    from rag.answer import _item_named
+    from rag.compose import _item_named
     from rag.types import Candidate
 
     text = "Intelligence Sharing: Establishing frameworks."
@@ -584,7 +589,7 @@ def test_table_answers_come_from_the_named_row_and_column(real_index, embedder, 
     ],
 )
 def test_negated_questions(question, negated):
-    from rag.answer import _negated
+    from rag.rules import _negated
 
     assert _negated(question) is negated
 
@@ -641,7 +646,7 @@ def test_a_table_does_not_answer_for_a_name_it_does_not_hold(real_index, embedde
     ],
 )
 def test_what_a_question_says_not_to_look_at_is_not_searched_for(question, wanted):
-    from rag.answer import without_exclusions
+    from rag.rules import without_exclusions
 
     assert without_exclusions(question) == wanted
 
@@ -692,7 +697,7 @@ def test_no_number_or_date_means_no_answer(real_index, embedder, answering, ques
 
 
 def test_plural_questions():
-    from rag.answer import _wants_list
+    from rag.compose import _wants_list
 
     assert _wants_list("Which defense initiatives should the two countries expand?")
     assert _wants_list("What are the key tools?")
@@ -719,7 +724,8 @@ class _CountingReader:
 def test_the_reader_skips_candidates_far_behind_the_selectors_best(scores, margin, read):
     from types import SimpleNamespace
 
-    from rag.answer import _Scored, rerank
+    from rag.answer import rerank
+    from rag.scoring import _Scored
 
     cands = [SimpleNamespace(render=f"candidate {i}") for i in range(3)]
     scorer = SimpleNamespace(index=SimpleNamespace(candidates=cands), model=None)
@@ -749,7 +755,8 @@ class _UnsureReader(_CountingReader):
 def test_an_unsure_reader_reads_more_candidates_but_keeps_its_first_confidence(first, reads):
     from types import SimpleNamespace
 
-    from rag.answer import _Scored, rerank
+    from rag.answer import rerank
+    from rag.scoring import _Scored
 
     cands = [SimpleNamespace(render=f"candidate {i}") for i in range(6)]
     scorer = SimpleNamespace(index=SimpleNamespace(candidates=cands), model=None)
@@ -766,7 +773,8 @@ def test_an_unsure_reader_reads_more_candidates_but_keeps_its_first_confidence(f
 
 
 def test_the_reader_reads_the_best_candidates_within_the_margin():
-    from rag.answer import _Scored, reader_candidates
+    from rag.answer import reader_candidates
+    from rag.scoring import _Scored
 
     scored = [_Scored(0, None, 3.0, {}), _Scored(1, None, 2.5, {}), _Scored(2, None, -1.0, {})]
     assert [c.j for c in reader_candidates(scored, n=2, margin=1.0)] == [0, 1]

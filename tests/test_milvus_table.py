@@ -24,13 +24,32 @@ def unit(rng, n=1):
 
 
 def chunk(i, doc, vec, **extra):
-    return {"id": f"{doc}#c{i}", "kind": "chunk", "doc_id": doc, "vector": vec, "text": f"chunk {i} of {doc}",
-            "start": 10 * i, "end": 10 * i + 9, "section": "S", "title": f"Title {doc}", **extra}
+    return {
+        "id": f"{doc}#c{i}",
+        "kind": "chunk",
+        "doc_id": doc,
+        "vector": vec,
+        "text": f"chunk {i} of {doc}",
+        "start": 10 * i,
+        "end": 10 * i + 9,
+        "section": "S",
+        "title": f"Title {doc}",
+        **extra,
+    }
 
 
 def candidate(i, doc, vec, **extra):
-    return {"id": f"{doc}#s{i}", "kind": "candidate", "doc_id": doc, "vector": vec, "chunk_id": f"{doc}#c0",
-            "text": f"sentence {i}", "start": i, "end": i + 5, **extra}
+    return {
+        "id": f"{doc}#s{i}",
+        "kind": "candidate",
+        "doc_id": doc,
+        "vector": vec,
+        "chunk_id": f"{doc}#c0",
+        "text": f"sentence {i}",
+        "start": i,
+        "end": i + 5,
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -88,8 +107,11 @@ def test_search_orders_by_inner_product(new_table, index):
 def test_rows_round_trip(table):
     rng = np.random.default_rng(2)
     v = unit(rng, 3)
-    rows = [chunk(0, "d1", v[0], metadata={"source": "wiki"}, note="ünï 😀"), chunk(1, "d1", v[1]),
-            candidate(0, "d1", v[2], cells=[{"header": "h", "value": "v", "start": 0, "end": 1}])]
+    rows = [
+        chunk(0, "d1", v[0], metadata={"source": "wiki"}, note="ünï 😀"),
+        chunk(1, "d1", v[1]),
+        candidate(0, "d1", v[2], cells=[{"header": "h", "value": "v", "start": 0, "end": 1}]),
+    ]
     assert table.upsert_rows(rows) == 3
     got = table.get(["d1#s0", "missing", "d1#c0"], with_vectors=True)
     assert [g["id"] for g in got] == ["d1#s0", "d1#c0"]
@@ -109,8 +131,7 @@ def test_rows_round_trip(table):
 def test_filters(table):
     rng = np.random.default_rng(3)
     v = unit(rng, 12)
-    rows = [chunk(i, f"d{i % 3}", v[i], metadata={"source": TRICKY[i % len(TRICKY)], "year": 2000 + i % 2})
-            for i in range(12)]
+    rows = [chunk(i, f"d{i % 3}", v[i], metadata={"source": TRICKY[i % len(TRICKY)], "year": 2000 + i % 2}) for i in range(12)]
     table.upsert_rows(rows + [candidate(0, "d0", v[0])])
     q = v[0]
 
@@ -123,7 +144,8 @@ def test_filters(table):
         want = {r["id"] for r in rows if r["metadata"]["source"] == value}
         assert ids(filter={"source": value}) == want, value
     assert ids(filter={"source": TRICKY[:2], "year": 2000}) == {
-        r["id"] for r in rows if r["metadata"]["source"] in TRICKY[:2] and r["metadata"]["year"] == 2000}
+        r["id"] for r in rows if r["metadata"]["source"] in TRICKY[:2] and r["metadata"]["year"] == 2000
+    }
     assert ids(filter={"source": "nowhere"}) == set()
     assert ids(filter={"doc_id": []}) == set()
     assert ids(kind="candidate") == {"d0#s0"}
@@ -165,8 +187,7 @@ def test_long_documents_round_trip(table):
     assert table.get_document("long") == {"id": "long", "text": text, "title": "Long", "sha256": "abc", "source": "x.md"}
     table.put_document("long", "short now", {"title": "Long v2"})
     assert table.get_document("long") == {"id": "long", "text": "short now", "title": "Long v2"}
-    parts = table.client.query(table.docs_name, filter='key == "long" and part >= 0', output_fields=["gen"],
-                               consistency_level="Strong")
+    parts = table.client.query(table.docs_name, filter='key == "long" and part >= 0', output_fields=["gen"], consistency_level="Strong")
     assert len(parts) == 1, "the previous version's parts are deleted"
     table.put_document("empty", "")
     assert table.get_document("empty") == {"id": "empty", "text": ""}
@@ -182,8 +203,12 @@ def test_split_utf8():
 
 def test_manifest_round_trip(table):
     assert table.read_manifest() is None
-    manifest = {"format_version": 1, "embedding_model": "m", "chunker": {"max_tokens": 200},
-                "documents": {f"doc-{i}": f"{i:064x}" for i in range(3_000)}}
+    manifest = {
+        "format_version": 1,
+        "embedding_model": "m",
+        "chunker": {"max_tokens": 200},
+        "documents": {f"doc-{i}": f"{i:064x}" for i in range(3_000)},
+    }
     assert len(json.dumps(manifest)) > 3 * MAX_VARCHAR_BYTES
     table.write_manifest(manifest)
     assert table.read_manifest() == manifest
@@ -230,8 +255,10 @@ def test_capabilities_of_2_3_5(table):
 
 def _fill(t, rng):
     v = unit(rng, 50)
-    t.upsert_rows([chunk(i, f"d{i % 5}", v[i], metadata={"source": "s"}) for i in range(40)]
-                  + [candidate(i, f"d{i % 5}", v[40 + i]) for i in range(10)])
+    t.upsert_rows(
+        [chunk(i, f"d{i % 5}", v[i], metadata={"source": "s"}) for i in range(40)]
+        + [candidate(i, f"d{i % 5}", v[40 + i]) for i in range(10)]
+    )
     t.put_document("d0", "x" * 100_000, {"title": "T"})
     t.write_manifest({"documents": {"d0": "h"}})
     return v

@@ -186,7 +186,7 @@ def test_concurrent_builds_of_one_index_take_turns(small_corpus, tmp_path):
 
 
 def test_names_are_stored_at_build_and_match_the_lazy_scan(small_corpus, fake_embedder, tmp_path):
-    from rag.answer import Scorer
+    from rag.scoring import Scorer
     from rag.text import capitalised_names
 
     build_index(load_corpus(small_corpus), fake_embedder, tmp_path / "idx")

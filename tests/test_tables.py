@@ -122,8 +122,8 @@ def test_a_question_mentions_a_header_only_with_all_its_words():
 def test_the_rows_of_a_table_cut_into_passages_are_one_table():
     from types import SimpleNamespace
 
-    from rag.answer import _table_rows
     from rag.chunking import ChunkerConfig
+    from rag.compose import _table_rows
 
     body = "\n".join(f"| Item {i} | {i} units |" for i in range(30))
     md = f"# Stock\n\n| Item | Count |\n| --- | --- |\n{body}\n\n## Other shelf\n\n| Item | Count |\n| --- | --- |\n| Spare | 1 unit |\n"

@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 
-from rag.answer import FEATURES, HAND_VERIFIER, AnswerModel, LinearModel
 from rag.evaluation import load_questions
 from rag.indexing import open_index
+from rag.scoring import FEATURES, HAND_VERIFIER, AnswerModel, LinearModel
 from rag.train import fit_reader_verifier
 
 COLOURS = ["red", "blue", "green", "amber", "violet", "grey"]

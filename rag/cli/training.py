@@ -59,7 +59,7 @@ def train(
 
         reader = load_reader(reader_dir)
         if reader_only:
-            from rag.answer import load_answer_model
+            from rag.scoring import load_answer_model
 
             model = load_answer_model(out_path)
             if model is None or reader is None:

@@ -51,8 +51,7 @@ class MilvusTable:
     """One index in Milvus. ``MilvusTable(uri, name).create(dim=384)`` makes it; later instances
     with the same name open it."""
 
-    def __init__(self, uri: str, name: str, *, token: str | None = None, timeout: float = 30.0,
-                 consistency: str = "Bounded"):
+    def __init__(self, uri: str, name: str, *, token: str | None = None, timeout: float = 30.0, consistency: str = "Bounded"):
         from pymilvus import MilvusClient
 
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", name):
@@ -129,8 +128,14 @@ class MilvusTable:
         are told from the version (2.4 and 2.5); hybrid_search is called for real when the index exists."""
         version = self.client.get_server_version()
         nums = tuple(int(x) for x in re.findall(r"\d+", version)[:3])
-        caps = {"server_version": version, "hybrid_search": nums >= (2, 4), "sparse_vectors": nums >= (2, 4),
-                "builtin_bm25": nums >= (2, 5), "json_filters": nums >= (2, 3), "upsert": nums >= (2, 3)}
+        caps = {
+            "server_version": version,
+            "hybrid_search": nums >= (2, 4),
+            "sparse_vectors": nums >= (2, 4),
+            "builtin_bm25": nums >= (2, 5),
+            "json_filters": nums >= (2, 3),
+            "upsert": nums >= (2, 3),
+        }
         if self.exists():
             caps["hybrid_search"] = self._hybrid_search_works()
         return caps
@@ -158,8 +163,9 @@ class MilvusTable:
         self.client.delete(self.name, filter=f"doc_id == {_literal(doc_id)}")
         self._wrote.add(self.name)
 
-    def search(self, vector: Sequence[float], k: int, kind: str = "chunk", filter: dict | None = None,
-               ef: int | None = None) -> list[tuple[str, float, dict]]:
+    def search(
+        self, vector: Sequence[float], k: int, kind: str = "chunk", filter: dict | None = None, ef: int | None = None
+    ) -> list[tuple[str, float, dict]]:
         """The ``k`` rows of ``kind`` with the highest inner product: ``(id, score, row)``, best first.
 
         ``filter``: field -> value or list of values; ``doc_id`` and ``kind`` are columns, any other key
@@ -171,10 +177,19 @@ class MilvusTable:
         if self._index_type is None:
             self._index_type = self._describe_index_type()
         params = {"ef": max(ef or DEFAULT_EF, k)} if self._index_type == "HNSW" else {}
-        res = self._read(self.name, lambda level: self.client.search(
-            self.name, data=[[float(x) for x in vector]], limit=k, filter=expr or "", partition_names=[kind],
-            output_fields=["kind", "doc_id", "metadata", "payload"], search_params={"metric_type": "IP", "params": params},
-            consistency_level=level))
+        res = self._read(
+            self.name,
+            lambda level: self.client.search(
+                self.name,
+                data=[[float(x) for x in vector]],
+                limit=k,
+                filter=expr or "",
+                partition_names=[kind],
+                output_fields=["kind", "doc_id", "metadata", "payload"],
+                search_params={"metric_type": "IP", "params": params},
+                consistency_level=level,
+            ),
+        )
         return [(h["id"], float(h["distance"]), _from_entity({"id": h["id"], **h["entity"]})) for h in res[0]]
 
     def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[dict]:
@@ -184,17 +199,21 @@ class MilvusTable:
         fields = ["kind", "doc_id", "metadata", "payload"] + (["vector"] if with_vectors else [])
         found = {}
         for s in range(0, len(ids), 1000):
-            part = list(ids[s:s + 1000])
-            got = self._read(self.name, lambda level: self.client.get(self.name, ids=part, output_fields=fields,
-                                                                      consistency_level=level))
+            part = list(ids[s : s + 1000])
+            got = self._read(
+                self.name, lambda level, part=part: self.client.get(self.name, ids=part, output_fields=fields, consistency_level=level)
+            )
             found.update({r["id"]: _from_entity(r) for r in got})
         return [found[i] for i in ids if i in found]
 
     def iter_rows(self, kind: str, fields: Sequence[str] | None = None, batch: int = 1000) -> Iterator[dict]:
         """Every row of ``kind`` (in no particular order), reduced to ``fields`` (row keys; all if None)."""
         _check_kind(kind)
-        cols = {"id"} | ({"doc_id", "metadata", "payload", "vector"} if fields is None else
-                         {f if f in ROW_FIELDS else "payload" for f in fields} - {"kind"})
+        cols = {"id"} | (
+            {"doc_id", "metadata", "payload", "vector"}
+            if fields is None
+            else {f if f in ROW_FIELDS else "payload" for f in fields} - {"kind"}
+        )
         for r in self._iterate(self.name, f"kind == {_literal(kind)}", sorted(cols), batch, [kind]):
             row = _from_entity({"kind": kind, **r})
             yield row if fields is None else {f: row[f] for f in ["id", *fields] if f in row}
@@ -203,8 +222,9 @@ class MilvusTable:
         if kind is not None:
             _check_kind(kind)
         kw = {"partition_names": [kind]} if kind else {}
-        res = self._read(self.name, lambda level: self.client.query(self.name, filter="", output_fields=["count(*)"],
-                                                                    consistency_level=level, **kw))
+        res = self._read(
+            self.name, lambda level: self.client.query(self.name, filter="", output_fields=["count(*)"], consistency_level=level, **kw)
+        )
         return int(res[0]["count(*)"])
 
     # -- documents and manifest ----------------------------------------------------------------
@@ -244,30 +264,64 @@ class MilvusTable:
         _check_id(key)
         gen = uuid.uuid4().hex
         parts = split_utf8(text, MAX_VARCHAR_BYTES)
-        rows = [{"id": _part_id(space, key, gen, i), "space": space, "key": key, "part": i, "gen": gen, "n_parts": len(parts),
-                 "text": p, "fields": {}, "placeholder": [1.0, 0.0]} for i, p in enumerate(parts)]
+        rows = [
+            {
+                "id": _part_id(space, key, gen, i),
+                "space": space,
+                "key": key,
+                "part": i,
+                "gen": gen,
+                "n_parts": len(parts),
+                "text": p,
+                "fields": {},
+                "placeholder": [1.0, 0.0],
+            }
+            for i, p in enumerate(parts)
+        ]
         for s in range(0, len(rows), PART_BATCH):
-            self.client.upsert(self.docs_name, rows[s:s + PART_BATCH])
+            self.client.upsert(self.docs_name, rows[s : s + PART_BATCH])
         # The switch: one row, so a reader sees the old text or the new one, never a mix.
-        self.client.upsert(self.docs_name, [{"id": _head_id(space, key), "space": space, "key": key, "part": -1, "gen": gen,
-                                             "n_parts": len(parts), "text": "", "fields": fields, "placeholder": [1.0, 0.0]}])
-        self.client.delete(self.docs_name, filter=f"space == {_literal(space)} and key == {_literal(key)} "
-                                                  f"and part >= 0 and gen != {_literal(gen)}")
+        self.client.upsert(
+            self.docs_name,
+            [
+                {
+                    "id": _head_id(space, key),
+                    "space": space,
+                    "key": key,
+                    "part": -1,
+                    "gen": gen,
+                    "n_parts": len(parts),
+                    "text": "",
+                    "fields": fields,
+                    "placeholder": [1.0, 0.0],
+                }
+            ],
+        )
+        self.client.delete(
+            self.docs_name, filter=f"space == {_literal(space)} and key == {_literal(key)} and part >= 0 and gen != {_literal(gen)}"
+        )
         self._wrote.add(self.docs_name)
 
     def _get_text(self, space: str, key: str) -> tuple[str, dict] | None:
         for _ in range(3):
-            head = self._read(self.docs_name, lambda level: self.client.get(
-                self.docs_name, ids=[_head_id(space, key)], output_fields=["gen", "n_parts", "fields"],
-                consistency_level=level))
+            head = self._read(
+                self.docs_name,
+                lambda level: self.client.get(
+                    self.docs_name, ids=[_head_id(space, key)], output_fields=["gen", "n_parts", "fields"], consistency_level=level
+                ),
+            )
             if not head:
                 return None
             gen, n = head[0]["gen"], int(head[0]["n_parts"])
             texts: dict[int, str] = {}
             for s in range(0, n, PART_BATCH):
                 ids = [_part_id(space, key, gen, i) for i in range(s, min(s + PART_BATCH, n))]
-                got = self._read(self.docs_name, lambda level: self.client.get(
-                    self.docs_name, ids=ids, output_fields=["part", "text"], consistency_level=level))
+                got = self._read(
+                    self.docs_name,
+                    lambda level, ids=ids: self.client.get(
+                        self.docs_name, ids=ids, output_fields=["part", "text"], consistency_level=level
+                    ),
+                )
                 texts.update({int(r["part"]): r["text"] for r in got})
             if len(texts) == n:
                 return "".join(texts[i] for i in range(n)), head[0]["fields"]
@@ -306,21 +360,29 @@ class MilvusTable:
             self.client.load_collection(collection)
         self._loaded.add(collection)
 
-    def _iterate(self, collection: str, expr: str, fields: list[str], batch: int,
-                 partitions: list[str] | None = None) -> Iterator[dict]:
+    def _iterate(self, collection: str, expr: str, fields: list[str], batch: int, partitions: list[str] | None = None) -> Iterator[dict]:
         # The iterator ignores the consistency level (2.3.5 gives it no snapshot timestamp; pymilvus
         # falls back to its own clock and says so): right after a write it missed the last batches.
         # A Strong read first waits until the server has applied our writes.
         if collection in self._wrote:
-            self._read(collection, lambda level: self.client.query(
-                collection, filter="", output_fields=["count(*)"], consistency_level=level))
+            self._read(
+                collection, lambda level: self.client.query(collection, filter="", output_fields=["count(*)"], consistency_level=level)
+            )
         log = logging.getLogger("pymilvus.client.iterator.query_iterator")
         old = log.level
         log.setLevel(logging.ERROR)
         try:
-            it = self._loaded_call(collection, lambda: self.client.query_iterator(
-                collection, batch_size=batch, filter=expr, output_fields=fields, partition_names=partitions,
-                consistency_level=self.consistency))
+            it = self._loaded_call(
+                collection,
+                lambda: self.client.query_iterator(
+                    collection,
+                    batch_size=batch,
+                    filter=expr,
+                    output_fields=fields,
+                    partition_names=partitions,
+                    consistency_level=self.consistency,
+                ),
+            )
         finally:
             log.setLevel(old)
         try:
@@ -363,8 +425,14 @@ def _to_entity(row: dict) -> dict:
     vec = row.get("vector")
     if vec is None:
         raise ValueError(f"row {row['id']!r} has no vector")
-    return {"id": row["id"], "kind": row["kind"], "doc_id": row["doc_id"], "vector": [float(x) for x in vec],
-            "metadata": row.get("metadata") or {}, "payload": {k: v for k, v in row.items() if k not in ROW_FIELDS}}
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "doc_id": row["doc_id"],
+        "vector": [float(x) for x in vec],
+        "metadata": row.get("metadata") or {},
+        "payload": {k: v for k, v in row.items() if k not in ROW_FIELDS},
+    }
 
 
 def _from_entity(e: dict) -> dict:
