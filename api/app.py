@@ -46,6 +46,7 @@ def create_app(
 
             await run_in_threadpool(loader)
         yield
+        engine.unfollow()
 
     # FastAPI's /docs and /redoc pages load Swagger UI and ReDoc from a CDN: blank pages offline, and a
     # request to a third party from every reader's browser. fastapi-offline serves the same files from here.

@@ -57,12 +57,12 @@ def serve(
             "set RAG_ADMIN_KEYS / RAG_READ_KEYS (or RAG_KEYS_FILE), bind 127.0.0.1, or pass --insecure"
         )
     n = settings.workers
-    preflight(settings.corpus, settings.index)  # its note, if any, the server logs once it loads
+    preflight(settings.corpus, settings.store())  # its note, if any, the server logs once it loads
     _check_can_listen(settings.host, settings.port)
     if not keys.configured:
         where = "loopback only" if _loopback(settings.host) else "--insecure"
         err.print(f"no API keys configured ({where}): every request may read and write documents")
-    err.print(f"serving on http://{settings.host}:{settings.port} (index {settings.index}, {n} worker{'s' * (n > 1)})")
+    err.print(f"serving on http://{settings.host}:{settings.port} (index {settings.store()}, {n} worker{'s' * (n > 1)})")
     if n == 1:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning", http=NoDelayHTTPProtocol)
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from fastapi import Request
@@ -21,6 +22,10 @@ from rag.store import Index
 
 log = logging.getLogger("rag.api")
 
+
+# How often a process serving a shared store (Milvus) looks for other processes' writes: a write
+# through one replica is answered by the others within this, plus the time to read what changed.
+FOLLOW_SECONDS = 0.5
 
 _STEPS = {"chunk": "chunking documents", "embed": "embedding passages", "write": "writing"}
 
@@ -48,6 +53,7 @@ class Engine:
     notes: list[str] = field(default_factory=list)  # what loading left out or redid ("skipped x.txt: not UTF-8")
     load_seconds: float | None = None
     started: int = field(default_factory=lambda: int(time.time()))  # the "created" of /v1/models
+    unfollow: Callable[[], None] = lambda: None  # stops polling a shared store for other processes' writes
     _ready: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -82,7 +88,8 @@ class Engine:
                 from rag.indexing import open_index, preflight
 
                 self.stage = "opening the index"
-                note = preflight(s.corpus, s.index, read_documents=False)  # open_index reads them next
+                store = s.store()
+                note = preflight(s.corpus, store, read_documents=False)  # open_index reads them next
                 if note:
                     log.warning("note: %s", note)
 
@@ -101,7 +108,7 @@ class Engine:
 
                 index, _report = open_index(
                     s.corpus,
-                    s.index,
+                    store,
                     embedder,
                     s.chunker(),
                     notify=noted,
@@ -130,13 +137,14 @@ class Engine:
         self.live = LiveIndex(
             index,
             embedder,
-            s.index,
+            index.store,
             s.documents,
             s.chunker(),
             on_swap=self._swap,
             max_chars=s.large_document_chars if s.refuse_large_documents else None,
         )
         self.loaded = loaded
+        self.unfollow = self.live.follow(FOLLOW_SECONDS)
         self.status, self.stage = "ready", "ready"
         self._ready.set()
 

@@ -21,7 +21,7 @@ from rag.corpus import load_corpus
 from rag.embedding import load_embedder
 from rag.evaluation import load_questions
 from rag.settings import Settings
-from rag.store import Index, build_index
+from rag.store import build_index, load_index
 
 
 def cpu() -> str:
@@ -69,7 +69,7 @@ def main() -> None:
         t = time.perf_counter()
         report = build_index(docs, emb, Path(tmp) / "index")
         build_s = time.perf_counter() - t
-        index = Index.load(Path(tmp) / "index")
+        index = load_index(Path(tmp) / "index")
         settings = Settings()
         answering = settings.answering()
         questions = [q.question for q in load_questions(args.questions)]

@@ -24,7 +24,7 @@ from rag.embedding import load_embedder
 from rag.evaluation import answer_correct, load_questions
 from rag.indexing import open_index
 from rag.settings import Settings
-from rag.store import Index, build_index
+from rag.store import build_index, load_index
 
 SQUAD = Path(__file__).resolve().parents[2] / "shared" / "bench" / "squad-dev"
 
@@ -51,7 +51,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         build_index(kept, embedder, Path(tmp) / "index", chunker=s.chunker(), previous=full)
-        removed = Index.load(Path(tmp) / "index")
+        removed = load_index(Path(tmp) / "index")
         print(
             f"{len(docs)} passages; {len(docs) - len(kept)} hold a gold answer of the {len(sample)} questions "
             f"and are removed for the second run (index in {time.perf_counter() - t0:.0f} s)"

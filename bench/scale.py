@@ -13,7 +13,7 @@ encoded vector plus Gaussian noise, renormalised. The noise level is calibrated 
 vector's cosine to its source matches the mean cosine measured between real encoded perturbations
 of the same paragraph (printed and written to the JSON). The output says so.
 
-Index vectors are built exactly as ``rag.store`` does (``rag.store._faiss_index(vecs, IndexConfig())``:
+Index vectors are built exactly as the FAISS store does (``rag.stores.faiss.faiss_index(vecs, IndexConfig())``:
 IndexFlatIP up to IndexConfig.flat_threshold (20k), HNSW above); at 100k and 1M, flat and HNSW are also measured explicitly,
 with an efSearch sweep on HNSW. Dense queries are perturbed stored vectors (as
 ``rag.store.measure_recall`` does, sigma 0.05), 500 of them, single-threaded (faiss.omp_set_num_threads(1));
@@ -46,7 +46,8 @@ sys.path.insert(0, str(ROOT))
 
 import faiss
 
-from rag.store import IndexConfig, _faiss_index
+from rag.store import IndexConfig
+from rag.stores.faiss import faiss_index as _faiss_index
 
 SQUAD = Path("/work/shared/bench/squad-dev")
 SQUAD_TRAIN = Path("/work/shared/bench/squad-train")
@@ -277,7 +278,7 @@ def dense_size(vecs: np.ndarray, queries: dict[str, np.ndarray], cfg: IndexConfi
     truths = {name: exact.search(q, K + 1) for name, q in queries.items()}
     del exact
     res: dict = {}
-    log(f"[{n}] rag.store._faiss_index ...")
+    log(f"[{n}] rag.stores.faiss.faiss_index ...")
     (index, meta), dt, drss = build(lambda: _faiss_index(vecs, cfg))
     entry = {
         "type": meta["type"],

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rag.errors import IndexCorruptError
+from rag.errors import IndexCorruptError, IndexMismatchError
 
+if TYPE_CHECKING:
+    from rag.chunking import ChunkerConfig
+
+FORMAT_VERSION = 3  # 2: documents carry a clean text and its source; 3: a validated manifest with file checksums
 REBUILD = "rebuild it with `rag index --rebuild`"
 
 
@@ -25,14 +29,14 @@ class Manifest(BaseModel):
     normalized: bool
     max_seq_length: int
     chunker: dict[str, Any]
-    faiss: dict[str, Any]
+    faiss: dict[str, Any] = Field(default_factory=dict)  # the FAISS store's index; a Milvus collection's is under "milvus"
     bm25: dict[str, Any]
     documents: dict[str, str]  # id -> sha256 of the document's source text
     counts: dict[str, int]
     files: dict[str, str] = Field(default_factory=dict)  # file, relative to the index -> sha256
 
 
-def parse_manifest(raw: bytes, where: Path, current: int) -> dict[str, Any]:
+def parse_manifest(raw: bytes, where: Path | str, current: int) -> dict[str, Any]:
     """The manifest as a dict, or ``IndexCorruptError`` naming the file and the fix. An index of
     another format than ``current`` is not corrupt: its manifest is returned unchecked, for
     ``check_manifest`` to report the mismatch (and a build to redo it)."""
@@ -73,3 +77,25 @@ def verify(folder: Path, files: dict[str, str]) -> None:
             raise IndexCorruptError(f"{p} is missing; {REBUILD}", file=str(p))
         if file_digest(p) != digest:
             raise IndexCorruptError(f"{p} does not hold what was written (checksum mismatch); {REBUILD}", file=str(p))
+
+
+def check_manifest(
+    manifest: dict, *, model_id: str | None = None, fingerprint: str | None = None, chunker: ChunkerConfig | None = None
+) -> None:
+    hint = "rebuild it with `rag index`"
+    if manifest.get("format_version") != FORMAT_VERSION:
+        cause, hint = f"index format {manifest.get('format_version')} is not {FORMAT_VERSION}", "rebuild it with `rag index --rebuild`"
+    elif model_id is not None and manifest.get("embedding_model") != model_id:
+        cause = f"index was built with model {manifest.get('embedding_model')!r}, not {model_id!r}"
+    elif fingerprint is not None and manifest.get("model_fingerprint") != fingerprint:
+        cause = "index was built with different weights of this model"
+    elif chunker is not None and manifest.get("chunker") != chunker.to_dict():
+        was, now = manifest.get("chunker") or {}, chunker.to_dict()
+        diff = [k for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k)]
+        cause = (
+            f"index was built with chunker settings {', '.join(f'{k}={was.get(k)}' for k in diff)} "
+            f"(now {', '.join(f'{k}={now.get(k)}' for k in diff)})"
+        )
+    else:
+        return
+    raise IndexMismatchError(f"{cause}; {hint}", cause=cause)

@@ -1,15 +1,14 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings, fused, deduplicated, top-k."""
+"""Hybrid retrieval: dense (the index's vector store) and lexical (BM25) rankings, fused, deduplicated, top-k."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-import faiss
 import numpy as np
 
 from rag.errors import EmptyQueryError
 from rag.store import Index
+from rag.stores.base import Within
 from rag.text import question_terms
 from rag.types import Chunk, Hit
 
@@ -66,53 +65,29 @@ def dedupe(hits: list[Hit]) -> list[Hit]:
     return kept
 
 
-def dense_search(index: Index, qvec: np.ndarray, depth: int, rows: np.ndarray | None = None) -> dict[int, float]:
-    """The ``depth`` nearest passages; only among ``rows`` when given (a filter, applied before ranking)."""
-    if index.vectors.ntotal == 0 or (rows is not None and not len(rows)):
-        return {}
-    n = min(depth, index.vectors.ntotal if rows is None else len(rows))
-    if rows is None:
-        scores, found = index.vectors.search(qvec.reshape(1, -1), n)
-    else:
-        params: Any
-        if hasattr(index.vectors, "hnsw"):
-            params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
-            params.efSearch = max(index.vectors.hnsw.efSearch, n)
-        else:
-            params = faiss.SearchParameters()
-        params.sel = faiss.IDSelectorBatch(rows.astype(np.int64))
-        scores, found = index.vectors.search(qvec.reshape(1, -1), n, params=params)
-    return {int(r): float(s) for r, s in zip(found[0], scores[0]) if r >= 0}
+def dense_search(index: Index, qvec: np.ndarray, depth: int, within: Within | None = None) -> dict[int, float]:
+    """The ``depth`` nearest passages; only among ``within``'s documents when given (a filter, applied before ranking)."""
+    return dict(index.vectors.search("chunk", qvec, depth, within))
 
 
-# Above this many candidates the exhaustive sentence scan costs more than it is worth per query.
-SENTENCE_SCAN_LIMIT = 300_000
-
-
-def sentence_search(index: Index, qvec: np.ndarray, depth: int, rows: np.ndarray | None = None) -> dict[int, float]:
+def sentence_search(index: Index, qvec: np.ndarray, depth: int, within: Within | None = None) -> dict[int, float]:
     """Chunks ranked by their best sentence/row/item: focused units match paraphrases that whole passages blur."""
-    n = len(index.candidates)
-    if n == 0 or n > SENTENCE_SCAN_LIMIT:
-        return {}
-    sims = index.candidate_vectors @ qvec
-    if rows is not None:
-        sims = np.where(np.isin(index.candidate_rows, rows), sims, -np.inf)
-    top = np.argpartition(-sims, min(depth * 3, n) - 1)[: depth * 3] if n > depth * 3 else np.arange(n)
     best: dict[int, float] = {}
-    for j in top[np.argsort(-sims[top])]:
-        row = index.chunk_row[index.candidates[int(j)].chunk_id]
-        if row not in best and sims[j] > -np.inf:
-            best[row] = float(sims[j])
+    for j, score in index.vectors.search("candidate", qvec, depth * 3, within):
+        row = int(index.candidate_rows[j])
+        if row not in best:
+            best[row] = score
             if len(best) >= depth:
                 break
     return best
 
 
-def bm25_search(index: Index, query_terms: list[str], depth: int, rows: np.ndarray | None = None) -> dict[int, float]:
+def bm25_search(index: Index, query_terms: list[str], depth: int, within: Within | None = None) -> dict[int, float]:
     if not query_terms or not index.chunks:
         return {}
     scores = index.bm25.get_scores(query_terms)
-    if rows is not None:
+    if within is not None:
+        rows = within.chunk_rows
         kept = np.zeros_like(scores)
         kept[rows] = scores[rows]
         scores = kept
@@ -133,15 +108,15 @@ def retrieve(
     ``docs``: only passages of these documents are ranked."""
     if not question or not question.strip():
         raise EmptyQueryError("the question is empty")
-    rows = None if docs is None else index.rows_of(docs)
-    dense = dense_search(index, qvec, config.depth, rows) if config.mode != "bm25" and qvec is not None else {}
-    lexical = bm25_search(index, question_terms(question), config.depth, rows) if config.mode != "dense" else {}
+    within = index.within(docs)
+    dense = dense_search(index, qvec, config.depth, within) if config.mode != "bm25" and qvec is not None else {}
+    lexical = bm25_search(index, question_terms(question), config.depth, within) if config.mode != "dense" else {}
     if config.mode == "dense":
         fused = dense
     elif config.mode == "bm25":
         fused = lexical
     else:
-        sentences = sentence_search(index, qvec, config.depth, rows) if config.sentence_weight > 0 and qvec is not None else {}
+        sentences = sentence_search(index, qvec, config.depth, within) if config.sentence_weight > 0 and qvec is not None else {}
         weights = [config.dense_weight, config.bm25_weight, config.sentence_weight]
         if config.fusion == "rrf":
             rank = lambda d: sorted(d, key=lambda r: -d[r])

@@ -257,8 +257,8 @@ def candidate_features(scorer: Scorer, question: str, qvec: np.ndarray | None, h
     kind = expected_type(question)
     rows = [index.chunk_row[h.chunk.id] for h in hits]
     js = [j for r in rows for j in index.candidates_of[r]]
-    sims = index.candidate_vectors[js] @ qvec if (qvec is not None and js) else np.zeros(len(js))
-    csims = index.chunk_vectors(rows) @ qvec if (qvec is not None and rows) else np.zeros(len(rows))
+    sims = index.vectors.get("candidate", js) @ qvec if (qvec is not None and js) else np.zeros(len(js))
+    csims = index.vectors.get("chunk", rows) @ qvec if (qvec is not None and rows) else np.zeros(len(rows))
     out = []
     k = 0
     for n, (h, r) in enumerate(zip(hits, rows)):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.model_files import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from rag.stores import Store
 
 _MODELS = Path(__file__).resolve().parent.parent / "models"
 
@@ -94,6 +97,12 @@ class Settings(BaseSettings):
             rerank_more_margin=self.rerank_more_margin,
             rerank_more_below=self.rerank_more_below,
         )
+
+    def store(self, index: Path | None = None) -> Store:
+        """Where the index lives: the ``index`` folder (default RAG_INDEX)."""
+        from rag.stores import store_class
+
+        return store_class("faiss")(index or self.index)  # type: ignore[call-arg]
 
     def chunker(self):
         from rag.chunking import ChunkerConfig

@@ -3,7 +3,7 @@ import pytest
 from rag.corpus import load_corpus
 from rag.errors import EmptyQueryError
 from rag.retrieval import RetrievalConfig, convex_fuse, dedupe, retrieve, rrf_fuse
-from rag.store import Index, build_index
+from rag.store import build_index, load_index
 from rag.types import Chunk, Hit
 
 
@@ -31,7 +31,7 @@ def test_dedupe_drops_overlaps_from_the_same_place():
 
 def test_modes_and_errors(small_corpus, fake_embedder, tmp_path):
     build_index(load_corpus(small_corpus), fake_embedder, tmp_path / "idx")
-    idx = Index.load(tmp_path / "idx")
+    idx = load_index(tmp_path / "idx")
     q = "annual budget of Sudmark"
     for mode in ("hybrid", "dense", "bm25"):
         hits = retrieve(idx, fake_embedder.embed_query(q), q, 3, RetrievalConfig(mode=mode))
@@ -47,7 +47,7 @@ def test_sentence_ranking_is_a_third_fused_ranking(small_corpus, fake_embedder, 
     from rag.retrieval import sentence_search
 
     build_index(load_corpus(small_corpus), fake_embedder, tmp_path / "idx")
-    idx = Index.load(tmp_path / "idx")
+    idx = load_index(tmp_path / "idx")
     q = "Crews train together twice a year"
     ranked = sentence_search(idx, fake_embedder.embed_query(q), 5)
     best_row = max(ranked, key=ranked.get)

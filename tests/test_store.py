@@ -3,36 +3,37 @@ import json
 import pytest
 
 import rag.store as store
+import rag.stores.faiss as faiss_store
 from rag.chunking import ChunkerConfig
 from rag.corpus import load_corpus
 from rag.errors import IndexMismatchError, IndexNotFoundError, InvalidInputError
 from rag.indexing import open_index
-from rag.store import Index, build_index
+from rag.store import build_index, load_index
 
 
 def test_build_load_and_manifest(small_corpus, fake_embedder, tmp_path):
     docs = load_corpus(small_corpus)
     report = build_index(docs, fake_embedder, tmp_path / "idx")
-    idx = Index.load(tmp_path / "idx", model_id="fake-bow")
+    idx = load_index(tmp_path / "idx", model_id="fake-bow")
     m = json.loads((tmp_path / "idx" / "manifest.json").read_text())
     assert m["format_version"] == store.FORMAT_VERSION and m["embedding_model"] == "fake-bow" and m["dim"] == 64
     assert m["documents"] == {d.id: d.sha256 for d in docs}
     assert m["faiss"]["type"] == "IndexFlatIP"
-    assert idx.vectors.ntotal == len(idx.chunks) == report.chunks
-    assert len(idx.candidate_vectors) == len(idx.candidates) == report.candidates
+    assert idx.vectors.count("chunk") == len(idx.chunks) == report.chunks
+    assert idx.vectors.count("candidate") == len(idx.candidates) == report.candidates
     assert set(report.added) == {"alpha", "beta"}
 
 
 def test_manifest_mismatch_is_detected(small_corpus, fake_embedder, tmp_path):
     build_index(load_corpus(small_corpus), fake_embedder, tmp_path / "idx")
     with pytest.raises(IndexMismatchError, match="model"):
-        Index.load(tmp_path / "idx", model_id="another-model")
+        load_index(tmp_path / "idx", model_id="another-model")
     with pytest.raises(IndexMismatchError, match="chunker"):
-        Index.load(tmp_path / "idx", chunker=ChunkerConfig(max_tokens=100))
+        load_index(tmp_path / "idx", chunker=ChunkerConfig(max_tokens=100))
     with pytest.raises(IndexNotFoundError):
-        Index.load(tmp_path / "nothing")
+        load_index(tmp_path / "nothing")
     # an older corpus is refused when loading strictly
-    idx = Index.load(tmp_path / "idx")
+    idx = load_index(tmp_path / "idx")
     (small_corpus / "beta.md").write_text("# Changed\nNew text.\n")
     with pytest.raises(IndexMismatchError, match="1 changed"):
         idx.check_fresh(load_corpus(small_corpus))
@@ -40,17 +41,17 @@ def test_manifest_mismatch_is_detected(small_corpus, fake_embedder, tmp_path):
 
 def test_interrupted_build_leaves_the_old_index_loadable(small_corpus, fake_embedder, tmp_path, monkeypatch):
     build_index(load_corpus(small_corpus), fake_embedder, tmp_path / "idx")
-    before = Index.load(tmp_path / "idx")
+    before = load_index(tmp_path / "idx")
     (small_corpus / "gamma.txt").write_text("Gamma\nA third document about ferries.\n")
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(store.faiss, "write_index", crash)
+    monkeypatch.setattr(faiss_store.faiss, "write_index", crash)
     with pytest.raises(KeyboardInterrupt):
         build_index(load_corpus(small_corpus), fake_embedder, tmp_path / "idx", previous=before)
     monkeypatch.undo()
-    after = Index.load(tmp_path / "idx")
+    after = load_index(tmp_path / "idx")
     assert [c.id for c in after.chunks] == [c.id for c in before.chunks]
     assert not list(tmp_path.glob(".idx.tmp-*"))
 
@@ -58,7 +59,7 @@ def test_interrupted_build_leaves_the_old_index_loadable(small_corpus, fake_embe
 def test_crash_between_renames_is_recovered(small_corpus, fake_embedder, tmp_path):
     build_index(load_corpus(small_corpus), fake_embedder, tmp_path / "idx")
     (tmp_path / "idx").rename(tmp_path / ".idx.old-123")
-    assert len(Index.load(tmp_path / "idx").chunks) > 0
+    assert len(load_index(tmp_path / "idx").chunks) > 0
 
 
 def test_a_build_never_replaces_what_is_not_an_index(small_corpus, fake_embedder, tmp_path):
@@ -82,7 +83,7 @@ def test_a_build_never_replaces_what_is_not_an_index(small_corpus, fake_embedder
     (tmp_path / "empty").mkdir()
     build_index(docs, fake_embedder, tmp_path / "empty")
     build_index(docs, fake_embedder, tmp_path / "empty")
-    assert len(Index.load(tmp_path / "empty").chunks) > 0
+    assert len(load_index(tmp_path / "empty").chunks) > 0
 
 
 def test_recovery_does_not_delete_a_folder_it_did_not_make(small_corpus, fake_embedder, tmp_path):
@@ -91,7 +92,7 @@ def test_recovery_does_not_delete_a_folder_it_did_not_make(small_corpus, fake_em
     (tmp_path / "idx").mkdir()
     (tmp_path / "idx" / "mine.txt").write_text("keep me")
     with pytest.raises(IndexNotFoundError):
-        Index.load(tmp_path / "idx")
+        load_index(tmp_path / "idx")
     assert (tmp_path / "idx" / "mine.txt").read_text() == "keep me"
 
 
@@ -117,7 +118,7 @@ def test_changing_one_file_reembeds_only_that_file(small_corpus, fake_embedder, 
     assert report3.embedded_texts == beta_texts
     # reused vectors equal freshly computed ones
     row = next(i for i, c in enumerate(idx3.chunks) if c.doc_id == "delta")
-    assert idx3.chunk_vectors([row])[0] == pytest.approx(fake_embedder.embed_batch([idx3.chunks[row].index_text])[0])
+    assert idx3.vectors.get("chunk", [row])[0] == pytest.approx(fake_embedder.embed_batch([idx3.chunks[row].index_text])[0])
 
 
 def test_settings_change_rebuilds_everything_and_says_why(small_corpus, fake_embedder, tmp_path):
@@ -146,7 +147,7 @@ def test_hnsw_above_threshold_records_recall(fake_embedder, tmp_path):
     rng = np.random.default_rng(0)
     vecs = rng.normal(size=(3000, 32)).astype("float32")
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    _index, meta = store._faiss_index(vecs, store.IndexConfig(flat_threshold=1000))
+    _index, meta = faiss_store.faiss_index(vecs, store.IndexConfig(flat_threshold=1000))
     assert meta["type"] == "IndexHNSWFlat" and 0.9 <= meta["recall_at_10"] <= 1.0
 
 
@@ -190,7 +191,7 @@ def test_names_are_stored_at_build_and_match_the_lazy_scan(small_corpus, fake_em
     from rag.text import capitalised_names
 
     build_index(load_corpus(small_corpus), fake_embedder, tmp_path / "idx")
-    idx = Index.load(tmp_path / "idx", model_id="fake-bow")
+    idx = load_index(tmp_path / "idx", model_id="fake-bow")
     # "and Sudmark" is capitalised mid-sentence: a name. "agreement" is written lower-case there, and
     # "Ostia" only ever opens a sentence, where capitals say nothing.
     assert "sudmark" in idx.names and "agreement" not in idx.names and "ostia" not in idx.names
@@ -204,7 +205,7 @@ def test_a_manifest_of_the_wrong_shape_is_one_clear_error(small_corpus, fake_emb
     build_index(load_corpus(small_corpus), fake_embedder, tmp_path / "idx")
     (tmp_path / "idx" / "manifest.json").write_text(manifest)
     with pytest.raises(IndexCorruptError, match=r"manifest\.json .*rag index --rebuild"):
-        Index.load(tmp_path / "idx")
+        load_index(tmp_path / "idx")
     with pytest.raises(IndexCorruptError):  # not a silent rebuild reported as "new documents"
         open_index(small_corpus, tmp_path / "idx", fake_embedder)
 
@@ -226,7 +227,7 @@ def test_a_damaged_index_file_is_named_and_a_rebuild_says_why(small_corpus, fake
     said: list[str] = []
     _, report = open_index(small_corpus, tmp_path / "idx", fake_embedder, rebuild=True, notify=said.append)
     assert report is not None and any("corrupt" in s and "candidate_vectors.npy" in s for s in said)
-    assert Index.load(tmp_path / "idx").manifest["files"]
+    assert load_index(tmp_path / "idx").manifest["files"]
 
 
 def test_the_temporary_folder_of_a_killed_build_is_removed_by_the_next(small_corpus, fake_embedder, tmp_path):

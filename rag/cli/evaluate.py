@@ -223,7 +223,8 @@ class _Runner:
             if self.embedder is None:
                 self.embedder = load_embedder(s.model, backend=s.backend, query_prefix=s.query_prefix, query_threads=s.threads)
             err.print(f"indexing {corpus} ({self.registry.corpora[corpus]})")
-            self.indexes[corpus], _ = open_index(self.registry.corpora[corpus], Path("index-eval") / corpus, self.embedder, s.chunker())
+            where = s.store(index=Path("index-eval") / corpus)
+            self.indexes[corpus], _ = open_index(self.registry.corpora[corpus], where, self.embedder, s.chunker())
         return self.indexes[corpus]
 
     def ask_fn(self, corpus: str, reader: bool) -> AskFn:

@@ -35,7 +35,7 @@ def index(
         raise CorpusNotFoundError(f"corpus not found: {settings.corpus}")
     idx, _ = load(settings, rebuild=rebuild, quiet=False)
     m = idx.manifest
-    err.print(f"index {escape(str(settings.index))} is current: {plural(m['counts']['documents'], 'document')}, "
+    err.print(f"index {escape(str(idx.store))} is current: {plural(m['counts']['documents'], 'document')}, "
               f"{plural(m['counts']['chunks'], 'chunk')}, model {m['embedding_model']}", soft_wrap=True)
     _note_skipped_folders(settings.corpus)
     if tables is not None and tables != Settings().tables:

@@ -32,7 +32,8 @@ def load(settings: Settings, rebuild: bool = False, quiet: bool = False, noted: 
     from rag.embedding import load_embedder
     from rag.indexing import open_index, preflight
 
-    message = preflight(settings.corpus, settings.index, read_documents=False)  # open_index reads them below
+    store = settings.store()
+    message = preflight(settings.corpus, store, read_documents=False)  # open_index reads them below
     if message and not rebuild and not noted:
         note(message)
     embedder = load_embedder(settings.model, backend=settings.backend, query_prefix=settings.query_prefix, query_threads=settings.threads)
@@ -40,7 +41,7 @@ def load(settings: Settings, rebuild: bool = False, quiet: bool = False, noted: 
     try:
         index, report = open_index(
             settings.corpus,
-            settings.index,
+            store,
             embedder,
             settings.chunker(),
             rebuild=rebuild,
@@ -55,7 +56,7 @@ def load(settings: Settings, rebuild: bool = False, quiet: bool = False, noted: 
         if bar.live.is_started:
             bar.stop()
     if report is not None and not quiet:
-        print_report(report, settings.index)
+        print_report(report, store)
     return index, embedder
 
 
