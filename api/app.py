@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -10,10 +11,14 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from api.deps import Engine
-from api.errors import MAX_BODY_BYTES, BodyGuard, install_error_handlers
+from api.deps import LOAD_FAILED, Engine
+from api.errors import install_error_handlers
+from api.limits import MAX_BODY_BYTES, BodyGuard
+from api.observability import RequestLog, configure_logging
 from api.routes import STATIC, router
 from rag.settings import Settings
+
+log = logging.getLogger("rag.api")
 
 DESCRIPTION = """Retrieval question answering over a folder of articles: short extractive answers with exact
 citations (document id and character offsets into the original text), or an explicit abstention when
@@ -53,7 +58,9 @@ def create_app(
     install_error_handlers(app)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # add_middleware wraps what is there: the last added sees a request first.
     app.add_middleware(BodyGuard, limit=max_body_bytes)
+    app.add_middleware(RequestLog, log_questions=settings.log_questions)
     return app
 
 
@@ -62,11 +69,13 @@ def create_worker_app() -> FastAPI:
     loads before it starts accepting: the workers share one listening socket, so while one is still
     loading the kernel hands connections to those that are ready, instead of that one answering 503
     (which a client sees at random, whichever worker its connection lands on)."""
+    configure_logging()  # a worker is a process of its own: the parent's logging set-up is not inherited
     return create_app(Settings(), background=False)
 
 
 def _guarded(engine: Engine, fn: Callable[..., None], *args: object) -> None:
     try:
         fn(*args)
-    except Exception as e:
-        engine._fail(f"{type(e).__name__}: {e}")
+    except Exception:
+        log.exception("loading failed")
+        engine._fail(LOAD_FAILED)

@@ -36,6 +36,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.observability import configure_logging
     from api.server import NoDelayHTTPProtocol
     from rag.indexing import preflight
 
@@ -44,13 +45,18 @@ def serve(
     preflight(settings.corpus, settings.index)  # its note, if any, the server logs once it loads
     _check_can_listen(settings.host, settings.port)
     err.print(f"serving on http://{settings.host}:{settings.port} (index {settings.index}, {n} worker{'s' * (n > 1)})")
+    configure_logging()  # one JSON line per request on stderr; uvicorn's own access log stays off
     if n == 1:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning", http=NoDelayHTTPProtocol)
+        uvicorn.run(
+            create_app(settings), host=settings.host, port=settings.port, log_level="warning", access_log=False, http=NoDelayHTTPProtocol
+        )
         return
     # Several processes: build the index once, here, so the workers only open it (never race to
     # write it); they read their settings from the environment, as a factory without arguments.
     load(settings, noted=True)  # the parent keeps no copy: the references are dropped here
-    os.environ.update({f"RAG_{k.upper()}": str(v) for k, v in (("corpus", settings.corpus), ("index", settings.index))})
+    os.environ.update(
+        {f"RAG_{k.upper()}": str(v) for k, v in (("corpus", settings.corpus), ("index", settings.index), ("host", settings.host))}
+    )
     uvicorn.run(
         "api.app:create_worker_app",
         factory=True,
@@ -58,5 +64,6 @@ def serve(
         port=settings.port,
         workers=n,
         log_level="warning",
+        access_log=False,
         http=NoDelayHTTPProtocol,
     )

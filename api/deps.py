@@ -20,6 +20,10 @@ from rag.store import Index
 log = logging.getLogger("rag.api")
 
 
+# What a client is told when loading failed for a reason that is not the user's to fix: the exception's
+# text names server internals, so it goes to the server log only.
+LOAD_FAILED = "an internal error (the server log has the detail)"
+
 _STEPS = {"chunk": "chunking documents", "embed": "embedding passages", "write": "writing"}
 
 
@@ -99,9 +103,9 @@ class Engine:
             self.load_seconds = time.perf_counter() - t0
         except RagError as e:
             self._fail(str(e))
-        except Exception as e:
+        except Exception:
             log.exception("loading failed")
-            self._fail(f"{type(e).__name__}: {e}")
+            self._fail(LOAD_FAILED)
 
     def _warm(self, index: Index, embedder: Embedder) -> None:
         from rag.ask import ask

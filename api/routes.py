@@ -13,7 +13,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from api.deps import Engine, Loaded, get_loaded
-from api.errors import DocumentNotFoundError, error_body
+from api.errors import DocumentNotFoundError, error_body, scrub_paths
+from api.observability import note_answer
 from api.schemas import (
     AskRequest,
     AskResponse,
@@ -56,6 +57,7 @@ def _turn(engine: Loaded, messages: list[Turn], k: int) -> ChatTurn:
 
 
 def _answer_dict(a: Answer) -> dict:
+    note_answer(a.abstained, a.question)
     d = a.to_dict()
     d["timings_ms"] = dict(a.timings_ms)
     return d
@@ -77,10 +79,10 @@ async def readyz(request: Request):
             "documents": len(loaded.index.documents),
             "chunks": len(loaded.index.chunks),
             "model": loaded.embedder.model_id,
-            "notes": list(engine.notes),
+            "notes": [scrub_paths(n, engine.settings.corpus) for n in engine.notes],
         }
     reason = engine.error if engine.status == "failed" else f"not ready: {engine.stage}"
-    return JSONResponse({"status": engine.status, "error": reason, "detail": None}, status_code=503)
+    return JSONResponse({"status": engine.status, **error_body(request.scope, reason or "not ready")}, status_code=503)
 
 
 # -- question answering ----------------------------------------------------------------------

@@ -219,6 +219,7 @@ class DocumentOut(BaseModel):
 class ErrorOut(BaseModel):
     error: str
     detail: Any = None
+    request_id: str | None = Field(None, description="the id of the request in the server log (also the X-Request-ID header)")
 
 
 class OpenAIErrorDetail(BaseModel):
@@ -232,6 +233,7 @@ class OpenAIErrorOut(BaseModel):
     """Errors under ``/v1/`` take OpenAI's shape, so its clients report the message."""
 
     error: OpenAIErrorDetail
+    request_id: str | None = Field(None, description="the id of the request in the server log (also the X-Request-ID header)")
 
 
 class ModelOut(BaseModel):
