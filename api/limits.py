@@ -1,17 +1,26 @@
-"""Limits on what a request may ask of the service: the size, encoding and type of its body."""
+"""Limits on what a request may ask of the service: the type, size and encoding of its body."""
 
 from __future__ import annotations
-
-import json
 
 from api.errors import error_response
 
 MAX_BODY_BYTES = 1024 * 1024  # a long chat history fits; a runaway upload does not
+# A refused body is read up to this much before the answer; past it the connection is closed instead.
+DRAIN_BYTES = 64 * 1024 * 1024
+# Where a body may be a multipart upload (files); every other body is JSON.
+UPLOAD_ROUTES = ("/documents",)
 
 
 class BodyGuard:
-    """ASGI middleware: bodies over ``limit`` bytes are 413, bodies that are not UTF-8 are 422, bodies
-    that are not JSON under another content type are 415, all before any endpoint sees them."""
+    """ASGI middleware on the bodies of POST, PUT and PATCH, before any endpoint sees them: a type other
+    than JSON is 415 (multipart too, but under /documents, where files are uploaded), over ``limit``
+    bytes is 413, JSON that is not UTF-8 is 422.
+
+    Only JSON is taken because a web page can send text/plain, form and multipart bodies to any server
+    without asking it first (no CORS preflight), so a page the user opens could otherwise make this
+    service answer, or change, on its behalf. A refused body is still read, and dropped, before the
+    answer: a client that is still sending when the server answers and closes sees a broken pipe, not
+    the status."""
 
     def __init__(self, app, limit: int = MAX_BODY_BYTES):
         self.app = app
@@ -22,55 +31,35 @@ class BodyGuard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._reply(scope, send, 413, f"the body is {declared} bytes; the limit is {self.limit}")
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        multipart = ctype == "multipart/form-data" and _under(scope.get("path", ""), UPLOAD_ROUTES)
+        if not (multipart or ctype == "application/json" or (ctype.startswith("application/") and ctype.endswith("+json"))):
+            await self._refuse(scope, receive, send, 415, _type_message(ctype))
             return
-        chunks, size = [], 0
-        more = True
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send, 413, f"the body is {declared} bytes; the limit is {self.limit}")
+            return
+        chunks, size, more = [], 0, True
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
             body = message.get("body", b"")
             size += len(body)
+            more = message.get("more_body", False)
             if size > self.limit:
-                await self._reply(scope, send, 413, f"the body is over the limit of {self.limit} bytes")
+                await self._refuse(scope, receive if more else _nothing, send, 413, f"the body is over the limit of {self.limit} bytes")
                 return
             chunks.append(body)
-            more = message.get("more_body", False)
         data = b"".join(chunks)
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            await self._reply(
-                scope,
-                send,
-                422,
-                f"body: not valid UTF-8 (byte {e.start})",
-                [{"field": "body", "type": "unicode_decode", "msg": "not valid UTF-8"}],
-            )
-            return
-        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
-        if data.strip() and not (ctype == "application/json" or ctype.endswith("+json")):
-            # `curl -d '{...}'` without -H sends a form content type: a body that is JSON is read as
-            # JSON rather than refused with a confusing "not a dictionary"; anything else is 415.
+        if not multipart:
             try:
-                json.loads(data)
-            except ValueError:
-                await self._reply(
-                    scope,
-                    send,
-                    415,
-                    "the body must be JSON (content-type: application/json), not "
-                    + (f"{ctype} data" if ctype else "untyped data that is not JSON"),
-                )
+                data.decode("utf-8")
+            except UnicodeDecodeError as e:
+                detail = [{"field": "body", "type": "unicode_decode", "msg": "not valid UTF-8"}]
+                await self._reply(scope, send, 422, f"body: not valid UTF-8 (byte {e.start})", detail)
                 return
-            scope = {
-                **scope,
-                "headers": [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-type"]
-                + [(b"content-type", b"application/json")],
-            }
         sent = False
 
         async def replay():
@@ -82,8 +71,36 @@ class BodyGuard:
 
         await self.app(scope, replay, send)
 
+    async def _refuse(self, scope, receive, send, status: int, message: str) -> None:
+        whole = await _drain(receive, DRAIN_BYTES)
+        await self._reply(scope, send, status, message, close=not whole)
+
     @staticmethod
-    async def _reply(scope, send, status: int, message: str, detail=None) -> None:
-        response = error_response(scope, status, message, detail)
+    async def _reply(scope, send, status: int, message: str, detail=None, close: bool = False) -> None:
+        response = error_response(scope, status, message, detail, headers={"connection": "close"} if close else None)
         await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
         await send({"type": "http.response.body", "body": response.body})
+
+
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in prefixes)
+
+
+def _type_message(ctype: str) -> str:
+    sent = f"this body is {ctype}" if ctype else "this request has no content type"
+    return f"the body must be JSON sent with content-type: application/json; {sent}"
+
+
+async def _drain(receive, cap: int) -> bool:
+    """Read and drop what is left of the body, up to ``cap`` bytes; whether it all came."""
+    seen = 0
+    while seen <= cap:
+        message = await receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            return True
+        seen += len(message.get("body", b""))
+    return False
+
+
+async def _nothing():
+    return {"type": "http.request", "body": b"", "more_body": False}
