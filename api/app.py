@@ -16,6 +16,7 @@ from api.errors import install_error_handlers
 from api.limits import MAX_BODY_BYTES, BodyGuard
 from api.observability import RequestLog, configure_logging
 from api.routes import STATIC, router
+from api.security import install_security
 from rag.settings import Settings
 
 log = logging.getLogger("rag.api")
@@ -60,6 +61,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # add_middleware wraps what is there: the last added sees a request first.
     app.add_middleware(BodyGuard, limit=max_body_bytes)
+    install_security(app, settings)
     app.add_middleware(RequestLog, log_questions=settings.log_questions)
     return app
 

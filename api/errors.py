@@ -164,3 +164,29 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         return error_response(request.scope, exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+
+# A refused body is read up to this much before the answer; past it the connection is closed instead.
+DRAIN_BYTES = 64 * 1024 * 1024
+
+
+async def refuse(scope, receive, send, status: int, message: str, detail=None, headers=None) -> None:
+    """Answer from a middleware, before the app. What is left of the body (``receive``; None when it was
+    all read) is read and dropped first, up to ``DRAIN_BYTES``: a client that is still sending when the
+    server answers and closes sees a broken pipe, not the status."""
+    whole = receive is None or await _drain(receive, DRAIN_BYTES)
+    headers = {**(headers or {}), **({} if whole else {"connection": "close"})}
+    response = error_response(scope, status, message, detail, headers=headers)
+    await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+async def _drain(receive, cap: int) -> bool:
+    """Read and drop what is left of the body, up to ``cap`` bytes; whether it all came."""
+    seen = 0
+    while seen <= cap:
+        message = await receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            return True
+        seen += len(message.get("body", b""))
+    return False

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from api.errors import error_response
+from api.errors import refuse
 
 MAX_BODY_BYTES = 1024 * 1024  # a long chat history fits; a runaway upload does not
-# A refused body is read up to this much before the answer; past it the connection is closed instead.
-DRAIN_BYTES = 64 * 1024 * 1024
 # Where a body may be a multipart upload (files); every other body is JSON.
 UPLOAD_ROUTES = ("/documents",)
 
@@ -18,9 +16,7 @@ class BodyGuard:
 
     Only JSON is taken because a web page can send text/plain, form and multipart bodies to any server
     without asking it first (no CORS preflight), so a page the user opens could otherwise make this
-    service answer, or change, on its behalf. A refused body is still read, and dropped, before the
-    answer: a client that is still sending when the server answers and closes sees a broken pipe, not
-    the status."""
+    service answer on its behalf (``api.security.OriginGuard`` covers the multipart uploads)."""
 
     def __init__(self, app, limit: int = MAX_BODY_BYTES):
         self.app = app
@@ -34,11 +30,11 @@ class BodyGuard:
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         multipart = ctype == "multipart/form-data" and _under(scope.get("path", ""), UPLOAD_ROUTES)
         if not (multipart or ctype == "application/json" or (ctype.startswith("application/") and ctype.endswith("+json"))):
-            await self._refuse(scope, receive, send, 415, _type_message(ctype))
+            await refuse(scope, receive, send, 415, _type_message(ctype))
             return
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send, 413, f"the body is {declared} bytes; the limit is {self.limit}")
+            await refuse(scope, receive, send, 413, f"the body is {declared} bytes; the limit is {self.limit}")
             return
         chunks, size, more = [], 0, True
         while more:
@@ -49,7 +45,7 @@ class BodyGuard:
             size += len(body)
             more = message.get("more_body", False)
             if size > self.limit:
-                await self._refuse(scope, receive if more else _nothing, send, 413, f"the body is over the limit of {self.limit} bytes")
+                await refuse(scope, receive if more else None, send, 413, f"the body is over the limit of {self.limit} bytes")
                 return
             chunks.append(body)
         data = b"".join(chunks)
@@ -58,7 +54,7 @@ class BodyGuard:
                 data.decode("utf-8")
             except UnicodeDecodeError as e:
                 detail = [{"field": "body", "type": "unicode_decode", "msg": "not valid UTF-8"}]
-                await self._reply(scope, send, 422, f"body: not valid UTF-8 (byte {e.start})", detail)
+                await refuse(scope, None, send, 422, f"body: not valid UTF-8 (byte {e.start})", detail)
                 return
         sent = False
 
@@ -71,16 +67,6 @@ class BodyGuard:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope, receive, send, status: int, message: str) -> None:
-        whole = await _drain(receive, DRAIN_BYTES)
-        await self._reply(scope, send, status, message, close=not whole)
-
-    @staticmethod
-    async def _reply(scope, send, status: int, message: str, detail=None, close: bool = False) -> None:
-        response = error_response(scope, status, message, detail, headers={"connection": "close"} if close else None)
-        await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
-        await send({"type": "http.response.body", "body": response.body})
-
 
 def _under(path: str, prefixes: tuple[str, ...]) -> bool:
     return any(path == p or path.startswith(p + "/") for p in prefixes)
@@ -89,18 +75,3 @@ def _under(path: str, prefixes: tuple[str, ...]) -> bool:
 def _type_message(ctype: str) -> str:
     sent = f"this body is {ctype}" if ctype else "this request has no content type"
     return f"the body must be JSON sent with content-type: application/json; {sent}"
-
-
-async def _drain(receive, cap: int) -> bool:
-    """Read and drop what is left of the body, up to ``cap`` bytes; whether it all came."""
-    seen = 0
-    while seen <= cap:
-        message = await receive()
-        if message["type"] == "http.disconnect" or not message.get("more_body", False):
-            return True
-        seen += len(message.get("body", b""))
-    return False
-
-
-async def _nothing():
-    return {"type": "http.request", "body": b"", "more_body": False}

@@ -20,6 +20,7 @@ from tests.api_support import (
     CITATION_KEYS,
     PASSAGE_KEYS,
     POLAND_A,
+    TEST_HOSTS,
     UNANSWERABLE_Q,
 )
 
@@ -31,7 +32,7 @@ def test_not_ready_answers_503_with_a_reason_and_healthz_answers(tmp_path):
     from api.app import create_app
     from rag.settings import Settings
 
-    app = create_app(Settings(corpus=tmp_path / "c", index=tmp_path / "i"))
+    app = create_app(Settings(corpus=tmp_path / "c", index=tmp_path / "i", allowed_hosts=TEST_HOSTS))
     c = TestClient(app)  # no context manager: the lifespan (and so the loading) never starts
     assert c.get("/healthz").json() == {"status": "ok"}
     r = c.post("/ask", json={"question": BELGIUM_Q})
@@ -44,7 +45,7 @@ def test_load_failure_is_503_with_the_reason(tmp_path):
     from api.app import create_app
     from rag.settings import Settings
 
-    app = create_app(Settings(corpus=tmp_path / "c", index=tmp_path / "i", model=str(tmp_path / "no-model")))
+    app = create_app(Settings(corpus=tmp_path / "c", index=tmp_path / "i", model=str(tmp_path / "no-model"), allowed_hosts=TEST_HOSTS))
     with TestClient(app) as c:
         assert app.state.engine.wait(30)
         r = c.post("/ask", json={"question": BELGIUM_Q})
@@ -480,7 +481,7 @@ def test_concurrent_asgi_requests(api_app, api_client):
 
     async def run():
         transport = httpx.ASGITransport(app=api_app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60) as c:
             qs = [QUESTIONS[i % 3] for i in range(18)]
             rs = await asyncio.gather(*(c.post("/ask", json={"question": q}) for q, _ in qs))
             return [(q, a, r) for (q, a), r in zip(qs, rs)]

@@ -9,10 +9,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api_support import CORPUS
-
-# TestClient names its requests' host "testserver": allowed here by a setting, as a deployment would.
-TEST_HOSTS = "localhost,127.0.0.1,[::1],testserver"
+from tests.api_support import CORPUS, TEST_HOSTS
 
 
 def settings_for(tmp_path, **overrides):
