@@ -16,7 +16,7 @@ from api.errors import install_error_handlers
 from api.limits import MAX_BODY_BYTES, BodyGuard
 from api.observability import RequestLog, configure_logging
 from api.routes import STATIC, router
-from api.security import install_security
+from api.security import SecurityHeaders, install_security
 from rag.settings import Settings
 
 log = logging.getLogger("rag.api")
@@ -63,6 +63,7 @@ def create_app(
     app.add_middleware(BodyGuard, limit=max_body_bytes)
     install_security(app, settings)
     app.add_middleware(RequestLog, log_questions=settings.log_questions)
+    app.add_middleware(SecurityHeaders)  # outermost: on every response, a 500 from RequestLog too
     return app
 
 

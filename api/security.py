@@ -1,8 +1,12 @@
 """Who may send a request: only to this server's own host names (no DNS rebinding), and writes only
-from pages of this server's origin or of origins allowed by RAG_CORS_ORIGINS (no cross-site forgery)."""
+from pages of this server's origin or of origins allowed by RAG_CORS_ORIGINS (no cross-site forgery);
+and what a browser may do with a response (the security headers)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
@@ -79,6 +83,64 @@ def _authority(host: str, origin: str) -> str:
     default = ":443" if origin.startswith("https:") else ":80"
     host = host.lower()
     return host.removesuffix(default)
+
+
+# The chat page loads its script and style from files: no inline code, so an injected one never runs.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+# Swagger UI and ReDoc start from an inline script, and ReDoc styles its page with inline styles and
+# reads the spec in a worker: these pages alone get what they need (their scripts by hash).
+DOCS_PAGES = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+_DOCS_CSP = (
+    "default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
+_ALWAYS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY")]
+
+
+def docs_csp(html: bytes) -> str:
+    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(m).digest()).decode()}'" for m in _INLINE_SCRIPT.findall(html))
+    return _DOCS_CSP.format(hashes=hashes)
+
+
+class SecurityHeaders:
+    """On every response: no MIME sniffing, no referrer, no framing, and a Content-Security-Policy (the
+    API docs pages' own, with hashes of their inline scripts, computed from the page as it is sent)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope.get("path") in DOCS_PAGES
+        held: dict = {}
+        body: list[bytes] = []
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                if docs:  # its policy depends on its body: wait for it
+                    held.update(message)
+                    return
+                message = _with_headers(message, CSP)
+            elif docs and held:
+                body.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                html = b"".join(body)
+                await send(_with_headers(held, docs_csp(html)))
+                message = {"type": "http.response.body", "body": html}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _with_headers(start: dict, csp: str) -> dict:
+    return {**start, "headers": [*start.get("headers", []), *_ALWAYS, (b"content-security-policy", csp.encode())]}
 
 
 def install_security(app: FastAPI, settings: Settings) -> None:
