@@ -112,8 +112,10 @@ def _param(detail) -> str | None:
 
 
 def error_response(scope: Mapping[str, Any], status: int, message: str, detail=None, headers=None) -> JSONResponse:
-    """The error as JSON: ``{"error", "detail", "request_id"}``, or under ``/v1/`` the shape OpenAI clients expect."""
+    """The error as JSON: ``{"error", "detail", "request_id"}``, or under ``/v1/`` the shape OpenAI
+    clients expect, with invalid input as 400 (OpenAI's status for it: its clients raise BadRequestError)."""
     if str(scope.get("path", "")).startswith("/v1/"):
+        status = 400 if status == 422 else status
         body = openai_error_body(scope, status, message, _param(detail))
     else:
         body = error_body(scope, message, detail)

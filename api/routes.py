@@ -43,7 +43,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorOut, "description": "invalid input (the message names the field)"},
     503: {"model": ErrorOut, "description": "the index is not ready yet, with the reason"},
 }
-_OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {status: {**r, "model": OpenAIErrorOut} for status, r in _ERRORS.items()}
+# Under /v1/ invalid input is 400, as OpenAI answers it; "4XX" also keeps FastAPI from listing its own 422.
+_OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": OpenAIErrorOut, "description": "invalid input (400, the message names the field) or a refused request"},
+    503: {"model": OpenAIErrorOut, "description": _ERRORS[503]["description"]},
+}
 # Any model name is accepted (there is one answerer); this is the one /v1/models lists.
 MODEL_ID = "rag"
 
