@@ -14,6 +14,7 @@ from fastapi_offline import FastAPIOffline
 from api.deps import LOAD_FAILED, Engine
 from api.errors import install_error_handlers
 from api.limits import MAX_BODY_BYTES, BodyGuard
+from api.metrics import Metrics, metrics_endpoint
 from api.observability import RequestLog, configure_logging
 from api.routes import STATIC, router
 from api.security import SecurityHeaders, install_security
@@ -56,13 +57,15 @@ def create_app(
     app = FastAPIOffline(title="rag", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.engine = Engine(settings=settings)
     app.state.settings = settings
+    app.state.metrics = metrics = Metrics(app.state.engine)
     install_error_handlers(app)
     app.include_router(router)
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # add_middleware wraps what is there: the last added sees a request first.
     app.add_middleware(BodyGuard, limit=max_body_bytes)
     install_security(app, settings)
-    app.add_middleware(RequestLog, log_questions=settings.log_questions)
+    app.add_middleware(RequestLog, log_questions=settings.log_questions, on_done=metrics.observe)
     app.add_middleware(SecurityHeaders)  # outermost: on every response, a 500 from RequestLog too
     return app
 

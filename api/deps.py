@@ -47,6 +47,7 @@ class Engine:
     error: str | None = None
     stage: str = "starting"
     notes: list[str] = field(default_factory=list)  # what loading left out or redid ("skipped x.txt: not UTF-8")
+    progress: tuple[str, int, int] | None = None  # the index build's current step, done, total (the metrics)
     load_seconds: float | None = None
     started: int = field(default_factory=lambda: int(time.time()))  # the "created" of /v1/models
     _ready: threading.Event = field(default_factory=threading.Event)
@@ -95,6 +96,7 @@ class Engine:
                 def building(step: str, done: int, total: int) -> None:
                     # /readyz says how far a first build is, not the last note it heard
                     self.stage = f"building the index: {_STEPS.get(step, step)} {done}/{total}"
+                    self.progress = (step, done, total)
 
                 index, _report = open_index(
                     s.corpus, s.index, embedder, s.chunker(), notify=noted, progress=building, allow_links=s.corpus_links
