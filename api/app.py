@@ -13,7 +13,7 @@ from fastapi_offline import FastAPIOffline
 
 from api.deps import LOAD_FAILED, Engine
 from api.errors import install_error_handlers
-from api.limits import MAX_BODY_BYTES, BodyGuard
+from api.limits import MAX_BODY_BYTES, BodyGuard, InFlightLimit
 from api.metrics import Metrics, metrics_endpoint
 from api.observability import RequestLog, configure_logging
 from api.routes import STATIC, router
@@ -64,6 +64,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # add_middleware wraps what is there: the last added sees a request first.
     app.add_middleware(BodyGuard, limit=max_body_bytes)
+    app.add_middleware(InFlightLimit, limit=settings.max_in_flight, metrics=metrics)
     install_security(app, settings)
     app.add_middleware(RequestLog, log_questions=settings.log_questions, on_done=metrics.observe)
     app.add_middleware(SecurityHeaders)  # outermost: on every response, a 500 from RequestLog too

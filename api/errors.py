@@ -3,6 +3,7 @@ names the request id, and no body carries a server path or an exception's text."
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -70,7 +71,9 @@ def scrub_paths(text: str, corpus: Path | None = None) -> str:
     """``text`` without the server's absolute paths, for clients: a file under the corpus folder by its
     path inside it, any other path by its last part (a client has no use for the server's layout, and
     an attacker has)."""
-    bases = sorted({str(corpus), str(corpus.resolve())} if corpus is not None else set(), key=len, reverse=True)
+    if "/" not in text:  # most messages: no path to look for
+        return text
+    bases = _bases(corpus)
 
     def short(m: re.Match) -> str:
         path = m.group(0)
@@ -84,6 +87,12 @@ def scrub_paths(text: str, corpus: Path | None = None) -> str:
         if not base.startswith("/"):  # a relative corpus folder: its files by their path inside it too
             text = re.sub(rf"(?<![\w./~-]){re.escape(base.rstrip('/'))}/", "", text)
     return text
+
+
+@functools.lru_cache(maxsize=16)
+def _bases(corpus: Path | None) -> list[str]:
+    """The corpus folder as given and as resolved, longest first (resolving reads the file system: once)."""
+    return sorted({str(corpus), str(corpus.resolve())} if corpus is not None else set(), key=len, reverse=True)
 
 
 def public_message(scope: Mapping[str, Any], message: str) -> str:

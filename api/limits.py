@@ -1,4 +1,5 @@
-"""Limits on what a request may ask of the service: the type, size and encoding of its body."""
+"""Limits on what a request may ask of the service: how many answers at once, and the type, size and
+encoding of its body."""
 
 from __future__ import annotations
 
@@ -7,6 +8,49 @@ from api.errors import refuse
 MAX_BODY_BYTES = 1024 * 1024  # a long chat history fits; a runaway upload does not
 # Where a body may be a multipart upload (files); every other body is JSON.
 UPLOAD_ROUTES = ("/documents",)
+# The routes that take the model's time; the rest (health, metrics, pages, reads) are never refused.
+ANSWERING = frozenset({"/ask", "/search", "/chat", "/v1/chat/completions"})
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class InFlightLimit:
+    """Pure ASGI middleware: at most ``limit`` answering requests (and document writes) in flight; one
+    more is refused at once, 503 with ``Retry-After: 1``. Queued behind a full server it would wait
+    for everyone before it, and so would every request after it: better a fast no, which a client can
+    retry or send elsewhere, than a slow answer for everyone. Counted on the event loop, so no lock."""
+
+    def __init__(self, app, limit: int, metrics=None):
+        self.app = app
+        self.limit = limit
+        self.metrics = metrics
+        self.in_flight = 0
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not _counted(scope):
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            if self.metrics is not None:
+                self.metrics.refused.inc()
+            message = f"the service is busy: {self.limit} requests are being answered; retry in a second"
+            await refuse(scope, receive, send, 503, message, headers={"Retry-After": "1"})
+            return
+        self.in_flight += 1
+        if self.metrics is not None:
+            self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+            if self.metrics is not None:
+                self.metrics.in_flight.dec()
+
+
+def _counted(scope) -> bool:
+    path = scope.get("path", "")
+    if scope["method"] == "POST" and path in ANSWERING:
+        return True
+    return scope["method"] in WRITES and _under(path, UPLOAD_ROUTES)
 
 
 class BodyGuard:

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
-from api.deps import Engine, Loaded, get_loaded
+from api.deps import Engine, Loaded, get_loaded, run_model
 from api.errors import DocumentNotFoundError, error_body, scrub_paths
 from api.observability import note_answer
 from api.schemas import (
@@ -98,14 +97,14 @@ async def readyz(request: Request):
     summary="Answer a question with citations, or abstain when the corpus does not say",
 )
 async def ask_endpoint(body: AskRequest, engine: Loaded = Depends(get_loaded)) -> dict:
-    a = await run_in_threadpool(_answer, engine, body.question, body.k)
+    a = await run_model(_answer, engine, body.question, body.k)
     return _answer_dict(a)
 
 
 @router.post("/search", response_model=SearchResponse, tags=["qa"], responses=_ERRORS, summary="Ranked passages only, no answer")
 async def search_endpoint(body: SearchRequest, engine: Loaded = Depends(get_loaded)) -> dict:
     t0 = time.perf_counter()
-    hits = await run_in_threadpool(search, engine.index, engine.embedder, body.query, body.k, engine.retrieval)
+    hits = await run_model(search, engine.index, engine.embedder, body.query, body.k, engine.retrieval)
     return {
         "query": body.query.strip(),
         "passages": [h.to_dict() for h in hits],
@@ -121,7 +120,7 @@ async def search_endpoint(body: SearchRequest, engine: Loaded = Depends(get_load
     summary="Answer the last user message, resolving follow-ups against the conversation",
 )
 async def chat_endpoint(body: ChatRequest, engine: Loaded = Depends(get_loaded)) -> dict:
-    turn = await run_in_threadpool(_turn, engine, turns((m.role, m.content) for m in body.messages), body.k)
+    turn = await run_model(_turn, engine, turns((m.role, m.content) for m in body.messages), body.k)
     return {**_answer_dict(turn.answer), "standalone_question": turn.question, "talk": turn.talk, "more": turn.more}
 
 
@@ -176,7 +175,7 @@ def _model(request: Request) -> dict:
     summary="OpenAI-compatible chat completions (non-streaming and stream=true as SSE)",
 )
 async def chat_completions(body: ChatCompletionRequest, engine: Loaded = Depends(get_loaded)):
-    turn = await run_in_threadpool(_openai_turn, engine, _openai_messages(body), body.k)
+    turn = await run_model(_openai_turn, engine, _openai_messages(body), body.k)
     a, question = turn.answer, turn.question
     content = render(a, talk=turn.talk, more=turn.more)
     d = _answer_dict(a)
