@@ -24,12 +24,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from http_bench import QUESTIONS, ROOT, free_port, pct, wait_ready
+
+ERRORS: Counter[str] = Counter()  # transport errors (status 0) by kind
 
 
 async def fire(url: str, concurrency: int, n: int, backoff: bool = True) -> list[tuple[int, float]]:
@@ -49,8 +52,9 @@ async def fire(url: str, concurrency: int, n: int, backoff: bool = True) -> list
                     async with session.post("/ask", json={"question": QUESTIONS[i % len(QUESTIONS)]}) as r:
                         await r.read()
                         status, retry_after = r.status, r.headers.get("retry-after")
-                except aiohttp.ClientError:
+                except (TimeoutError, aiohttp.ClientError) as e:
                     status, retry_after = 0, None
+                    ERRORS[type(e).__name__] += 1
                 results.append((status, time.perf_counter() - t0))
                 if backoff and status == 503 and retry_after:
                     await asyncio.sleep(float(retry_after))
@@ -115,6 +119,8 @@ def main() -> int:
         f"{len(high)} requests in {high_wall:.1f} s, accepted {len(accepted)} "
         f"({len(accepted) / high_wall:.1f}/s), refused {len(refused)}, other {other_high}"
     )
+    if ERRORS:
+        print("transport errors:", ", ".join(f"{k} {v}" for k, v in ERRORS.most_common()))
     p95_low = pct([t * 1e3 for t in low_ok], 95) if low_ok else float("inf")
     p95_acc = pct([t * 1e3 for t in accepted], 95) if accepted else float("inf")
     p95_ref = pct([t * 1e3 for t in refused], 95) if refused else 0.0
