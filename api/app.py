@@ -15,7 +15,7 @@ from api.deps import LOAD_FAILED, Engine
 from api.errors import install_error_handlers
 from api.limits import MAX_BODY_BYTES, BodyGuard, InFlightLimit
 from api.metrics import Metrics, metrics_endpoint
-from api.observability import RequestLog, configure_logging
+from api.observability import RequestLog
 from api.routes import STATIC, router
 from api.security import SecurityHeaders, install_security
 from rag.settings import Settings
@@ -76,7 +76,9 @@ def create_worker_app() -> FastAPI:
     loads before it starts accepting: the workers share one listening socket, so while one is still
     loading the kernel hands connections to those that are ready, instead of that one answering 503
     (which a client sees at random, whichever worker its connection lands on)."""
-    configure_logging()  # a worker is a process of its own: the parent's logging set-up is not inherited
+    from api.server import prepare_process
+
+    prepare_process()  # a worker is a process of its own: the parent's set-up is not inherited
     return create_app(Settings(), background=False)
 
 

@@ -36,8 +36,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
-    from api.observability import configure_logging
-    from api.server import NoDelayHTTPProtocol
+    from api.server import NoDelayHTTPProtocol, prepare_process
     from rag.indexing import preflight
 
     settings = settings_from(host=host, port=port, corpus=corpus, index=index_dir, workers=workers)
@@ -45,7 +44,7 @@ def serve(
     preflight(settings.corpus, settings.index)  # its note, if any, the server logs once it loads
     _check_can_listen(settings.host, settings.port)
     err.print(f"serving on http://{settings.host}:{settings.port} (index {settings.index}, {n} worker{'s' * (n > 1)})")
-    configure_logging()  # one JSON line per request on stderr; uvicorn's own access log stays off
+    prepare_process()  # one JSON line per request on stderr (uvicorn's own access log stays off)
     if n == 1:
         uvicorn.run(
             create_app(settings), host=settings.host, port=settings.port, log_level="warning", access_log=False, http=NoDelayHTTPProtocol

@@ -3,8 +3,10 @@ took becomes a 500 that names the id, with the detail in the server log only."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import queue
 import re
 import sys
 import time
@@ -12,6 +14,7 @@ import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from logging.handlers import QueueHandler, QueueListener
 
 from api.errors import error_response
 
@@ -112,10 +115,17 @@ class RequestLog:
 
 
 def configure_logging() -> None:
-    """For ``rag serve``: the access lines on stderr as they are (JSON), the service's warnings as plain lines."""
+    """For ``rag serve``: the access lines on stderr as they are (JSON), the service's warnings as plain lines.
+
+    The lines are written by a thread of their own: a write from the event loop would stop every
+    request while stderr is slow (a pipe whose reader lags), and gives the GIL away on each line."""
     lines = logging.StreamHandler(sys.stderr)
     lines.setFormatter(logging.Formatter("%(message)s"))
-    access_log.handlers[:] = [lines]
+    pending: queue.SimpleQueue = queue.SimpleQueue()
+    writer = QueueListener(pending, lines)
+    writer.start()
+    atexit.register(writer.stop)  # the last lines are written before the process ends
+    access_log.handlers[:] = [QueueHandler(pending)]
     access_log.setLevel(logging.INFO)
     access_log.propagate = False
     service = logging.getLogger("rag")
