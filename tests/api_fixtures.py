@@ -16,7 +16,8 @@ def rag_settings(tmp_path_factory):
     from rag.settings import Settings
 
     # TestClient addresses its requests to "testserver": allowed as a deployment would allow its name
-    return Settings(corpus=CORPUS, index=tmp_path_factory.mktemp("api-index"), allowed_hosts=TEST_HOSTS)
+    root = tmp_path_factory.mktemp("api")
+    return Settings(corpus=CORPUS, index=root / "index", documents=root / "documents", allowed_hosts=TEST_HOSTS)
 
 
 @pytest.fixture(scope="session")

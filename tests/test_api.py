@@ -511,7 +511,7 @@ def test_serve_with_two_workers(real_index):
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 120
+        deadline = time.time() + 300
         statuses = []
         while time.time() < deadline and not statuses:
             try:
@@ -532,7 +532,7 @@ def test_serve_with_two_workers(real_index):
                 assert r.status_code == 200 and r.json()["answer"] == BELGIUM_A
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        proc.wait(timeout=120)
 
 
 def _ppid(pid: str) -> int:

@@ -15,7 +15,9 @@ from tests.api_support import CORPUS, TEST_HOSTS
 def settings_for(tmp_path, **overrides):
     from rag.settings import Settings
 
-    return Settings(**{"corpus": CORPUS, "index": tmp_path / "index", "allowed_hosts": TEST_HOSTS, **overrides})
+    return Settings(
+        **{"corpus": CORPUS, "index": tmp_path / "index", "documents": tmp_path / "documents", "allowed_hosts": TEST_HOSTS, **overrides}
+    )
 
 
 @pytest.fixture

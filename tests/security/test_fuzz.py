@@ -4,6 +4,7 @@ valid or not, makes a 5xx or a response the schema does not describe."""
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,10 @@ pytest_plugins = ["tests.api_fixtures"]
 pytestmark = pytest.mark.slow
 
 # The schema is read when the module is collected (schemathesis' lazy fixture loader does not run on
-# this pytest); the app loads nothing until the ``ready`` fixture gives it its own corpus and index.
-APP = create_app(Settings(corpus=CORPUS, index=Path("no-index"), allowed_hosts=TEST_HOSTS))
+# this pytest). Reading it may start the app's loader, so its settings already name a folder of its own:
+# nothing is ever written into the checkout. The ``ready`` fixture gives it its own corpus and index.
+ROOT = Path(tempfile.mkdtemp(prefix="rag-fuzz-"))
+APP = create_app(Settings(corpus=CORPUS, index=ROOT / "unused-index", documents=ROOT / "unused-documents", allowed_hosts=TEST_HOSTS))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
@@ -32,7 +35,9 @@ def ready(tmp_path_factory, api_embedder):
     from rag.indexing import open_index
 
     root = tmp_path_factory.mktemp("fuzz")
-    s = Settings(corpus=shutil.copytree(CORPUS, root / "corpus"), index=root / "index", allowed_hosts=TEST_HOSTS)
+    s = Settings(
+        corpus=shutil.copytree(CORPUS, root / "corpus"), index=root / "index", documents=root / "documents", allowed_hosts=TEST_HOSTS
+    )
     APP.state.settings = APP.state.engine.settings = s
     index, _ = open_index(s.corpus, s.index, api_embedder, s.chunker())
     APP.state.engine.attach(index, api_embedder)
