@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -11,11 +12,17 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from api.auth import keys_from
-from api.deps import Engine
+from api.deps import LOAD_FAILED, Engine
 from api.documents import router as documents_router
-from api.errors import MAX_BODY_BYTES, BodyGuard, install_error_handlers
+from api.errors import install_error_handlers
+from api.limits import MAX_BODY_BYTES, BodyGuard, InFlightLimit
+from api.metrics import Metrics, metrics_endpoint
+from api.observability import RequestLog
 from api.routes import STATIC, qa_router, router
+from api.security import SecurityHeaders, install_security
 from rag.settings import Settings
+
+log = logging.getLogger("rag.api")
 
 DESCRIPTION = """Retrieval question answering over a folder of articles: short extractive answers with exact
 citations (document id and character offsets into the original text), or an explicit abstention when
@@ -54,12 +61,19 @@ def create_app(
     app.state.engine = Engine(settings=settings)
     app.state.settings = settings
     app.state.keys = keys_from(settings)
+    app.state.metrics = metrics = Metrics(app.state.engine)
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(qa_router)
     app.include_router(documents_router)
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # add_middleware wraps what is there: the last added sees a request first.
     app.add_middleware(BodyGuard, limit=max_body_bytes, upload_limit=settings.max_document_bytes)
+    app.add_middleware(InFlightLimit, limit=settings.max_in_flight, metrics=metrics)
+    install_security(app, settings)
+    app.add_middleware(RequestLog, log_questions=settings.log_questions, on_done=metrics.observe)
+    app.add_middleware(SecurityHeaders)  # outermost: on every response, a 500 from RequestLog too
     return app
 
 
@@ -68,11 +82,15 @@ def create_worker_app() -> FastAPI:
     loads before it starts accepting: the workers share one listening socket, so while one is still
     loading the kernel hands connections to those that are ready, instead of that one answering 503
     (which a client sees at random, whichever worker its connection lands on)."""
+    from api.server import prepare_process
+
+    prepare_process()  # a worker is a process of its own: the parent's set-up is not inherited
     return create_app(Settings(), background=False)
 
 
 def _guarded(engine: Engine, fn: Callable[..., None], *args: object) -> None:
     try:
         fn(*args)
-    except Exception as e:
-        engine._fail(f"{type(e).__name__}: {e}")
+    except Exception:
+        log.exception("loading failed")
+        engine._fail(LOAD_FAILED)

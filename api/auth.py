@@ -106,9 +106,11 @@ def _require(request: Request, need: str) -> None:
         raise AuthError(403, "this key may read but not write: writing documents needs an admin key")
 
 
-def require_read(request: Request) -> None:
+# async: FastAPI runs a plain def dependency on the thread pool, a hand-off per request (and a wait
+# behind model work under load) for a check that only compares hashes
+async def require_read(request: Request) -> None:
     _require(request, "read")
 
 
-def require_admin(request: Request) -> None:
+async def require_admin(request: Request) -> None:
     _require(request, "admin")

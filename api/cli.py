@@ -46,7 +46,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
-    from api.server import NoDelayHTTPProtocol
+    from api.server import NoDelayHTTPProtocol, prepare_process
     from rag.indexing import preflight
 
     settings = settings_from(host=host, port=port, corpus=corpus, index=index_dir, workers=workers)
@@ -63,13 +63,18 @@ def serve(
         where = "loopback only" if _loopback(settings.host) else "--insecure"
         err.print(f"no API keys configured ({where}): every request may read and write documents")
     err.print(f"serving on http://{settings.host}:{settings.port} (index {settings.store()}, {n} worker{'s' * (n > 1)})")
+    prepare_process()  # one JSON line per request on stderr (uvicorn's own access log stays off)
     if n == 1:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning", http=NoDelayHTTPProtocol)
+        uvicorn.run(
+            create_app(settings), host=settings.host, port=settings.port, log_level="warning", access_log=False, http=NoDelayHTTPProtocol
+        )
         return
     # Several processes: build the index once, here, so the workers only open it (never race to
     # write it); they read their settings from the environment, as a factory without arguments.
     load(settings, noted=True)  # the parent keeps no copy: the references are dropped here
-    os.environ.update({f"RAG_{k.upper()}": str(v) for k, v in (("corpus", settings.corpus), ("index", settings.index))})
+    os.environ.update(
+        {f"RAG_{k.upper()}": str(v) for k, v in (("corpus", settings.corpus), ("index", settings.index), ("host", settings.host))}
+    )
     uvicorn.run(
         "api.app:create_worker_app",
         factory=True,
@@ -77,5 +82,6 @@ def serve(
         port=settings.port,
         workers=n,
         log_level="warning",
+        access_log=False,
         http=NoDelayHTTPProtocol,
     )

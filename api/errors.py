@@ -1,9 +1,13 @@
-"""The one place where errors become HTTP responses: rag errors, validation errors, body limits, the rest."""
+"""The one place where errors become HTTP responses: rag errors, validation errors, HTTP errors; every body
+names the request id, and no body carries a server path or an exception's text."""
 
 from __future__ import annotations
 
-import json
-import logging
+import functools
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,10 +26,6 @@ from rag.errors import (
     RagError,
 )
 from rag.live import ConflictError, DocumentNotFound
-
-log = logging.getLogger("rag.api")
-
-MAX_BODY_BYTES = 1024 * 1024  # a long chat history fits; a runaway upload does not
 
 # Most specific first; the first match wins.
 STATUS_OF: list[tuple[type[RagError], int]] = [
@@ -62,14 +62,58 @@ def status_for(exc: RagError) -> int:
     return 400
 
 
-def error_body(message: str, detail=None) -> dict:
-    return {"error": message, "detail": detail}
+def request_id(scope: Mapping[str, Any]) -> str | None:
+    """The request's id (``api.observability`` gives every request one), for error bodies and logs."""
+    return (scope.get("state") or {}).get("request_id")
 
 
-def openai_error_body(status: int, message: str, param: str | None = None) -> dict:
+# An absolute path: a slash not inside a word, a URL or a relative path, up to a space or punctuation.
+_ABS_PATH = re.compile(r"(?<![\w.:/~-])/(?:[^\s/'\"`,;:()\[\]]+/)*[^\s/'\"`,;:()\[\]]*")
+
+
+def scrub_paths(text: str, corpus: Path | None = None) -> str:
+    """``text`` without the server's absolute paths, for clients: a file under the corpus folder by its
+    path inside it, any other path by its last part (a client has no use for the server's layout, and
+    an attacker has)."""
+    if "/" not in text:  # most messages: no path to look for
+        return text
+    bases = _bases(corpus)
+
+    def short(m: re.Match) -> str:
+        path = m.group(0)
+        for base in bases:
+            if path.startswith(base.rstrip("/") + "/"):
+                return path[len(base.rstrip("/")) + 1 :]
+        return path.rstrip("/").rsplit("/", 1)[-1] or path
+
+    text = _ABS_PATH.sub(short, text)
+    for base in bases:
+        if not base.startswith("/"):  # a relative corpus folder: its files by their path inside it too
+            text = re.sub(rf"(?<![\w./~-]){re.escape(base.rstrip('/'))}/", "", text)
+    return text
+
+
+@functools.lru_cache(maxsize=16)
+def _bases(corpus: Path | None) -> list[str]:
+    """The corpus folder as given and as resolved, longest first (resolving reads the file system: once)."""
+    return sorted({str(corpus), str(corpus.resolve())} if corpus is not None else set(), key=len, reverse=True)
+
+
+def public_message(scope: Mapping[str, Any], message: str) -> str:
+    app = scope.get("app")
+    settings = getattr(getattr(app, "state", None), "settings", None)
+    return scrub_paths(message, getattr(settings, "corpus", None))
+
+
+def error_body(scope: Mapping[str, Any], message: str, detail=None) -> dict:
+    return {"error": public_message(scope, message), "detail": detail, "request_id": request_id(scope)}
+
+
+def openai_error_body(scope: Mapping[str, Any], status: int, message: str, param: str | None = None) -> dict:
     """OpenAI's error shape, which its clients parse into ``e.message`` / ``e.type`` / ``e.param``."""
     kind = "invalid_request_error" if status < 500 else "server_error"
-    return {"error": {"message": message, "type": kind, "param": param, "code": None}}
+    error = {"message": public_message(scope, message), "type": kind, "param": param, "code": None}
+    return {"error": error, "request_id": request_id(scope)}
 
 
 def _param(detail) -> str | None:
@@ -80,9 +124,14 @@ def _param(detail) -> str | None:
     return None
 
 
-def error_response(path: str, status: int, message: str, detail=None, headers=None) -> JSONResponse:
-    """The error as JSON: ``{"error", "detail"}``, or under ``/v1/`` the shape OpenAI clients expect."""
-    body = openai_error_body(status, message, _param(detail)) if path.startswith("/v1/") else error_body(message, detail)
+def error_response(scope: Mapping[str, Any], status: int, message: str, detail=None, headers=None) -> JSONResponse:
+    """The error as JSON: ``{"error", "detail", "request_id"}``, or under ``/v1/`` the shape OpenAI
+    clients expect, with invalid input as 400 (OpenAI's status for it: its clients raise BadRequestError)."""
+    if str(scope.get("path", "")).startswith("/v1/"):
+        status = 400 if status == 422 else status
+        body = openai_error_body(scope, status, message, _param(detail))
+    else:
+        body = error_body(scope, message, detail)
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -112,130 +161,52 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RagError)
     async def _rag_error(request: Request, exc: RagError):
         field = exc.field or ("question" if isinstance(exc, (EmptyQueryError, InvalidInputError)) else None)
-        return error_response(request.url.path, status_for(exc), str(exc), {"field": field} if field else None)
+        return error_response(request.scope, status_for(exc), str(exc), {"field": field} if field else None)
 
     @app.exception_handler(AuthError)
     async def _auth(request: Request, exc: AuthError):
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return error_response(request.url.path, exc.status, str(exc), headers=headers)
+        return error_response(request.scope, exc.status, str(exc), headers=headers)
 
     @app.exception_handler(NotReadyError)
     async def _not_ready(request: Request, exc: NotReadyError):
-        return error_response(request.url.path, 503, exc.reason, headers={"Retry-After": "2"})
+        return error_response(request.scope, 503, exc.reason, headers={"Retry-After": "2"})
 
     @app.exception_handler(DocumentNotFoundError)
     async def _no_doc(request: Request, exc: DocumentNotFoundError):
-        return error_response(request.url.path, 404, str(exc))
+        return error_response(request.scope, 404, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
         message, detail = validation_message(list(exc.errors()))
-        return error_response(request.url.path, 422, message, detail)
+        return error_response(request.scope, 422, message, detail)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        return error_response(request.url.path, exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception):
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(request.url.path, 500, "internal error")
+        return error_response(request.scope, exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
 
-def _replay(data: bytes, receive):
-    sent = False
-
-    async def replay():
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": data, "more_body": False}
-        return await receive()
-
-    return replay
+# A refused body is read up to this much before the answer; past it the connection is closed instead.
+DRAIN_BYTES = 64 * 1024 * 1024
 
 
-class BodyGuard:
-    """ASGI middleware: bodies over ``limit`` bytes are 413, bodies that are not UTF-8 are 422, bodies
-    that are not JSON under another content type are 415, all before any endpoint sees them."""
+async def refuse(scope, receive, send, status: int, message: str, detail=None, headers=None) -> None:
+    """Answer from a middleware, before the app. What is left of the body (``receive``; None when it was
+    all read) is read and dropped first, up to ``DRAIN_BYTES``: a client that is still sending when the
+    server answers and closes sees a broken pipe, not the status."""
+    whole = receive is None or await _drain(receive, DRAIN_BYTES)
+    headers = {**(headers or {}), **({} if whole else {"connection": "close"})}
+    response = error_response(scope, status, message, detail, headers=headers)
+    await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})
 
-    def __init__(self, app, limit: int = MAX_BODY_BYTES, upload_limit: int = MAX_BODY_BYTES):
-        self.app = app
-        self.limit = limit
-        self.upload_limit = upload_limit  # document writes carry whole files
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
-        upload = scope.get("path", "").startswith("/documents")
-        limit = self.upload_limit if upload else self.limit
-        declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._reply(scope, send, 413, f"the body is {declared} bytes; the limit is {limit}")
-            return
-        chunks, size = [], 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body = message.get("body", b"")
-            size += len(body)
-            if size > limit:
-                await self._reply(scope, send, 413, f"the body is over the limit of {limit} bytes")
-                return
-            chunks.append(body)
-            more = message.get("more_body", False)
-        data = b"".join(chunks)
-        if upload and ctype == "multipart/form-data":
-            await self.app(scope, _replay(data, receive), send)  # files: their bytes are the parsers' to read
-            return
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            await self._reply(
-                scope,
-                send,
-                422,
-                f"body: not valid UTF-8 (byte {e.start})",
-                [{"field": "body", "type": "unicode_decode", "msg": "not valid UTF-8"}],
-            )
-            return
-        if data.strip() and not (ctype == "application/json" or ctype.endswith("+json")):
-            # `curl -d '{...}'` without -H sends a form content type: a body that is JSON is read as
-            # JSON rather than refused with a confusing "not a dictionary"; anything else is 415.
-            try:
-                json.loads(data)
-            except ValueError:
-                await self._reply(
-                    scope,
-                    send,
-                    415,
-                    "the body must be JSON (content-type: application/json), not "
-                    + (f"{ctype} data" if ctype else "untyped data that is not JSON"),
-                )
-                return
-            scope = {
-                **scope,
-                "headers": [(k, v) for k, v in scope.get("headers", []) if k.lower() != b"content-type"]
-                + [(b"content-type", b"application/json")],
-            }
-        sent = False
-
-        async def replay():
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": data, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    @staticmethod
-    async def _reply(scope, send, status: int, message: str, detail=None) -> None:
-        response = error_response(scope.get("path", ""), status, message, detail)
-        await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
-        await send({"type": "http.response.body", "body": response.body})
+async def _drain(receive, cap: int) -> bool:
+    """Read and drop what is left of the body, up to ``cap`` bytes; whether it all came."""
+    seen = 0
+    while seen <= cap:
+        message = await receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            return True
+        seen += len(message.get("body", b""))
+    return False

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from api.auth import require_read
-from api.deps import Engine, Loaded, get_loaded
-from api.errors import error_body
+from api.deps import Engine, Loaded, get_loaded, run_model
+from api.errors import error_body, scrub_paths
+from api.observability import note_answer
 from api.schemas import (
     AskRequest,
     AskResponse,
@@ -45,7 +45,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorOut, "description": "invalid input (the message names the field)"},
     503: {"model": ErrorOut, "description": "the index is not ready yet, with the reason"},
 }
-_OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {status: {**r, "model": OpenAIErrorOut} for status, r in _ERRORS.items()}
+# Under /v1/ invalid input is 400, as OpenAI answers it; "4XX" also keeps FastAPI from listing its own 422.
+_OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": OpenAIErrorOut, "description": "invalid input (400, the message names the field) or a refused request"},
+    503: {"model": OpenAIErrorOut, "description": _ERRORS[503]["description"]},
+}
 # Any model name is accepted (there is one answerer); this is the one /v1/models lists.
 MODEL_ID = "rag"
 
@@ -66,6 +70,7 @@ def _turn(engine: Loaded, messages: list[Turn], k: int, flt: Mapping[str, Any] |
 
 
 def _answer_dict(a: Answer) -> dict:
+    note_answer(a.abstained, a.question)
     d = a.to_dict()
     d["timings_ms"] = dict(a.timings_ms)
     return d
@@ -87,10 +92,10 @@ async def readyz(request: Request):
             "documents": len(loaded.index.documents),
             "chunks": len(loaded.index.chunks),
             "model": loaded.embedder.model_id,
-            "notes": list(engine.notes),
+            "notes": [scrub_paths(n, engine.settings.corpus) for n in engine.notes],
         }
     reason = engine.error if engine.status == "failed" else f"not ready: {engine.stage}"
-    return JSONResponse({"status": engine.status, "error": reason, "detail": None}, status_code=503)
+    return JSONResponse({"status": engine.status, **error_body(request.scope, reason or "not ready")}, status_code=503)
 
 
 # -- question answering ----------------------------------------------------------------------
@@ -102,14 +107,14 @@ async def readyz(request: Request):
     summary="Answer a question with citations, or abstain when the corpus does not say",
 )
 async def ask_endpoint(body: AskRequest, engine: Loaded = Depends(get_loaded)) -> dict:
-    a = await run_in_threadpool(_answer, engine, body.question, body.k, body.filter)
+    a = await run_model(_answer, engine, body.question, body.k, body.filter)
     return _answer_dict(a)
 
 
 @qa_router.post("/search", response_model=SearchResponse, tags=["qa"], responses=_ERRORS, summary="Ranked passages only, no answer")
 async def search_endpoint(body: SearchRequest, engine: Loaded = Depends(get_loaded)) -> dict:
     t0 = time.perf_counter()
-    hits = await run_in_threadpool(search, engine.index, engine.embedder, body.query, body.k, engine.retrieval, _docs(engine, body.filter))
+    hits = await run_model(search, engine.index, engine.embedder, body.query, body.k, engine.retrieval, _docs(engine, body.filter))
     return {
         "query": body.query.strip(),
         "passages": [h.to_dict() for h in hits],
@@ -125,7 +130,7 @@ async def search_endpoint(body: SearchRequest, engine: Loaded = Depends(get_load
     summary="Answer the last user message, resolving follow-ups against the conversation",
 )
 async def chat_endpoint(body: ChatRequest, engine: Loaded = Depends(get_loaded)) -> dict:
-    turn = await run_in_threadpool(_turn, engine, turns((m.role, m.content) for m in body.messages), body.k, body.filter)
+    turn = await run_model(_turn, engine, turns((m.role, m.content) for m in body.messages), body.k, body.filter)
     return {**_answer_dict(turn.answer), "standalone_question": turn.question, "talk": turn.talk, "more": turn.more}
 
 
@@ -180,7 +185,7 @@ def _model(request: Request) -> dict:
     summary="OpenAI-compatible chat completions (non-streaming and stream=true as SSE)",
 )
 async def chat_completions(body: ChatCompletionRequest, engine: Loaded = Depends(get_loaded)):
-    turn = await run_in_threadpool(_openai_turn, engine, _openai_messages(body), body.k, body.filter)
+    turn = await run_model(_openai_turn, engine, _openai_messages(body), body.k, body.filter)
     a, question = turn.answer, turn.question
     content = render(a, talk=turn.talk, more=turn.more)
     d = _answer_dict(a)

@@ -254,6 +254,7 @@ class DeleteOut(BaseModel):
 class ErrorOut(BaseModel):
     error: str
     detail: Any = None
+    request_id: str | None = Field(None, description="the id of the request in the server log (also the X-Request-ID header)")
 
 
 class OpenAIErrorDetail(BaseModel):
@@ -267,6 +268,7 @@ class OpenAIErrorOut(BaseModel):
     """Errors under ``/v1/`` take OpenAI's shape, so its clients report the message."""
 
     error: OpenAIErrorDetail
+    request_id: str | None = Field(None, description="the id of the request in the server log (also the X-Request-ID header)")
 
 
 class ModelOut(BaseModel):

@@ -3,7 +3,7 @@
 The document is read line by line into blocks: headings, paragraphs, bulleted lists and pipe tables.
 Every chunk carries the heading above it; its ``index_text`` (what is embedded and BM25-indexed)
 starts with "title — section", a list carries its lead-in sentence, and a table row is always
-rendered with its header ("Country: Belgium; Focus Area: ..."). Offsets always point into the
+rendered with its header ("Country: Norway; Focus Area: ..."). Offsets always point into the
 original text, so ``doc.text[chunk.start:chunk.end] == chunk.text``.
 """
 

@@ -7,13 +7,13 @@ Pure string rules, no model and no knowledge of the corpus:
   pronoun (its/their/it/they/there/...) has no named entity of its own) is rewritten against the
   previous user question (itself resolved first, so chains of follow-ups work):
 
-  - the follow-up names only a new entity ("and Poland?")  -> the previous question with its
+  - the follow-up names only a new entity ("and Chile?")  -> the previous question with its
     entity replaced by the new one;
   - the follow-up names a new topic ("what about its budget?") -> the previous question's
     interrogative head ("What is") + the new topic, with the pronoun replaced by the previous entity;
   - the follow-up adds a qualifier ("what about in 2024?") -> the previous question + qualifier,
     unless it names what the previous question had after a preposition ("... for Germany?" +
-    "and for Poland?"), which it then replaces;
+    "and for Chile?"), which it then replaces;
   - a pronoun in a full question is replaced by the previous question's entity.
 
 Talk ("thanks!", "ok great") stands alone and is never an antecedent. After a question that asks for
@@ -253,7 +253,7 @@ def _words(text: str) -> list[str]:
 
 def entities(text: str) -> list[str]:
     """Proper-noun-like phrases of ``text`` in order: runs of capitalised words / acronyms, possessive
-    marks dropped ("Belgium's" -> "Belgium"). The first word counts only if it is not a function word."""
+    marks dropped ("Norway's" -> "Norway"). The first word counts only if it is not a function word."""
     out: list[str] = []
     run: list[str] = []
     tokens = re.findall(r"[A-Za-z0-9][\w\-]*(?:['’]s)?|[^\s\w]", text)
@@ -351,7 +351,7 @@ def needs_context(question: str) -> bool:
         return True
     words = _words(q)
     if len(words) <= 3 and not _opens_with_wh_or_aux(q):
-        # a fragment: "Poland?", "the budget?", "why?", "in Poland?"
+        # a fragment: "Chile?", "the budget?", "why?", "in Chile?"
         return not own or _only_entities(q) or words[0].lower() in _PREPOSITIONS
     if len(words) <= 1:
         return True
@@ -380,7 +380,7 @@ def _only_entities(text: str) -> bool:
     return bool(ents) and not rest
 
 
-# "European", "Russian", "American", "Vietnamese", "Polish", "Baltic", "German": how demonyms end
+# "European", "Russian", "American", "Japanese", "Danish", "Baltic", "German": how demonyms end
 _DEMONYM = re.compile(r"(ean|ian|can|ese|ish|ic|man)$")
 
 
@@ -415,7 +415,7 @@ _PLURAL_PRONOUNS = {"they", "them", "their"}
 def _actor_and_place(previous: str, ents: list[str]) -> tuple[str | None, str | None]:
     """The name a "he" / "it" most likely stands for (the first one not after a preposition: the
     subject comes first) and the one a "there" stands for (the last one after a preposition):
-    "What will Hegseth discuss in Poland?" -> ("Hegseth", "Poland")."""
+    "What will Okafor discuss in Chile?" -> ("Okafor", "Chile")."""
     if not ents:
         return None, None
     after_prep = []
@@ -489,7 +489,7 @@ _HEAD = re.compile(r"^\s*((?:" + "|".join(_WH) + r")(?:\s+\w+){0,3}?\s+(?:" + "|
 
 
 def _head_and_topic(question: str) -> tuple[str, str] | None:
-    """("What is", "Belgium's focus area") for "What is Belgium's focus area?"."""
+    """("What is", "Norway's focus area") for "What is Norway's focus area?"."""
     m = _HEAD.match(_body(question))
     if not m:
         return None
@@ -508,7 +508,7 @@ _ASKS_FOR_NAME = re.compile(
 
 
 def answer_names(answer: str | None) -> list[str]:
-    """The names an earlier answer gives ("Poland, however, opposes ..." -> ["Poland"]); none without one."""
+    """The names an earlier answer gives ("Chile, however, opposes ..." -> ["Chile"]); none without one."""
     return entities(answer) if answer else []
 
 
@@ -516,7 +516,7 @@ def _resolve(question: str, previous: str, appended: _Added | None = None, reply
     """The follow-up ``question`` resolved against ``previous``, and, when it was resolved by adding a
     phrase ("... for X?"), what it was added to: a next phrase of the same preposition and kind then
     replaces it instead of piling up ("... in 2024?" + "and in 2025?" is not "... in 2024 in 2025?";
-    "... in Poland?" + "and in 2025?" keeps Poland). ``appended`` is that of ``previous``."""
+    "... in Chile?" + "and in 2025?" keeps Chile). ``appended`` is that of ``previous``."""
     text = _resolve_text(question, previous, appended, reply)
     if isinstance(text, tuple):
         return text
@@ -541,11 +541,11 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
     prev_entity = prev_entities[-1] if prev_entities else None
     actor, place = _actor_and_place(previous, prev_entities)
     plural = plural_antecedent(previous)
-    # ... but "Who is Pete Hegseth?" names its person: the reply describes him, "he" stays him
+    # ... but "Who is Ada Okafor?" names its person: the reply describes him, "he" stays him
     identity = re.match(r"^\s*(?i:who|what)\s+(?i:is|are|was|were)\s+[A-Z]", previous) is not None
     named = [n for n in answer_names(reply) if n not in prev_entities] if _ASKS_FOR_NAME.match(previous) and not identity else []
     if named:
-        # "Which nation focuses on X?" -> "Poland ..." -> "What is its proposed collaboration area?"
+        # "Which nation focuses on X?" -> "Chile ..." -> "What is its proposed collaboration area?"
         actor = place = named[0]
         plural = (", ".join(named[:-1]) + " and " + named[-1]) if len(named) > 1 else plural
         prev_entity = prev_entity or actor
@@ -555,7 +555,7 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
         return previous  # "and?" / "what about?" / "tell me more": nothing new
     fragment = rest_body if connector is not None else _body(q)
     if m := re.match(r"^(?:what|which)\s+(?:is|are|was|were)\s+(.+?['’]s)$", fragment, re.IGNORECASE):
-        fragment = m.group(1)  # "and what is Poland's?" names only the new owner
+        fragment = m.group(1)  # "and what is Chile's?" names only the new owner
     frag_words = [w.lower() for w in _words(fragment)]
 
     # 1. only a new entity: substitute it into the previous question
@@ -567,7 +567,7 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
         and len(frag_words) <= 3
         and not (set(frag_words) & (_PRONOUNS | _DETERMINERS | _PREPOSITIONS | _WH | _AUX))
     ):
-        # "and poland?": a user who does not capitalise still names something
+        # "and chile?": a user who does not capitalise still names something
         new_entities = [" ".join(_words(fragment))]
         only_entity = True
     else:
@@ -577,7 +577,7 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
         if prev_entity:
             target = prev_entity
             if actor and actor != prev_entity and _attributive_demonym(previous, prev_entity) and not _DEMONYM.search(new):
-                # "What will Hegseth discuss with European allies?" + "And Putin?": a name does not stand
+                # "What will Okafor discuss with European allies?" + "And Putin?": a name does not stand
                 # for an adjective ("Putin allies"); it takes the place of who acts
                 target = actor
             return _replace_entity(previous, target, new)
@@ -596,15 +596,15 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
             _body(previous),
         )
         # only when a subject follows the auxiliary ("Which countries will deploy troops?" has none: its
-        # wh-phrase is the subject), and a copula only before a verb in -ing ("What is Belgium's focus
-        # area?" + "Why?" is no "Why is Belgium's focus area?")
+        # wh-phrase is the subject), and a copula only before a verb in -ing ("What is Norway's focus
+        # area?" + "Why?" is no "Why is Norway's focus area?")
         if shape and not (shape.group(3)[0].isupper() or shape.group(3).lower() in _SUBJECT_WORDS):
             shape = None
         if shape and shape.group(2).lower() in _COPULA and not _words(previous)[-1].lower().endswith("ing"):
             shape = None
         if shape and (fw[0] in ("where", "when", "why") or fw == ["how"]):
             # "What did the Netherlands deploy?" + "Where to?" -> "Where did the Netherlands deploy to?";
-            # "Which countries will Hegseth visit?" + "Why?" -> "Why will Hegseth visit?" (asked again as
+            # "Which countries will Okafor visit?" + "Why?" -> "Why will Okafor visit?" (asked again as
             # it was, "Why?" found the same answer again)
             tail = (" " + " ".join(_words(q)[1:])) if len(fw) > 1 else ""
             body = _body(previous)
@@ -616,7 +616,7 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
 
     # 3. a qualifier: "what about in 2024?" -> previous question + qualifier; but a name after a
     # preposition stands for the previous one in the same role: "... for Germany?" + "and for
-    # Poland?" -> "... for Poland?", not "... for Germany for Poland?"
+    # Chile?" -> "... for Chile?", not "... for Germany for Chile?"
     if frag_words and frag_words[0] in _PREPOSITIONS | {"of"}:
         rest = " ".join(_words(fragment)[1:])
         span = _prepositional_name(previous, prev_entities, frag_words[0])
@@ -632,7 +632,7 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
             if span:
                 return previous[: span[0]] + fragment + previous[span[1] :]
             owner = next((e for e in reversed(prev_entities) if re.search(re.escape(e) + r"['’]s\b", previous)), None)
-            if owner:  # "What is Belgium's focus area?" + "and for Poland?": Poland's focus area
+            if owner:  # "What is Norway's focus area?" + "and for Chile?": Chile's focus area
                 return _replace_entity(previous, owner, entities(rest)[-1])
         if re.fullmatch(r"\d[\d,.]*", rest) and (span := _prepositional_number(previous, frag_words[0])):
             return previous[: span[0]] + fragment + previous[span[1] :]  # "... in 1954?" + "and in 2025?"
@@ -659,8 +659,8 @@ def _with_previous(question: str, previous: str) -> str:
 
 
 def _strip_talk(text: str) -> str:
-    """ "ok, and what is Poland's?" -> "and what is Poland's?": talk before a question is not part of it."""
-    # only an interjection set off by punctuation: "no, I mean Poland" keeps its "I mean"
+    """ "ok, and what is Chile's?" -> "and what is Chile's?": talk before a question is not part of it."""
+    # only an interjection set off by punctuation: "no, I mean Chile" keeps its "I mean"
     m = re.match(r"^((?:[A-Za-z]+\s+){0,3}[A-Za-z]+\s*[,.!]+\s*)(?=\S)", text)
     if m and is_talk(m.group(1)) and not is_talk(text) and not set(_words(m.group(1).lower())) & {"no", "nope", "yes", "yeah", "yep"}:
         return text[m.end() :]  # "no, ..." corrects: it stays

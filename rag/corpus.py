@@ -19,7 +19,7 @@ _BOILERPLATE = re.compile(
     re.IGNORECASE,
 )
 
-# A missing space after punctuation ("stability,the", "Poland.The") hurts tokenisation.
+# A missing space after punctuation ("stability,the", "Chile.The") hurts tokenisation.
 # Digits are excluded so "1,000" and "2.5" stay intact.
 _MISSING_SPACE = re.compile(r"(?<=[a-z\u2019)])([,.;:])(?=[A-Za-z])|(?<=\d)([.;:])(?=[A-Z][a-z])|(?<=\.[A-Z])\.(?=[a-z])")
 

@@ -1,8 +1,8 @@
 """The assistant's reply in a chat: the text a client shows, and the record a later turn reads back.
 
 Chat clients (OpenAI's protocol) send the whole conversation each turn, as text. What a follow-up
-needs of an earlier reply is the answer it gave ("Which nation ...?" -> "Poland": "its" then means
-Poland), so the one module that writes a reply's text also reads the answer back out of it.
+needs of an earlier reply is the answer it gave ("Which nation ...?" -> "Chile": "its" then means
+Chile), so the one module that writes a reply's text also reads the answer back out of it.
 """
 
 from __future__ import annotations

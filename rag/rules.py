@@ -26,7 +26,7 @@ _VAGUE = re.compile(r"\b(several|few|numerous|hundreds|thousands|dozens|millions
 
 
 # -- turning the chosen candidate into a short answer ----------------------------------------
-# The noun forms ("the Polish refusal", "their reluctance"): one answer more on our sets, SQuAD unchanged.
+# The noun forms ("the Chilean refusal", "their reluctance"): one answer more on our sets, SQuAD unchanged.
 _NEGATION = re.compile(
     r"\b(not|no|never|oppos(e|es|ed)|refus(e|es|ed|ing|al|als)|reject(s|ed|ing)?|unwilling(ness)?|reluctan(t|ce)|"
     r"declin(e|es|ed)|rul(e|es|ed|ing) out|(is|are|was|were) against)\b|n[’']t\b",
@@ -39,8 +39,8 @@ _NEGATION = re.compile(
 _CONTRAST = re.compile(r"\([^)]*\)|[,—–-]\s*not (the|in|for|from|as)\b[^,?]*|\b(as opposed to|rather than|instead of)\b[^,?]*", re.I)
 
 
-# How far down the selector's list the agreeing candidate may be. 8, not 5: a paraphrase ("the Polish
-# leadership" / "Poland") puts the refusal sixth. Measured: SQuAD 2.0 calibration answers 0.7666 ->
+# How far down the selector's list the agreeing candidate may be. 8, not 5: a paraphrase ("the Chilean
+# leadership" / "Chile") puts the refusal sixth. Measured: SQuAD 2.0 calibration answers 0.7666 ->
 # 0.7676, abstention 0.146 -> 0.147, SQuAD v1.1 unchanged; our sets +4 answers (one fact asked in four
 # sets), none lost. 12 measured the same as 8.
 POLARITY_WINDOW = 8
@@ -70,7 +70,7 @@ _POSSESSOR = re.compile(r"(?<!^)(?<![.?!] )\b([A-Z][\w.-]*(?: [A-Z][\w.-]*)*)['�
 def _owner_missing(scorer: Scorer, question: str, best: _Scored) -> bool:
     """Whether the question asks for something of a name ("France's ...") that the answer's passage,
     its title and heading never mention."""
-    asked = _CONTRAST.sub(" ", question)  # "(not Hegseth's talks)" says where not to look
+    asked = _CONTRAST.sub(" ", question)  # "(not Okafor's talks)" says where not to look
     owners = [m.group(1) for m in _POSSESSOR.finditer(asked) if m.group(1).lower() not in STOPWORDS]
     if not owners:
         return False
@@ -141,7 +141,7 @@ def _not_given(scorer: Scorer, question: str, scored: list[_Scored], best: _Scor
 
 
 def _row_of_named_column(scorer: Scorer, question: str, scored: list[_Scored], best: _Scored) -> _Scored:
-    """Two tables with a row for the same key ("Poland | ..." under "Focus Area" and under "Proposed
+    """Two tables with a row for the same key ("Chile | ..." under "Focus Area" and under "Proposed
     Collaboration Area"): the row of the table whose column the question names in full wins."""
     index = scorer.index
     chosen = index.candidates[best.j]
@@ -182,7 +182,7 @@ def _asks_for_names(question: str) -> bool:
 def _new_name(scorer: Scorer, text: str, question: str) -> bool:
     """Whether ``text`` holds a name (see ``Scorer.names``) that the question does not. For "which
     city" a country, a title, an institution or an acronym is not one: "Which German city ...?" is not
-    answered by "NATO allies in Germany, Belgium and Poland"."""
+    answered by "NATO allies in Germany, Norway and Chile"."""
     qterms = set(terms(question))
     names = scorer.names()
     m = _NAMED_KIND.search(question)
@@ -225,15 +225,15 @@ def _generic_name(word: str) -> bool:
 
 
 def _asks_for_person(question: str) -> bool:
-    """ "Which German officials ...?", "What is the name of the Polish defense minister?"; not "Which
+    """ "Which German officials ...?", "What is the name of the Chilean defense minister?"; not "Which
     general's office ...?" (the office is asked for) nor "What are officials called ...?"."""
     return _ASKS_PERSON.search(question) is not None
 
 
 def _new_person(scorer: Scorer, text: str, question: str) -> bool:
     """Whether ``text`` names someone the question does not: a run of the corpus's names (see
-    ``Scorer.names``) none of whose words the question gives ("Pete Hegseth" is given by "Hegseth"),
-    and which is not only countries, titles, institutions and acronyms ("Germany, Belgium", "Secretary", "NATO")."""
+    ``Scorer.names``) none of whose words the question gives ("Ada Okafor" is given by "Okafor"),
+    and which is not only countries, titles, institutions and acronyms ("Germany, Norway", "Secretary", "NATO")."""
     qterms = set(terms(question))
     names = scorer.names()
     run: list[str] = []

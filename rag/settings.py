@@ -66,6 +66,28 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="address rag serve listens on")
     port: int = Field(8000, ge=1, le=65535, description="port rag serve listens on")
     workers: int = Field(1, ge=1, le=64, description="server processes, each with its own model and index (for machines with more cores)")
+    # A browser on this machine can be pointed at a hostile name that resolves to 127.0.0.1 (DNS
+    # rebinding): only a Host header naming this server lets a request through.
+    allowed_hosts: str = Field(
+        "localhost,127.0.0.1,[::1]",
+        description="comma-separated names requests may be addressed to (Host header); RAG_HOST is added unless a wildcard; * allows any",
+    )
+    cors_origins: str = Field("", description="comma-separated origins allowed to call the API from a browser (CORS); empty: none")
+    max_in_flight: int = Field(32, ge=1, description="answering requests served at once; more are refused at once with 503 and Retry-After")
+    log_questions: bool = Field(False, description="put the question text in the access log (off: questions may be private)")
+
+    def host_names(self) -> list[str]:
+        """The Host names a request may carry: the allow-list plus the address served on, unless that is a wildcard."""
+        names = [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
+        host = self.host.strip().lower()
+        if host and host not in ("0.0.0.0", "::", "[::]", "*"):
+            host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+            if host not in names:
+                names.append(host)
+        return names
+
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     def retrieval(self):
         from rag.retrieval import RetrievalConfig

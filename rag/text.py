@@ -33,7 +33,7 @@ _ABBREVIATIONS = {
 }
 
 # End of a sentence: punctuation, optional closing quote, then whitespace, or a missing space
-# before a capitalised word ("Poland.The").
+# before a capitalised word ("Chile.The").
 _BOUNDARY = re.compile(r"[.!?][\"”’)\]]?(?:\s+|(?=[A-Z][a-z]))")
 
 
@@ -100,13 +100,13 @@ def question_terms(question: str) -> list[str]:
     return _stemmer().stemWords(ws) if ws else []
 
 
-# A word as a name is written: "U.S.", "Hegseth’s", "Jean-Claude". One pattern, so every name test splits alike.
+# A word as a name is written: "U.S.", "Okafor’s", "Jean-Claude". One pattern, so every name test splits alike.
 NAME_WORD = r"[A-Za-z][\w'’.-]*"
 _MID_SENTENCE_WORD = re.compile(r"(?<=[\w,;] )(" + NAME_WORD + ")")
 
 
 def capitalised_names(texts: Iterable[str]) -> frozenset[str]:
-    """Words the texts capitalise inside sentences more often than not ("Poland", "NATO"; not
+    """Words the texts capitalise inside sentences more often than not ("Chile", "NATO"; not
     "Military", of "Enhanced Military Cooperation"), lower-cased: names, without a tagger."""
     cap: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -141,7 +141,7 @@ def _places() -> tuple[frozenset[str], frozenset[str]]:
 
 
 def is_place_word(word: str) -> bool:
-    """Whether a capitalised word is (part of) a country's or continent's name: "Vietnam", "Viet",
+    """Whether a capitalised word is (part of) a country's or continent's name: "Lanka", "Sri",
     "United", "Europe", or a country code written in capitals ("US", "U.S."; not "Ben" for Benin).
     From ISO 3166 (pycountry), so a name test can tell a country from a person without a tagger."""
     words, codes = _places()

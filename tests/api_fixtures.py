@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api_support import CORPUS, LiveServer
+from tests.api_support import CORPUS, TEST_HOSTS, LiveServer
 
 
 @pytest.fixture(scope="session")
 def rag_settings(tmp_path_factory):
     from rag.settings import Settings
 
-    return Settings(corpus=CORPUS, index=tmp_path_factory.mktemp("api-index"))
+    # TestClient addresses its requests to "testserver": allowed as a deployment would allow its name
+    root = tmp_path_factory.mktemp("api")
+    return Settings(corpus=CORPUS, index=root / "index", documents=root / "documents", allowed_hosts=TEST_HOSTS)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,9 @@ POLAND_A = "Defense Infrastructure Development"
 BELGIUM_COLLAB_A = "Cyber Defense Initiatives"
 UNANSWERABLE_Q = "What is the capital of France?"
 
+# The loopback names, and "testserver", the host TestClient addresses its requests to.
+TEST_HOSTS = "localhost,127.0.0.1,[::1],testserver"
+
 ANSWER_KEYS = {"question", "answer", "abstained", "confidence", "answer_span", "citations"}
 CITATION_KEYS = {"doc_id", "title", "section", "start", "end", "text", "score", "page"}
 PASSAGE_KEYS = {"rank", "doc_id", "title", "section", "start", "end", "text", "score", "page"}

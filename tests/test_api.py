@@ -20,6 +20,7 @@ from tests.api_support import (
     CITATION_KEYS,
     PASSAGE_KEYS,
     POLAND_A,
+    TEST_HOSTS,
     UNANSWERABLE_Q,
 )
 
@@ -31,7 +32,7 @@ def test_not_ready_answers_503_with_a_reason_and_healthz_answers(tmp_path):
     from api.app import create_app
     from rag.settings import Settings
 
-    app = create_app(Settings(corpus=tmp_path / "c", index=tmp_path / "i"))
+    app = create_app(Settings(corpus=tmp_path / "c", index=tmp_path / "i", allowed_hosts=TEST_HOSTS))
     c = TestClient(app)  # no context manager: the lifespan (and so the loading) never starts
     assert c.get("/healthz").json() == {"status": "ok"}
     r = c.post("/ask", json={"question": BELGIUM_Q})
@@ -44,7 +45,7 @@ def test_load_failure_is_503_with_the_reason(tmp_path):
     from api.app import create_app
     from rag.settings import Settings
 
-    app = create_app(Settings(corpus=tmp_path / "c", index=tmp_path / "i", model=str(tmp_path / "no-model")))
+    app = create_app(Settings(corpus=tmp_path / "c", index=tmp_path / "i", model=str(tmp_path / "no-model"), allowed_hosts=TEST_HOSTS))
     with TestClient(app) as c:
         assert app.state.engine.wait(30)
         r = c.post("/ask", json={"question": BELGIUM_Q})
@@ -334,9 +335,9 @@ def test_bad_ask_is_422_naming_the_field(api_client, body, field):
 )
 def test_bad_input_on_other_endpoints(api_client, path, body, field):
     r = api_client.post(path, json=body)
-    assert r.status_code == 422, r.text
+    assert r.status_code == (400 if path.startswith("/v1/") else 422), r.text
     error = r.json()["error"]
-    if path.startswith("/v1/"):  # OpenAI's shape, which its clients parse
+    if path.startswith("/v1/"):  # OpenAI's shape and status, which its clients parse
         assert set(error) == {"message", "type", "param", "code"} and error["type"] == "invalid_request_error"
         assert field in error["message"] and error["param"] in ("messages", "stream", "n", "tools", "response_format")
     else:
@@ -365,13 +366,14 @@ def test_malformed_json_is_422(api_client, raw):
 
 
 @pytest.mark.slow
-def test_a_json_body_is_read_whatever_its_content_type(api_client):
-    # `curl -d '{...}'` without -H sends application/x-www-form-urlencoded
+def test_a_body_is_json_declared_as_json(api_client):
+    # `curl -d '{...}'` without -H sends application/x-www-form-urlencoded: refused, with the fix named
+    # (a web page can send that type, or text/plain, to any server without a CORS preflight)
     for headers in ({}, {"content-type": "application/x-www-form-urlencoded"}, {"content-type": "text/plain"}):
         r = api_client.post("/ask", content=json.dumps({"question": BELGIUM_Q}).encode(), headers=headers)
-        assert r.status_code == 200 and r.json()["answer"] == BELGIUM_A, (headers, r.text)
-    r = api_client.post("/ask", content=b"question=What+is+Belgium", headers={"content-type": "application/x-www-form-urlencoded"})
-    assert r.status_code == 415 and "application/json" in r.json()["error"]
+        assert r.status_code == 415 and "application/json" in r.json()["error"], (headers, r.text)
+    r = api_client.post("/ask", content=json.dumps({"question": BELGIUM_Q}).encode(), headers={"content-type": "application/json"})
+    assert r.status_code == 200 and r.json()["answer"] == BELGIUM_A
     r = api_client.post("/ask", content=b"not json", headers={"content-type": "application/json"})
     assert r.status_code == 422
 
@@ -479,7 +481,7 @@ def test_concurrent_asgi_requests(api_app, api_client):
 
     async def run():
         transport = httpx.ASGITransport(app=api_app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60) as c:
             qs = [QUESTIONS[i % 3] for i in range(18)]
             rs = await asyncio.gather(*(c.post("/ask", json={"question": q}) for q, _ in qs))
             return [(q, a, r) for (q, a), r in zip(qs, rs)]
@@ -509,7 +511,7 @@ def test_serve_with_two_workers(real_index):
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 120
+        deadline = time.time() + 300
         statuses = []
         while time.time() < deadline and not statuses:
             try:
@@ -530,7 +532,7 @@ def test_serve_with_two_workers(real_index):
                 assert r.status_code == 200 and r.json()["answer"] == BELGIUM_A
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        proc.wait(timeout=120)
 
 
 def _ppid(pid: str) -> int:

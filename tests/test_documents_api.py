@@ -8,7 +8,7 @@ import shutil
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api_support import BELGIUM_A, BELGIUM_Q, CORPUS
+from tests.api_support import BELGIUM_A, BELGIUM_Q, CORPUS, TEST_HOSTS
 from tests.documents_support import ARTICLE_A, ARTICLE_HTML, ARTICLE_Q, PDF_A, PDF_PAGES, PDF_Q, make_pdf
 
 ADMIN, READ = "admin-key-1", "read-key-1"
@@ -22,7 +22,7 @@ def _app(tmp_path, embedder, **settings):
     corpus = tmp_path / "corpus"
     if not corpus.exists():
         shutil.copytree(CORPUS, corpus)
-    s = Settings(corpus=corpus, index=tmp_path / "index", documents=tmp_path / "documents", **settings)
+    s = Settings(corpus=corpus, index=tmp_path / "index", documents=tmp_path / "documents", allowed_hosts=TEST_HOSTS, **settings)
     index, _ = open_index(s.corpus, s.index, embedder, s.chunker(), uploads=s.documents)
     app = create_app(s, index=index, embedder=embedder)
     return app

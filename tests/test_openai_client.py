@@ -87,13 +87,13 @@ def test_content_parts_and_sampling_parameters_are_accepted(oai):
 
 
 def test_bad_input_raises_a_client_error(oai):
-    with pytest.raises(openai.UnprocessableEntityError) as e:
+    with pytest.raises(openai.BadRequestError) as e:
         oai.chat.completions.create(model="rag", messages=[{"role": "user", "content": "   "}])
     assert e.value.param == "messages" and e.value.type == "invalid_request_error"
     assert e.value.body["message"] == "messages: the last user message is empty"
     with pytest.raises(openai.APIStatusError) as e:
         oai.chat.completions.create(model="rag", messages=[{"role": "user", "content": "x" * 2001}])
-    assert e.value.status_code == 422 and e.value.param == "messages"
+    assert e.value.status_code == 400 and e.value.param == "messages"
     assert e.value.body["message"] == "messages: the last user message is 2001 characters long; the limit is 2000"  # as /chat says it
 
 
