@@ -24,6 +24,7 @@ from rag.errors import (
     InvalidInputError,
     ModelNotFoundError,
     RagError,
+    StoreUnavailableError,
 )
 from rag.live import ConflictError, DocumentNotFound
 
@@ -38,6 +39,7 @@ STATUS_OF: list[tuple[type[RagError], int]] = [
     (ModelNotFoundError, 503),
     (CorpusNotFoundError, 503),
     (EmptyCorpusError, 503),
+    (StoreUnavailableError, 503),
     (RagError, 400),
 ]
 

@@ -50,3 +50,7 @@ class IndexCorruptError(RagError):
     def __init__(self, message: str, file: str | None = None):
         super().__init__(message)
         self.file = file
+
+
+class StoreUnavailableError(RagError):
+    """The server that keeps the index (Milvus) cannot be reached, or failed the request."""

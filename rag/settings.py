@@ -25,6 +25,15 @@ class Settings(BaseSettings):
     corpus_links: bool = Field(False, description="read symbolic links in the corpus folder that point to files inside it")
     documents: Path = Field(Path("documents"), description="where documents written over the API are kept, as uploaded")
     index: Path = Field(Path("index"), description="where the index is kept (built on first use)")
+    vector_store: Literal["faiss", "milvus"] = Field(
+        "faiss", description="where the index lives: the RAG_INDEX folder (FAISS), or a Milvus collection that several servers share"
+    )
+    milvus_uri: str = Field("http://127.0.0.1:19530", description="the Milvus server (with RAG_VECTOR_STORE=milvus)")
+    milvus_token: str = Field("", description="its token: user:password or an API key; empty when it needs none")
+    milvus_collection: str = Field("rag", description="the collection holding the index (and <name>_documents beside it)")
+    milvus_index: Literal["HNSW", "FLAT"] = Field(
+        "HNSW", description="vector index of a collection when it is built: HNSW (M 16, ef 128), or exact FLAT"
+    )
     model: str = Field(DEFAULT_MODEL, description="embedding model: a local sentence-transformers folder or an installed model package")
     # Documents are always encoded in fp32, so the index is the same whichever backend questions use.
     backend: Literal["torch", "onnx", "onnx-mixed8", "onnx-int8"] = Field(
@@ -120,10 +129,15 @@ class Settings(BaseSettings):
             rerank_more_below=self.rerank_more_below,
         )
 
-    def store(self, index: Path | None = None) -> Store:
-        """Where the index lives: the ``index`` folder (default RAG_INDEX)."""
+    def store(self, index: Path | None = None, collection: str | None = None) -> Store:
+        """Where the index lives: the ``index`` folder (default RAG_INDEX), or the Milvus ``collection``."""
         from rag.stores import store_class
 
+        if self.vector_store == "milvus":
+            milvus = store_class("milvus")
+            return milvus(  # type: ignore[call-arg]
+                self.milvus_uri, collection or self.milvus_collection, token=self.milvus_token or None, index=self.milvus_index
+            )
         return store_class("faiss")(index or self.index)  # type: ignore[call-arg]
 
     def chunker(self):

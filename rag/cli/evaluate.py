@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -223,7 +224,9 @@ class _Runner:
             if self.embedder is None:
                 self.embedder = load_embedder(s.model, backend=s.backend, query_prefix=s.query_prefix, query_threads=s.threads)
             err.print(f"indexing {corpus} ({self.registry.corpora[corpus]})")
-            where = s.store(index=Path("index-eval") / corpus)
+            # each corpus its own index: a folder under index-eval/, or a collection named after it
+            collection = s.milvus_collection + "_eval_" + re.sub(r"\W", "_", corpus)
+            where = s.store(index=Path("index-eval") / corpus, collection=collection)
             self.indexes[corpus], _ = open_index(self.registry.corpora[corpus], where, self.embedder, s.chunker())
         return self.indexes[corpus]
 

@@ -1,7 +1,7 @@
 """Vector stores: where an index lives. The interface is ``rag.stores.base``; each store is one module,
 registered here by the name ``RAG_VECTOR_STORE`` gives it. Adding one is adding a module and a line.
 
-Modules are imported when their store is asked for.
+Modules are imported when their store is asked for: pymilvus is needed only with Milvus.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from rag.stores.base import Kind, Part, Store, Update, Vectors, Within
 
 STORES: dict[str, str] = {
     "faiss": "rag.stores.faiss:FaissStore",
+    "milvus": "rag.stores.milvus:MilvusStore",
 }
 
 

@@ -26,21 +26,49 @@ reads its own writes. A write by another process shows up in Bounded reads withi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
 import re
+import tempfile
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
+
+import numpy as np
+from filelock import FileLock
+
+from rag.chunking import ChunkerConfig
+from rag.errors import IndexNotFoundError, InvalidInputError, StoreUnavailableError
+from rag.manifest import FORMAT_VERSION, check_manifest, parse_manifest
+from rag.stores.base import (
+    Index,
+    Kind,
+    Part,
+    Store,
+    Update,
+    Vectors,
+    Within,
+    bm25_index,
+    candidate_from_record,
+    doc_from_record,
+    doc_record,
+)
+from rag.types import Chunk, Document
 
 KINDS = ("chunk", "candidate")
 ROW_FIELDS = ("id", "kind", "doc_id", "vector", "metadata")  # every other key of a row goes into payload
 MAX_VARCHAR_BYTES = 65_535
 MAX_ID_BYTES = 1_024
-DEFAULT_EF = 128  # HNSW ef when the caller gives none; the FAISS index's efSearch too (rag.store.IndexConfig)
+DEFAULT_EF = 128  # HNSW ef when the caller gives none; the FAISS index's efSearch too (IndexConfig)
 PART_BATCH = 32  # text parts per request: at most ~2 MB
 _MANIFEST = ("meta", "manifest")
+log = logging.getLogger("rag.stores.milvus")
 
 
 class MilvusStoreError(RuntimeError):
@@ -158,18 +186,32 @@ class MilvusTable:
                 n += self._upsert(rest, kind)
         return n
 
-    def delete_doc(self, doc_id: str) -> None:
-        """Delete the document's chunks and candidates (not its text: see ``delete_document``)."""
-        self.client.delete(self.name, filter=f"doc_id == {_literal(doc_id)}")
+    def delete_doc(self, doc_id: str, keep: Iterable[str] = ()) -> None:
+        """Delete the document's chunks and candidates but the rows ``keep`` names (not its text: see
+        ``delete_document``). A rewritten document upserts its rows, then drops those it no longer has."""
+        spare = set(keep)
+        if spare:
+            stale = [r["id"] for kind in KINDS for r in self.iter_rows(kind, [], filter={"doc_id": doc_id}) if r["id"] not in spare]
+            for s in range(0, len(stale), 1000):
+                self.client.delete(self.name, ids=stale[s : s + 1000])
+        else:
+            self.client.delete(self.name, filter=f"doc_id == {_literal(doc_id)}")
         self._wrote.add(self.name)
 
     def search(
-        self, vector: Sequence[float], k: int, kind: str = "chunk", filter: dict | None = None, ef: int | None = None
+        self,
+        vector: Sequence[float] | np.ndarray,
+        k: int,
+        kind: str = "chunk",
+        filter: dict | None = None,
+        ef: int | None = None,
+        fields: Sequence[str] | None = None,
     ) -> list[tuple[str, float, dict]]:
         """The ``k`` rows of ``kind`` with the highest inner product: ``(id, score, row)``, best first.
 
         ``filter``: field -> value or list of values; ``doc_id`` and ``kind`` are columns, any other key
-        is looked up in the row's ``metadata``. A list means any of; keys are and-ed."""
+        is looked up in the row's ``metadata``. A list means any of; keys are and-ed. ``fields``: the
+        columns returned in ``row`` (default all but the vector; ``[]``: ids and scores only)."""
         _check_kind(kind)
         expr = to_expr(filter or {})
         if expr is None or k <= 0:
@@ -185,18 +227,19 @@ class MilvusTable:
                 limit=k,
                 filter=expr or "",
                 partition_names=[kind],
-                output_fields=["kind", "doc_id", "metadata", "payload"],
+                output_fields=["kind", "doc_id", "metadata", "payload"] if fields is None else list(fields),
                 search_params={"metric_type": "IP", "params": params},
                 consistency_level=level,
             ),
         )
-        return [(h["id"], float(h["distance"]), _from_entity({"id": h["id"], **h["entity"]})) for h in res[0]]
+        return [(h["id"], float(h["distance"]), _from_entity({"id": h["id"], **h.get("entity", {})})) for h in res[0]]
 
-    def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[dict]:
-        """Rows by id, in the order asked; ids not found are left out."""
+    def get(self, ids: Sequence[str], with_vectors: bool = False, fields: Sequence[str] | None = None) -> list[dict]:
+        """Rows by id, in the order asked; ids not found are left out. ``fields``: the columns read
+        besides the id (default all but the vector)."""
         if not ids:
             return []
-        fields = ["kind", "doc_id", "metadata", "payload"] + (["vector"] if with_vectors else [])
+        fields = (["kind", "doc_id", "metadata", "payload"] if fields is None else list(fields)) + (["vector"] if with_vectors else [])
         found = {}
         for s in range(0, len(ids), 1000):
             part = list(ids[s : s + 1000])
@@ -206,15 +249,20 @@ class MilvusTable:
             found.update({r["id"]: _from_entity(r) for r in got})
         return [found[i] for i in ids if i in found]
 
-    def iter_rows(self, kind: str, fields: Sequence[str] | None = None, batch: int = 1000) -> Iterator[dict]:
-        """Every row of ``kind`` (in no particular order), reduced to ``fields`` (row keys; all if None)."""
+    def iter_rows(self, kind: str, fields: Sequence[str] | None = None, batch: int = 1000, filter: dict | None = None) -> Iterator[dict]:
+        """Every row of ``kind`` (in no particular order), reduced to ``fields`` (row keys; all if None);
+        only those ``filter`` matches when given (as for ``search``)."""
         _check_kind(kind)
+        expr = to_expr(filter or {})
+        if expr is None:
+            return
         cols = {"id"} | (
             {"doc_id", "metadata", "payload", "vector"}
             if fields is None
             else {f if f in ROW_FIELDS else "payload" for f in fields} - {"kind"}
         )
-        for r in self._iterate(self.name, f"kind == {_literal(kind)}", sorted(cols), batch, [kind]):
+        where = f"kind == {_literal(kind)}" + (f" and {expr}" if expr else "")
+        for r in self._iterate(self.name, where, sorted(cols), batch, [kind]):
             row = _from_entity({"kind": kind, **r})
             yield row if fields is None else {f: row[f] for f in ["id", *fields] if f in row}
 
@@ -247,12 +295,71 @@ class MilvusTable:
         heads = self._iterate(self.docs_name, 'space == "doc" and part == -1', ["key"], 1000)
         return sorted(r["key"] for r in heads)
 
+    def put_documents(self, docs: Sequence[tuple[str, str, dict]]) -> None:
+        """``put_document`` for many ``(id, text, fields)`` at once: the parts of all, then their heads,
+        then the parts of the versions they replace (a reader sees each document whole, old or new)."""
+        heads, parts = [], []
+        for key, text, fields in docs:
+            _check_id(key)
+            gen = uuid.uuid4().hex
+            pieces = split_utf8(text, MAX_VARCHAR_BYTES)
+            parts += [_part_row("doc", key, gen, i, len(pieces), p) for i, p in enumerate(pieces)]
+            heads.append(_head_row("doc", key, gen, len(pieces), fields))
+        for s in range(0, len(parts), PART_BATCH):
+            self.client.upsert(self.docs_name, parts[s : s + PART_BATCH])
+        for s in range(0, len(heads), 1000):
+            self.client.upsert(self.docs_name, heads[s : s + 1000])
+            keys = ", ".join(_literal(h["key"]) for h in heads[s : s + 1000])
+            gens = ", ".join(_literal(h["gen"]) for h in heads[s : s + 1000])
+            self.client.delete(self.docs_name, filter=f'space == "doc" and part >= 0 and key in [{keys}] and gen not in [{gens}]')
+        self._wrote.add(self.docs_name)
+
+    def iter_documents(self, ids: Sequence[str] | None = None) -> Iterator[dict]:
+        """``get_document`` of every document (or of ``ids``), read in bulk; in no particular order."""
+        if ids is not None and not ids:
+            return
+        where = 'space == "doc"' + (f" and key in [{', '.join(_literal(i) for i in ids)}]" if ids is not None else "")
+        heads = {r["key"]: r for r in self._iterate(self.docs_name, f"{where} and part == -1", ["key", "gen", "n_parts", "fields"], 1000)}
+        texts: dict[str, dict[int, str]] = {}
+        for r in self._iterate(self.docs_name, f"{where} and part >= 0", ["key", "gen", "part", "text"], 4 * PART_BATCH):
+            head = heads.get(r["key"])
+            if head is not None and r["gen"] == head["gen"]:
+                texts.setdefault(r["key"], {})[int(r["part"])] = r["text"]
+        for key, head in heads.items():
+            got = texts.get(key, {})
+            if len(got) == int(head["n_parts"]):
+                yield {**head["fields"], "id": key, "text": "".join(got[i] for i in range(len(got)))}
+            elif (one := self.get_document(key)) is not None:  # rewritten while we read: read it alone
+                yield one
+
     def read_manifest(self) -> dict | None:
-        got = self._get_text(*_MANIFEST)
+        return self.read_meta("manifest")
+
+    def write_manifest(self, manifest: dict, fields: dict | None = None) -> None:
+        """The manifest, and ``fields`` beside it that ``manifest_fields`` reads without the manifest
+        (it grows with the documents). Key order is kept: a caller may give it meaning."""
+        self.write_meta("manifest", manifest, fields)
+
+    def manifest_fields(self) -> dict | None:
+        """The ``fields`` of the last ``write_manifest``: one small read; None when there is no manifest."""
+        head = self._read(
+            self.docs_name,
+            lambda level: self.client.get(self.docs_name, ids=[_head_id(*_MANIFEST)], output_fields=["fields"], consistency_level=level),
+        )
+        return head[0]["fields"] if head else None
+
+    def read_meta(self, key: str) -> Any:
+        """A JSON value stored with ``write_meta``, or None."""
+        got = self._get_text("meta", key)
         return None if got is None else json.loads(got[0])
 
-    def write_manifest(self, manifest: dict) -> None:
-        self._put_text(*_MANIFEST, json.dumps(manifest, ensure_ascii=False, sort_keys=True), {})
+    def write_meta(self, key: str, value: Any, fields: dict | None = None) -> None:
+        self._put_text("meta", key, json.dumps(value, ensure_ascii=False), fields or {})
+
+    def sync(self) -> None:
+        """The next read of each collection waits until every write acknowledged so far is applied,
+        this process's or another's (a read otherwise runs at the table's consistency level)."""
+        self._wrote |= {self.name, self.docs_name}
 
     # -- internals -----------------------------------------------------------------------------
     def _upsert(self, entities: list[dict], kind: str) -> int:
@@ -264,39 +371,11 @@ class MilvusTable:
         _check_id(key)
         gen = uuid.uuid4().hex
         parts = split_utf8(text, MAX_VARCHAR_BYTES)
-        rows = [
-            {
-                "id": _part_id(space, key, gen, i),
-                "space": space,
-                "key": key,
-                "part": i,
-                "gen": gen,
-                "n_parts": len(parts),
-                "text": p,
-                "fields": {},
-                "placeholder": [1.0, 0.0],
-            }
-            for i, p in enumerate(parts)
-        ]
+        rows = [_part_row(space, key, gen, i, len(parts), p) for i, p in enumerate(parts)]
         for s in range(0, len(rows), PART_BATCH):
             self.client.upsert(self.docs_name, rows[s : s + PART_BATCH])
         # The switch: one row, so a reader sees the old text or the new one, never a mix.
-        self.client.upsert(
-            self.docs_name,
-            [
-                {
-                    "id": _head_id(space, key),
-                    "space": space,
-                    "key": key,
-                    "part": -1,
-                    "gen": gen,
-                    "n_parts": len(parts),
-                    "text": "",
-                    "fields": fields,
-                    "placeholder": [1.0, 0.0],
-                }
-            ],
-        )
+        self.client.upsert(self.docs_name, [_head_row(space, key, gen, len(parts), fields)])
         self.client.delete(
             self.docs_name, filter=f"space == {_literal(space)} and key == {_literal(key)} and part >= 0 and gen != {_literal(gen)}"
         )
@@ -443,6 +522,34 @@ def _from_entity(e: dict) -> dict:
     return row
 
 
+def _part_row(space: str, key: str, gen: str, i: int, n: int, text: str) -> dict:
+    return {
+        "id": _part_id(space, key, gen, i),
+        "space": space,
+        "key": key,
+        "part": i,
+        "gen": gen,
+        "n_parts": n,
+        "text": text,
+        "fields": {},
+        "placeholder": [1.0, 0.0],
+    }
+
+
+def _head_row(space: str, key: str, gen: str, n: int, fields: dict) -> dict:
+    return {
+        "id": _head_id(space, key),
+        "space": space,
+        "key": key,
+        "part": -1,
+        "gen": gen,
+        "n_parts": n,
+        "text": "",
+        "fields": fields,
+        "placeholder": [1.0, 0.0],
+    }
+
+
 def _head_id(space: str, key: str) -> str:
     return f"{space}/head/{key}"
 
@@ -507,3 +614,277 @@ def to_expr(filter: dict) -> str | None:
         else:
             terms.append(f"{field} == {_literal(value)}")
     return " and ".join(terms)
+
+
+# -- the store -------------------------------------------------------------------------------
+# How long a reader waits for a write under way to finish before taking what it read (a write that
+# died half-way never finishes: then the next `rag index` or write puts it right).
+SETTLE_SECONDS = 10.0
+
+
+class MilvusVectors(Vectors):
+    """An index's vectors in Milvus: searched and read on the server. Rows map to ids through this
+    index's own lists, so a row another process wrote since it was read is never returned."""
+
+    def __init__(self, table: MilvusTable, ids: dict[str, list[str]], dim: int, ef: int = DEFAULT_EF):
+        self.table, self.ids, self.dim, self.ef = table, ids, dim, ef
+        self.rows = {kind: {i: r for r, i in enumerate(v)} for kind, v in ids.items()}
+
+    def count(self, kind: Kind) -> int:
+        return len(self.ids[kind])
+
+    def search(self, kind: Kind, vector: np.ndarray, k: int, within: Within | None = None) -> list[tuple[int, float]]:
+        n = min(k, self.count(kind))
+        if n <= 0 or (within is not None and not within.docs):
+            return []
+        flt = None if within is None else {"doc_id": sorted(within.docs)}
+        with _unavailable(self.table.uri):
+            hits = self.table.search(vector, n, kind=kind, filter=flt, ef=max(self.ef, n), fields=[])
+        rows = self.rows[kind]
+        return [(rows[i], score) for i, score, _ in hits if i in rows]
+
+    def get(self, kind: Kind, rows: Sequence[int]) -> np.ndarray:
+        ids = [self.ids[kind][int(r)] for r in rows]
+        with _unavailable(self.table.uri):
+            got = {r["id"]: r["vector"] for r in self.table.get(ids, with_vectors=True, fields=[])}
+        out = np.zeros((len(ids), self.dim), np.float32)
+        for n, i in enumerate(ids):
+            if i in got:  # else deleted by another process since this index was read: scores 0
+                out[n] = got[i]
+        return out
+
+
+class MilvusStore(Store):
+    """An index in a Milvus collection (``MilvusTable``): chunk and candidate rows with their vectors,
+    texts, offsets and metadata; each document's record; the manifest, with a generation number each
+    write increments. Any number of processes, on any machines, serve one collection: each reads the
+    texts once and builds BM25 from them in memory (Milvus 2.3 has no sparse vectors or BM25 of its
+    own), then asks the server for vectors, and polls the generation to read what others wrote."""
+
+    name = "milvus"
+    keeps_uploads = True
+
+    def __init__(
+        self,
+        uri: str,
+        collection: str = "rag",
+        *,
+        token: str | None = None,
+        index: str = "HNSW",
+        hnsw_m: int = 16,
+        ef_construction: int = 200,
+        ef: int = DEFAULT_EF,
+    ):
+        self.uri, self.collection, self.token = uri, collection, token
+        self.index_type, self.hnsw_m, self.ef_construction, self.ef = index.upper(), hnsw_m, ef_construction, ef
+        self._table: MilvusTable | None = None
+
+    def __str__(self) -> str:
+        return f"Milvus collection {self.collection} at {self.uri}"
+
+    @property
+    def table(self) -> MilvusTable:
+        if self._table is None:
+            try:
+                table = MilvusTable(self.uri, self.collection, token=self.token)
+            except ValueError as e:
+                raise InvalidInputError(f"RAG_MILVUS_COLLECTION: {e}") from None
+            except Exception as e:
+                raise StoreUnavailableError(f"cannot reach Milvus at {self.uri}: {e}") from None
+            self._table = table
+        return self._table
+
+    def _documents_collection(self) -> bool:
+        return bool(self.table.client.has_collection(self.table.docs_name))
+
+    def exists(self) -> bool:
+        with _unavailable(self.uri):
+            return self._documents_collection() and self.table.manifest_fields() is not None
+
+    def check_target(self) -> None:
+        with _unavailable(self.uri):
+            if self.table.exists() and not self._documents_collection():
+                raise InvalidInputError(
+                    f"collection {self.collection} at {self.uri} is not a rag index (no {self.table.docs_name} beside it): "
+                    "choose another RAG_MILVUS_COLLECTION"
+                )
+
+    def lock(self) -> FileLock:
+        # Writers on one machine take turns. Milvus 2.3 offers no lock or transaction, so writers on
+        # several machines are not serialised: each builds on the collection's latest index.
+        key = hashlib.sha256(f"{self.uri}\n{self.collection}".encode()).hexdigest()[:16]
+        return FileLock(Path(tempfile.gettempdir()) / f"rag-milvus-{key}.lock")
+
+    def generation(self, latest: bool = False) -> int:
+        with _unavailable(self.uri):
+            if latest:
+                self.table.sync()
+            try:
+                fields = self.table.manifest_fields()
+            except MilvusStoreError:  # no collection (yet)
+                return 0
+        return int((fields or {}).get("generation", 0))
+
+    # -- reading ---------------------------------------------------------------------------------
+    def load(
+        self,
+        *,
+        model_id: str | None = None,
+        fingerprint: str | None = None,
+        chunker: ChunkerConfig | None = None,
+        mmap: bool = False,
+    ) -> Index:
+        return self._snapshot(None, dict(model_id=model_id, fingerprint=fingerprint, chunker=chunker))
+
+    def refresh(self, index: Index) -> Index:
+        if not self._same(index.store):
+            return self.load()
+        if self.generation(latest=True) == index.generation:
+            return index
+        return self._snapshot(index, {})
+
+    def _snapshot(self, base: Index | None, checks: dict) -> Index:
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while True:
+            with _unavailable(self.uri):
+                manifest = self._manifest()
+                check_manifest(manifest, **checks)
+                index, whole = self._read(manifest, base)
+            if whole:
+                return index
+            if time.monotonic() > deadline:
+                log.warning("%s: documents differ from its manifest (a write that did not finish?); taking them as they are", self)
+                return index
+            time.sleep(0.5)
+
+    def _manifest(self) -> dict:
+        self.table.sync()
+        raw = self.table.read_manifest() if self._documents_collection() else None
+        if raw is None:
+            raise IndexNotFoundError(f"no index in {self} (run `rag index`)")
+        return parse_manifest(json.dumps(raw).encode(), str(self), FORMAT_VERSION)
+
+    def _read(self, manifest: dict, base: Index | None) -> tuple[Index, bool]:
+        """The index ``manifest`` describes, reading again only the documents it changed since ``base``;
+        and whether what was read is whole (a write under way shows as a record its manifest does not
+        list alike: writes go records, rows, manifest, and rows are read before records)."""
+        t = self.table
+        hashes: dict[str, str] = manifest["documents"]
+        order = list(hashes)  # the manifest keeps the documents' order: the index's row order
+        if base is not None and any(manifest.get(k) != base.manifest.get(k) for k in ("embedding_model", "model_fingerprint", "chunker")):
+            base = None
+        old = base.manifest["documents"] if base is not None else {}
+        wanted = [d for d in order if old.get(d) != hashes[d]]
+        if base is not None and len(wanted) > max(100, len(order) // 2):
+            base, wanted = None, order  # most of it changed: one pass over everything is faster
+        only = None if base is None else {"doc_id": wanted}
+        t.sync()
+        rows = {kind: [r for r in t.iter_rows(kind, ["doc_id", "record", "seq"], filter=only) if r["doc_id"] in hashes] for kind in KINDS}
+        t.sync()
+        records = {r["id"]: r for r in t.iter_documents(None if base is None else wanted)}
+        whole = all(d in records and records[d].get("sha256") == hashes[d] for d in wanted)
+        documents = {}
+        for d in order:
+            if d in wanted and d in records:
+                documents[d] = doc_from_record(json.loads(records[d]["text"]))
+            elif base is not None and d in base.documents and d not in wanted:
+                documents[d] = base.documents[d]
+        pos = {d: n for n, d in enumerate(order)}
+        fresh = {kind: sorted(rows[kind], key=lambda r: (pos[r["doc_id"]], r["seq"])) for kind in KINDS}
+        if base is None:
+            chunks = [Chunk(**r["record"]) for r in fresh["chunk"]]
+            cands = [candidate_from_record(r["record"]) for r in fresh["candidate"]]
+            ids = {kind: [r["id"] for r in fresh[kind]] for kind in KINDS}
+        else:
+            chunks, cands, ids = self._merge(base, set(wanted), fresh, pos)
+        counts = manifest["counts"]
+        whole = whole and len(chunks) == counts["chunks"] and len(cands) == counts["candidates"]
+        names = t.read_meta("names")
+        bm25 = bm25_index(chunks, manifest["bm25"]["k1"], manifest["bm25"]["b"])
+        vectors = MilvusVectors(t, ids, int(manifest["dim"]), self.ef)
+        return Index(self, manifest, documents, chunks, cands, vectors, bm25, frozenset(names or ())), whole
+
+    @staticmethod
+    def _merge(base: Index, wanted: set[str], fresh: dict[str, list[dict]], pos: dict[str, int]):
+        """``base``'s rows of the documents still there unchanged, and the ``fresh`` rows of the others,
+        in document order."""
+        assert isinstance(base.vectors, MilvusVectors)
+        old_ids = base.vectors.ids
+        kept = lambda c: c.doc_id in pos and c.doc_id not in wanted
+        kept_chunks = [(pos[c.doc_id], n, c, old_ids["chunk"][n]) for n, c in enumerate(base.chunks) if kept(c)]
+        kept_cands = [(pos[c.doc_id], n, c, old_ids["candidate"][n]) for n, c in enumerate(base.candidates) if kept(c)]
+        new_chunks = [(pos[r["doc_id"]], r["seq"], Chunk(**r["record"]), r["id"]) for r in fresh["chunk"]]
+        new_cands = [(pos[r["doc_id"]], r["seq"], candidate_from_record(r["record"]), r["id"]) for r in fresh["candidate"]]
+        # Within a document rows keep their order (base's row numbers or the stored seq): only documents are interleaved.
+        chunk_rows = sorted(kept_chunks + new_chunks, key=lambda x: (x[0], x[1]))
+        cand_rows = sorted(kept_cands + new_cands, key=lambda x: (x[0], x[1]))
+        return (
+            [x[2] for x in chunk_rows],
+            [x[2] for x in cand_rows],
+            {"chunk": [x[3] for x in chunk_rows], "candidate": [x[3] for x in cand_rows]},
+        )
+
+    def _same(self, other: object) -> bool:
+        return isinstance(other, MilvusStore) and (other.uri, other.collection) == (self.uri, self.collection)
+
+    # -- writing ---------------------------------------------------------------------------------
+    def write(self, update: Update) -> None:
+        """Incremental when the previous index was built alike: records of the documents embedded now,
+        their rows (upserted, then the rows they no longer have deleted), the removed documents deleted,
+        then the manifest with the next generation. Otherwise the collection is made again."""
+        t = self.table
+        with _unavailable(self.uri):
+            previous = update.previous
+            incremental = update.incremental and previous is not None and self._same(previous.store) and self._documents_collection()
+            generation = self.generation(latest=True) + 1
+            if not incremental:
+                t.drop()
+                t.create(dim=int(update.manifest["dim"]), index=self.index_type, hnsw_m=self.hnsw_m, ef_construction=self.ef_construction)
+            for doc_id in update.removed if incremental else ():
+                t.delete_document(doc_id)  # its record first, then its rows
+            writing = [d for d in update.docs if d.id in update.fresh]
+            t.put_documents([(d.id, json.dumps(doc_record(d), ensure_ascii=False), _record_fields(d)) for d in writing])
+            rows: dict[str, list[str]] = {}
+            t.upsert_rows(r for d in writing for r in _rows(d, update.parts[d.id], rows))
+            if incremental and previous is not None:
+                for d in writing:
+                    if d.id in previous.manifest["documents"]:
+                        t.delete_doc(d.id, keep=rows[d.id])
+            t.write_meta("names", sorted(update.names))
+            milvus: dict[str, Any] = {"index": self.index_type, "metric": "IP"}
+            if self.index_type == "HNSW":
+                milvus |= {"m": self.hnsw_m, "ef_construction": self.ef_construction, "ef": self.ef}
+            manifest = {**update.manifest, "generation": generation, "milvus": milvus}
+            t.write_manifest(manifest, {"generation": generation})
+
+
+def _record_fields(d: Document) -> dict:
+    return {"sha256": d.sha256, "title": d.title, "source": d.source}
+
+
+def _rows(d: Document, part: Part, ids: dict[str, list[str]]) -> Iterator[dict]:
+    """A document's chunk and candidate rows (``ids`` gets the ids written): a candidate's id is its
+    chunk's and its place in it."""
+    assert part.chunk_vectors is not None and part.candidate_vectors is not None
+    written = ids.setdefault(d.id, [])
+    meta = d.metadata or {}
+    for n, (c, v) in enumerate(zip(part.chunks, part.chunk_vectors)):
+        written.append(c.id)
+        yield {"id": c.id, "kind": "chunk", "doc_id": d.id, "vector": v, "metadata": meta, "record": asdict(c), "seq": n}
+    within: dict[str, int] = {}
+    for n, (cand, v) in enumerate(zip(part.candidates, part.candidate_vectors)):
+        within[cand.chunk_id] = within.get(cand.chunk_id, -1) + 1
+        cid = f"{cand.chunk_id}/{within[cand.chunk_id]}"
+        written.append(cid)
+        yield {"id": cid, "kind": "candidate", "doc_id": d.id, "vector": v, "metadata": meta, "record": asdict(cand), "seq": n}
+
+
+@contextmanager
+def _unavailable(uri: str) -> Iterator[None]:
+    """Milvus's failures as one error naming the server (the API answers 503)."""
+    from pymilvus import MilvusException
+
+    try:
+        yield
+    except (MilvusException, MilvusStoreError) as e:
+        raise StoreUnavailableError(f"Milvus at {uri}: {getattr(e, 'message', None) or e}") from None
