@@ -128,6 +128,34 @@ def test_rows_round_trip(table):
         table.upsert_rows([{**rows[0], "kind": "sentence"}])
 
 
+def test_passages_are_typed_columns(table):
+    """text, section and offsets are columns another client reads and filters on; a value of another
+    type is kept in the payload; a text too long for Milvus is refused before anything is written."""
+    rng = np.random.default_rng(5)
+    v = unit(rng, 3)
+    long = "ü" * 30_000  # 60,000 UTF-8 bytes: a VARCHAR column holds it
+    table.upsert_rows([chunk(0, "d1", v[0]), chunk(1, "d1", v[1], text=long, section=""), candidate(0, "d1", v[2], start="x")])
+    fields = {f["name"]: f["type"].name for f in table.client.describe_collection(table.name)["fields"]}
+    assert {k: fields[k] for k in ("text", "section", "start", "end")} == {
+        "text": "VARCHAR",
+        "section": "VARCHAR",
+        "start": "INT64",
+        "end": "INT64",
+    }
+    raw = table.client.query(
+        table.name, filter='section == "S" and start >= 0', output_fields=["text", "section", "start", "end"], consistency_level="Strong"
+    )
+    assert sorted((r["id"], r["text"], r["start"], r["end"]) for r in raw) == [("d1#c0", "chunk 0 of d1", 0, 9)]
+    got = {g["id"]: g for g in table.get(["d1#c0", "d1#c1", "d1#s0"])}
+    assert got["d1#c1"]["text"] == long and "section" not in got["d1#c1"]  # the empty default reads as absent
+    assert got["d1#s0"]["text"] == "sentence 0" and (got["d1#s0"]["start"], got["d1#s0"]["end"]) == ("x", 5)
+    assert {r["id"]: r["text"] for r in table.iter_rows("chunk", ["text"])} == {"d1#c0": "chunk 0 of d1", "d1#c1": long}
+    for too_long in ({"text": "ü" * 40_000}, {"title": "t" * 70_000}, {"metadata": {"note": "n" * 70_000}}):
+        with pytest.raises(ValueError, match="longer than"):
+            table.upsert_rows([chunk(0, "d2", v[0]), chunk(1, "d2", v[1], **too_long)])
+    assert table.get(["d2#c0"]) == []  # checked before the batch was sent
+
+
 def test_filters(table):
     rng = np.random.default_rng(3)
     v = unit(rng, 12)

@@ -238,6 +238,33 @@ def test_writes_over_the_api_are_kept_and_seen_by_another_reader(stores, tmp_pat
         assert not (tmp_path / "uploads").exists() or not any((tmp_path / "uploads").iterdir())  # nothing local
 
 
+def test_milvus_rows_hold_the_passages(milvus_server):
+    """An API process needs nothing local: each passage's text, offsets, document, section and the
+    document's metadata are fields of its Milvus row, readable by any client."""
+    store = MilvusStore(milvus_server.uri, f"t_{uuid.uuid4().hex[:12]}", index="FLAT")
+    try:
+        _, idx = _build(store)
+        t = store.table
+        raw = t.client.query(
+            t.name,
+            filter='doc_id == "ferry"',
+            output_fields=["kind", "doc_id", "text", "section", "start", "end", "metadata"],
+            consistency_level="Strong",
+        )
+        ferry = idx.documents["ferry"].text
+        want = [c for c in idx.chunks if c.doc_id == "ferry"] + [c for c in idx.candidates if c.doc_id == "ferry"]
+        assert len(raw) == len(want) and {r["kind"] for r in raw} == {"chunk", "candidate"}
+        for r in raw:
+            assert r["text"] == ferry[r["start"] : r["end"]] and r["metadata"] == {"source": "port"}
+        chunk_rows = {r["id"]: r for r in raw if r["kind"] == "chunk"}
+        assert {c.id: (c.section, c.start, c.end) for c in idx.chunks if c.doc_id == "ferry"} == {
+            i: (r["section"], r["start"], r["end"]) for i, r in chunk_rows.items()
+        }
+    finally:
+        store.table.drop()
+        store.table.close()
+
+
 def test_both_stores_retrieve_alike(tmp_path, milvus_server):
     """The same documents and questions through FAISS and Milvus (FLAT): the same passages, in order."""
     emb = FakeEmbedder()

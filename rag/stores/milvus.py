@@ -6,7 +6,9 @@ Two collections per index (choices measured on Milvus 2.3.5, see bench/milvus_no
 ``<name>``
     one row per chunk or candidate: ``id`` (primary key), ``kind``, ``doc_id``, ``vector`` (inner
     product on normalised vectors), ``metadata`` (the document's metadata, JSON, so filters like
-    ``{"source": "x"}`` run in Milvus) and ``payload`` (everything else of the row, JSON). Each kind
+    ``{"source": "x"}`` run in Milvus), the passage's ``text``, ``section``, ``start`` and ``end``
+    (typed columns, so another tool reads and filters the passages without knowing our JSON) and
+    ``payload`` (everything else of the row, JSON). Each kind
     lives in its own partition, so a search walks only that kind's HNSW graphs: with 20k chunks and
     80k candidates in shared graphs, a ``kind == "chunk"`` filter cut recall@10 from 0.46 to 0.35
     (ef 64). Two collections would search as well as partitions do; one keeps one schema and
@@ -59,10 +61,14 @@ from rag.stores.base import (
     doc_from_record,
     doc_record,
 )
-from rag.types import Chunk, Document
+from rag.types import Candidate, Chunk, Document
 
 KINDS = ("chunk", "candidate")
 ROW_FIELDS = ("id", "kind", "doc_id", "vector", "metadata")  # every other key of a row goes into payload
+# Row keys kept in typed columns, with the value a row without the key gets (a value of another type
+# goes into payload, the column then holding the default).
+COLUMNS: dict[str, Any] = {"text": "", "section": "", "start": -1, "end": -1}
+MAX_JSON_BYTES = 65_536  # a JSON field's limit on 2.3 (not configurable per field)
 MAX_VARCHAR_BYTES = 65_535
 MAX_ID_BYTES = 1_024
 DEFAULT_EF = 128  # HNSW ef when the caller gives none; the FAISS index's efSearch too (IndexConfig)
@@ -110,6 +116,10 @@ class MilvusTable:
         schema.add_field("doc_id", DataType.VARCHAR, max_length=MAX_ID_BYTES)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
         schema.add_field("metadata", DataType.JSON)
+        schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR_BYTES)
+        schema.add_field("section", DataType.VARCHAR, max_length=MAX_VARCHAR_BYTES)
+        schema.add_field("start", DataType.INT64)
+        schema.add_field("end", DataType.INT64)
         schema.add_field("payload", DataType.JSON)
         params = {"M": hnsw_m, "efConstruction": ef_construction} if index == "HNSW" else {}
         idx = self.client.prepare_index_params()
@@ -227,7 +237,7 @@ class MilvusTable:
                 limit=k,
                 filter=expr or "",
                 partition_names=[kind],
-                output_fields=["kind", "doc_id", "metadata", "payload"] if fields is None else list(fields),
+                output_fields=_columns(fields),
                 search_params={"metric_type": "IP", "params": params},
                 consistency_level=level,
             ),
@@ -239,7 +249,7 @@ class MilvusTable:
         besides the id (default all but the vector)."""
         if not ids:
             return []
-        fields = (["kind", "doc_id", "metadata", "payload"] if fields is None else list(fields)) + (["vector"] if with_vectors else [])
+        fields = _columns(fields) + (["vector"] if with_vectors else [])
         found = {}
         for s in range(0, len(ids), 1000):
             part = list(ids[s : s + 1000])
@@ -256,11 +266,8 @@ class MilvusTable:
         expr = to_expr(filter or {})
         if expr is None:
             return
-        cols = {"id"} | (
-            {"doc_id", "metadata", "payload", "vector"}
-            if fields is None
-            else {f if f in ROW_FIELDS else "payload" for f in fields} - {"kind"}
-        )
+        cols = {"id", "vector", *_columns(None)} if fields is None else {"id", *_columns(fields)}
+        cols.discard("kind")
         where = f"kind == {_literal(kind)}" + (f" and {expr}" if expr else "")
         for r in self._iterate(self.name, where, sorted(cols), batch, [kind]):
             row = _from_entity({"kind": kind, **r})
@@ -498,25 +505,67 @@ class MilvusTable:
 
 
 # -- rows ------------------------------------------------------------------------------------
+def _columns(fields: Sequence[str] | None) -> list[str]:
+    """The collection's columns that hold the row keys ``fields`` (None: every key but the vector)."""
+    if fields is None:
+        return ["kind", "doc_id", "metadata", *COLUMNS, "payload"]
+    cols = [f for f in fields if f in ROW_FIELDS or f in COLUMNS]
+    if any(f not in ROW_FIELDS for f in fields):
+        cols.append("payload")  # other keys, and a column's value too long for it
+    return list(dict.fromkeys(cols))
+
+
+def _column_value(row: dict, name: str) -> Any:
+    """Row key ``name`` as its column holds it; None when it is of another type (payload keeps it)."""
+    value = row.get(name)
+    if value is None:
+        return COLUMNS[name]
+    if isinstance(COLUMNS[name], int):
+        return int(value) if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63 else None
+    if not isinstance(value, str):
+        return None
+    if len(value.encode("utf-8")) > MAX_VARCHAR_BYTES:
+        raise ValueError(f"row {row['id']!r}: its {name} is longer than the {MAX_VARCHAR_BYTES:,} UTF-8 bytes a Milvus text field holds")
+    return value
+
+
+def _check_json(row: dict, name: str, value: Any) -> None:
+    if len(json.dumps(value, ensure_ascii=False).encode("utf-8")) > MAX_JSON_BYTES:
+        raise ValueError(f"row {row['id']!r}: its {name} is longer than the {MAX_JSON_BYTES:,} bytes of JSON a Milvus field holds")
+
+
 def _to_entity(row: dict) -> dict:
+    entity = check_row(row)
+    entity["vector"] = [float(x) for x in row["vector"]]
+    return entity
+
+
+def check_row(row: dict) -> dict:
+    """The row's fields but the vector as Milvus stores them; ValueError, naming the row, for one it
+    would refuse (so a batch is refused before any of it is sent)."""
     _check_id(row.get("id"))
     _check_id(row.get("doc_id"), "doc_id")
-    vec = row.get("vector")
-    if vec is None:
+    if row.get("vector") is None:
         raise ValueError(f"row {row['id']!r} has no vector")
-    return {
-        "id": row["id"],
-        "kind": row["kind"],
-        "doc_id": row["doc_id"],
-        "vector": [float(x) for x in vec],
-        "metadata": row.get("metadata") or {},
-        "payload": {k: v for k, v in row.items() if k not in ROW_FIELDS},
-    }
+    entity = {"id": row["id"], "kind": row["kind"], "doc_id": row["doc_id"], "metadata": row.get("metadata") or {}}
+    payload = {k: v for k, v in row.items() if k not in ROW_FIELDS and k not in COLUMNS}
+    for name, default in COLUMNS.items():
+        value = _column_value(row, name)
+        if value is None:
+            entity[name], payload[name] = default, row[name]
+        else:
+            entity[name] = value
+    _check_json(row, "metadata", entity["metadata"])
+    _check_json(row, "payload", payload)
+    entity["payload"] = payload
+    return entity
 
 
 def _from_entity(e: dict) -> dict:
     row = dict(e.get("payload") or {})
     row.update({k: e[k] for k in ("id", "kind", "doc_id", "metadata") if k in e})
+    # A column's default stands for a row without the key, unless payload holds the value (another type).
+    row.update({k: e[k] for k, default in COLUMNS.items() if k in e and e[k] != default and k not in row})
     if "vector" in e:
         row["vector"] = [float(x) for x in e["vector"]]
     return row
@@ -779,7 +828,7 @@ class MilvusStore(Store):
             base, wanted = None, order  # most of it changed: one pass over everything is faster
         only = None if base is None else {"doc_id": wanted}
         t.sync()
-        rows = {kind: [r for r in t.iter_rows(kind, ["doc_id", "record", "seq"], filter=only) if r["doc_id"] in hashes] for kind in KINDS}
+        rows = {kind: [r for r in t.iter_rows(kind, PASSAGE_KEYS, filter=only) if r["doc_id"] in hashes] for kind in KINDS}
         t.sync()
         records = {r["id"]: r for r in t.iter_documents(None if base is None else wanted)}
         whole = all(d in records and records[d].get("sha256") == hashes[d] for d in wanted)
@@ -792,8 +841,8 @@ class MilvusStore(Store):
         pos = {d: n for n, d in enumerate(order)}
         fresh = {kind: sorted(rows[kind], key=lambda r: (pos[r["doc_id"]], r["seq"])) for kind in KINDS}
         if base is None:
-            chunks = [Chunk(**r["record"]) for r in fresh["chunk"]]
-            cands = [candidate_from_record(r["record"]) for r in fresh["candidate"]]
+            chunks = [_chunk(r) for r in fresh["chunk"]]
+            cands = [_candidate(r) for r in fresh["candidate"]]
             ids = {kind: [r["id"] for r in fresh[kind]] for kind in KINDS}
         else:
             chunks, cands, ids = self._merge(base, set(wanted), fresh, pos)
@@ -813,8 +862,8 @@ class MilvusStore(Store):
         kept = lambda c: c.doc_id in pos and c.doc_id not in wanted
         kept_chunks = [(pos[c.doc_id], n, c, old_ids["chunk"][n]) for n, c in enumerate(base.chunks) if kept(c)]
         kept_cands = [(pos[c.doc_id], n, c, old_ids["candidate"][n]) for n, c in enumerate(base.candidates) if kept(c)]
-        new_chunks = [(pos[r["doc_id"]], r["seq"], Chunk(**r["record"]), r["id"]) for r in fresh["chunk"]]
-        new_cands = [(pos[r["doc_id"]], r["seq"], candidate_from_record(r["record"]), r["id"]) for r in fresh["candidate"]]
+        new_chunks = [(pos[r["doc_id"]], r["seq"], _chunk(r), r["id"]) for r in fresh["chunk"]]
+        new_cands = [(pos[r["doc_id"]], r["seq"], _candidate(r), r["id"]) for r in fresh["candidate"]]
         # Within a document rows keep their order (base's row numbers or the stored seq): only documents are interleaved.
         chunk_rows = sorted(kept_chunks + new_chunks, key=lambda x: (x[0], x[1]))
         cand_rows = sorted(kept_cands + new_cands, key=lambda x: (x[0], x[1]))
@@ -836,16 +885,22 @@ class MilvusStore(Store):
         with _unavailable(self.uri):
             previous = update.previous
             incremental = update.incremental and previous is not None and self._same(previous.store) and self._documents_collection()
+            writing = [d for d in update.docs if d.id in update.fresh]
+            rows: dict[str, list[str]] = {}
+            new_rows = [r for d in writing for r in _rows(d, update.parts[d.id], rows)]
+            for r in new_rows:  # before anything is written: a refused row leaves the collection as it was
+                try:
+                    check_row(r)
+                except ValueError as e:
+                    raise InvalidInputError(f"document {r['doc_id']} cannot be kept in Milvus: {e}") from None
             generation = self.generation(latest=True) + 1
             if not incremental:
                 t.drop()
                 t.create(dim=int(update.manifest["dim"]), index=self.index_type, hnsw_m=self.hnsw_m, ef_construction=self.ef_construction)
             for doc_id in update.removed if incremental else ():
                 t.delete_document(doc_id)  # its record first, then its rows
-            writing = [d for d in update.docs if d.id in update.fresh]
             t.put_documents([(d.id, json.dumps(doc_record(d), ensure_ascii=False), _record_fields(d)) for d in writing])
-            rows: dict[str, list[str]] = {}
-            t.upsert_rows(r for d in writing for r in _rows(d, update.parts[d.id], rows))
+            t.upsert_rows(new_rows)
             if incremental and previous is not None:
                 for d in writing:
                     if d.id in previous.manifest["documents"]:
@@ -862,6 +917,12 @@ def _record_fields(d: Document) -> dict:
     return {"sha256": d.sha256, "title": d.title, "source": d.source}
 
 
+# What a passage row holds besides its vector: the columns (text, section, offsets) and in ``record``
+# the rest of the Chunk or Candidate; ``seq``: its place in its document.
+PASSAGE_KEYS = ["doc_id", "text", "section", "start", "end", "record", "seq"]
+_OFFSETS = ("text", "start", "end")
+
+
 def _rows(d: Document, part: Part, ids: dict[str, list[str]]) -> Iterator[dict]:
     """A document's chunk and candidate rows (``ids`` gets the ids written): a candidate's id is its
     chunk's and its place in it."""
@@ -870,13 +931,39 @@ def _rows(d: Document, part: Part, ids: dict[str, list[str]]) -> Iterator[dict]:
     meta = d.metadata or {}
     for n, (c, v) in enumerate(zip(part.chunks, part.chunk_vectors)):
         written.append(c.id)
-        yield {"id": c.id, "kind": "chunk", "doc_id": d.id, "vector": v, "metadata": meta, "record": asdict(c), "seq": n}
+        rest = {k: x for k, x in asdict(c).items() if k not in ("id", "doc_id", "section", *_OFFSETS)}
+        yield {
+            "id": c.id,
+            "kind": "chunk",
+            "doc_id": d.id,
+            "vector": v,
+            "metadata": meta,
+            "seq": n,
+            "section": c.section,
+            **_offsets(c),
+            "record": rest,
+        }
     within: dict[str, int] = {}
     for n, (cand, v) in enumerate(zip(part.candidates, part.candidate_vectors)):
         within[cand.chunk_id] = within.get(cand.chunk_id, -1) + 1
         cid = f"{cand.chunk_id}/{within[cand.chunk_id]}"
         written.append(cid)
-        yield {"id": cid, "kind": "candidate", "doc_id": d.id, "vector": v, "metadata": meta, "record": asdict(cand), "seq": n}
+        rest = {k: x for k, x in asdict(cand).items() if k not in ("doc_id", *_OFFSETS)}
+        yield {"id": cid, "kind": "candidate", "doc_id": d.id, "vector": v, "metadata": meta, "seq": n, **_offsets(cand), "record": rest}
+
+
+def _offsets(x: Chunk | Candidate) -> dict:
+    return {"text": x.text, "start": x.start, "end": x.end}
+
+
+def _chunk(row: dict) -> Chunk:
+    return Chunk(
+        **row["record"], id=row["id"], doc_id=row["doc_id"], section=row.get("section", ""), **{k: row.get(k, COLUMNS[k]) for k in _OFFSETS}
+    )
+
+
+def _candidate(row: dict) -> Candidate:
+    return candidate_from_record({**row["record"], "doc_id": row["doc_id"], **{k: row.get(k, COLUMNS[k]) for k in _OFFSETS}})
 
 
 @contextmanager
