@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     )
     query_prefix: str = Field("", description="text put before every question before it is embedded (for models trained with one)")
     threads: int = Field(1, ge=1, description="intra-op threads per query (encoder, reader)")
+    query_cache: int = Field(1024, ge=0, description="question vectors kept for questions asked again (0: none)")
     top_k: int = Field(5, ge=1, le=50, description="passages cited per answer when a request does not say")
     mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="retrieval: dense + BM25 + best sentence, or one of them")
     fusion: Literal["rrf", "convex"] = Field(
