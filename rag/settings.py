@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     admin_keys: str = Field("", description="comma-separated keys that may write documents (and read); none: no key needed")
     read_keys: str = Field("", description="comma-separated keys that may ask, search and read documents")
     keys_file: Path | None = Field(None, description="a file of keys, one per line: 'admin KEY' or 'read KEY' (KEY may be sha256:HEX)")
+    candidate_vectors: Literal["separate", "pooled"] = Field(
+        "separate", description="answer candidates' vectors: encoded each on its own, or pooled from their passage's encoding (one pass)"
+    )
     large_document_chars: int = Field(
         2_000_000, ge=1, description="a document with more text than this is indexed with a warning naming it"
     )
@@ -98,4 +101,4 @@ class Settings(BaseSettings):
     def chunker(self):
         from rag.chunking import ChunkerConfig
 
-        return ChunkerConfig(tables=self.tables)
+        return ChunkerConfig(tables=self.tables, candidate_vectors=self.candidate_vectors)
