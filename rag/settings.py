@@ -51,14 +51,17 @@ class Settings(BaseSettings):
     rerank_more: int = Field(2, ge=0, le=20, description="more candidates read when the first reading is unsure (0: never)")
     rerank_more_margin: float = Field(2.0, ge=0, description="... within this many selector logits of the best")
     rerank_more_below: float = Field(0.5, ge=0, le=1, description="... when the best reader probability is below this")
+    reader_skip_confidence: float | None = Field(
+        None, ge=0, le=1, description="answer without reading when the selector leads by more than both margins and is this confident"
+    )
     answer_model: Path = Field(_MODELS / "answer_model.json", description="trained selector and verifiers; hand-set weights without it")
     tables: bool = Field(True, description="table-aware chunking: each row with its header")
-    admin_keys: str = Field("", description="comma-separated keys that may write documents (and read); none: no key needed")
-    read_keys: str = Field("", description="comma-separated keys that may ask, search and read documents")
-    keys_file: Path | None = Field(None, description="a file of keys, one per line: 'admin KEY' or 'read KEY' (KEY may be sha256:HEX)")
     candidate_vectors: Literal["separate", "pooled"] = Field(
         "separate", description="answer candidates' vectors: encoded each on its own, or pooled from their passage's encoding (one pass)"
     )
+    admin_keys: str = Field("", description="comma-separated keys that may write documents (and read); none: no key needed")
+    read_keys: str = Field("", description="comma-separated keys that may ask, search and read documents")
+    keys_file: Path | None = Field(None, description="a file of keys, one per line: 'admin KEY' or 'read KEY' (KEY may be sha256:HEX)")
     large_document_chars: int = Field(
         2_000_000, ge=1, description="a document with more text than this is indexed with a warning naming it"
     )
@@ -96,6 +99,7 @@ class Settings(BaseSettings):
             rerank_more=self.rerank_more,
             rerank_more_margin=self.rerank_more_margin,
             rerank_more_below=self.rerank_more_below,
+            skip_reader_above=self.reader_skip_confidence,
         )
 
     def chunker(self):

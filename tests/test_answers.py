@@ -765,6 +765,18 @@ def test_an_unsure_reader_reads_more_candidates_but_keeps_its_first_confidence(f
         assert best is scored[0]
 
 
+@pytest.mark.parametrize("lead, above, read", [(2.5, 0.0, False), (2.5, 1.0, True), (1.5, 0.0, True), (2.5, None, True)])
+def test_the_selector_answers_alone_only_when_its_pick_stands_and_it_is_sure(lead, above, read):
+    from types import SimpleNamespace
+
+    from rag.answer import HAND_VERIFIER, AnswerConfig, _reader_needless, _Scored
+
+    scorer = SimpleNamespace(verifier=HAND_VERIFIER, calibrate=lambda p: p)
+    scored = [_Scored(0, None, 3.0, {"ctx": 1.0}), _Scored(1, None, 3.0 - lead, {})]
+    config = AnswerConfig(rerank_margin=1.0, rerank_more_margin=2.0, skip_reader_above=above)
+    assert _reader_needless(scorer, scored, config) is not read
+
+
 def test_the_reader_reads_the_best_candidates_within_the_margin():
     from rag.answer import _Scored, reader_candidates
 
