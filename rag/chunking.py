@@ -33,7 +33,7 @@ class ChunkerConfig:
 
     max_tokens: int = 254  # the encoder's 256 minus [CLS] and [SEP]
     tables: bool = True  # table-aware rows with headers; off only for the ablation
-    version: int = 4  # 4: table cells by position, an empty cell kept as an empty value
+    version: int = 5  # 5: a "!" before a lower-case word ends no sentence ("BookIt! is ...")
     # How answer candidates get their vectors: "separate", each encoded on its own (a second pass over
     # nearly every token of the corpus), or "pooled" from its chunk's token states (one pass).
     candidate_vectors: str = "separate"

@@ -61,6 +61,17 @@ def _wants_list(question: str) -> bool:
     return bool(re.match(rf"^(what|which)(?: [\w-]+){{0,3}}? [a-z-]+[^s']s {_AUX}\b", q))
 
 
+def _fitting(parts: list[str], whole: bool) -> int:
+    """How many of a list's first parts, joined by "; ", fit an answer; with ``whole``, all or none."""
+    n, length = 0, -2
+    for p in parts:
+        length += len(p) + 2
+        if length > MAX_ANSWER_CHARS:
+            break
+        n += 1
+    return n if n == len(parts) or not whole else 0
+
+
 def _list_after(index: Index, cand: Candidate) -> list[Candidate] | None:
     """The items of a list or the rows of a table introduced by ``cand`` ("... include:")."""
     row = index.chunk_row[cand.chunk_id] + 1
@@ -159,6 +170,10 @@ def compose(scorer: Scorer, best: _Scored, question: str, similar: Similarity | 
         if cell is not None:
             return cell.value, cell.start, cell.end
     items = None
+    # A sentence introducing a list ("... in the following situations:") says nothing by itself: a list
+    # too long to give whole answers with its first items. (An item introducing sub-items may say much:
+    # "Send an email at least 12 hours before ... with the following:".)
+    lead_in = cand.kind == "sentence" and cand.text.rstrip().endswith(":")
     if cand.kind == "item" and _wants_list(question) and not _item_named(cand, question):
         row = index.chunk_row[cand.chunk_id]
         items = [index.candidates[j] for j in index.candidates_of[row]]
@@ -177,14 +192,14 @@ def compose(scorer: Scorer, best: _Scored, question: str, similar: Similarity | 
         picked = [pick_cell(it, question, items, similar) for it in items]
         cells = [c for c in picked if c is not None]
         if cells and len(cells) == len(picked):
-            joined = "; ".join(c.value for c in cells)
-            if len(joined) <= MAX_ANSWER_CHARS:
-                return joined, cells[0].start, cells[-1].end
+            n = _fitting([c.value for c in cells], whole=not lead_in)
+            if n:
+                return "; ".join(c.value for c in cells[:n]), cells[0].start, cells[n - 1].end
     elif items:
         # "; " separates the items: an item's own full stop before it would read ".;"
         heads = [re.split(r":\s", it.text, maxsplit=1)[0].rstrip(" .;") for it in items]
-        joined = "; ".join(heads)
-        if len(joined) <= MAX_ANSWER_CHARS:
-            return joined, items[0].start, items[-1].end
+        n = _fitting(heads, whole=not lead_in)
+        if n:
+            return "; ".join(heads[:n]), items[0].start, items[n - 1].end
     s, e = shorten(cand.text, question)
     return cand.text[s:e], cand.start + s, cand.start + e
