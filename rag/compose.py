@@ -83,11 +83,6 @@ def _list_after(index: Index, cand: Candidate) -> list[Candidate] | None:
     return None
 
 
-def _key_terms(cand: Candidate) -> list[str]:
-    """A row's key (its first cell), as terms; none for a candidate without cells."""
-    return terms(cand.cells[0].value) if cand.cells else []
-
-
 def _head_terms(cand: Candidate) -> list[str]:
     """A list item's head ("Intelligence Sharing" of "Intelligence Sharing: ..."), as terms."""
     return terms(re.split(r":\s", cand.text, maxsplit=1)[0])
@@ -130,20 +125,12 @@ def _table_answer(index: Index, cand: Candidate, question: str, similar: Similar
     return row, pick_cell(row, question, rows, similar)
 
 
-def _item_named(cand: Candidate, question: str, in_order: bool = False) -> bool:
-    """The question names this item's head ("what do rapid response capabilities ..."): answer the item.
-    ``in_order``: only with the head's words in the head's order ("Intelligence Sharing" is not named by
-    "the sharing of intelligence")."""
+def _item_named(cand: Candidate, question: str) -> bool:
+    """The question names this item's head ("what do rapid response capabilities ..."): answer the
+    item, not its whole list."""
     head = _head_terms(cand)
-    if in_order:
-        q, at, found = terms(question), 0, 0
-        for t in head:
-            if t in q[at:]:
-                at, found = q.index(t, at) + 1, found + 1
-    else:
-        qset = set(terms(question))
-        found = sum(t in qset for t in head)
-    return len(head) >= 2 and found / len(head) >= 0.75
+    qset = set(terms(question))
+    return len(head) >= 2 and sum(t in qset for t in head) / len(head) >= 0.75
 
 
 def with_antecedent(index: Index, j: int, text: str, s: int, e: int) -> tuple[str, int, int]:
