@@ -708,3 +708,19 @@ def test_a_year_or_number_the_passage_does_not_state_is_not_answered():
     assert unmet("What was the salary cap in 2024?", passage) == []
     assert unmet("How many hours for employees with 3 years of service?", "Fewer than three years: 4 hours") == []
     assert [c.text for c in unmet("What is the toll for 19 axles?", "A truck with 190 axles pays more.")] == ["19"]
+
+
+def test_the_polarity_rule_picks_the_candidate_that_refuses():
+    # synthetic: the selector's best agrees, the second refuses; a question about a refusal takes the second
+    from types import SimpleNamespace
+
+    from rag.rules import RULES, Context, _Scored
+
+    texts = ["Norway will send troops to the exercise.", "Chile refuses to send troops to the exercise."]
+    cands = [SimpleNamespace(text=t) for t in texts]
+    scored = [_Scored(0, None, 2.0, {"ctx": 1.0}), _Scored(1, None, 1.0, {"ctx": 1.0})]
+    ctx = Context(SimpleNamespace(index=SimpleNamespace(candidates=cands)), "Which country refuses to send troops?", scored, (), "other")
+    pick, conf = RULES["polarity"].fn(ctx, scored[0], 0.7)
+    assert pick is scored[1] and conf == 0.7
+    agreeing = Context(ctx.scorer, "Which country will send troops?", scored, (), "other")
+    assert RULES["polarity"].fn(agreeing, scored[0], 0.7) == (scored[0], 0.7)
