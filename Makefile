@@ -47,9 +47,8 @@ train: setup          ## reader (~50 min) then selector + verifiers (~5 min), fr
 	$(BIN)/python train/reader.py --minutes 50
 	$(BIN)/rag train
 
-bench: setup
-	$(BIN)/python bench/core.py
-	$(BIN)/python bench/http_bench.py
+bench: setup          ## ours beside the LangChain + sentence-transformers + FAISS tutorial pipeline, in one run (~20 min)
+	$(BIN)/python bench/versus_tutorial.py
 
 clean:
 	rm -rf index index-* .pytest_cache

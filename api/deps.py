@@ -93,7 +93,9 @@ class Engine:
                 from rag.embedding import load_embedder
 
                 self.stage = "loading the embedding model"
-                embedder = load_embedder(s.model, backend=s.backend, query_prefix=s.query_prefix, query_threads=s.threads)
+                embedder = load_embedder(
+                    s.model, backend=s.backend, query_prefix=s.query_prefix, query_threads=s.threads, cache_size=s.query_cache
+                )
             if index is None:
                 from rag.indexing import open_index, preflight
 

@@ -25,7 +25,6 @@ from rag.eval_sets import load_registry, set_questions
 from rag.evaluation import answer_correct
 from rag.indexing import open_index
 from rag.retrieval import retrieve
-from rag.rules import rewrite
 from rag.scoring import score_candidates
 from rag.settings import Settings
 
@@ -61,7 +60,7 @@ def main() -> None:
             a = ask(index, embedder, q.question, retrieval=retrieval, answering=answering)
             if answer_correct(a.answer, q.answers):
                 continue
-            wanted = rewrite(q.question)
+            wanted = q.question
             qvec = embedder.embed_query(wanted)
             hits = retrieve(index, qvec, wanted, max(5, answering.candidate_passages), retrieval)
             scored = score_candidates(scorer, wanted, qvec, hits[: answering.candidate_passages])

@@ -14,7 +14,6 @@ from rag.embedding import Embedder
 from rag.errors import EmptyQueryError, InvalidInputError
 from rag.limits import MAX_K, MAX_QUESTION_CHARS
 from rag.retrieval import RetrievalConfig, retrieve
-from rag.rules import rewrite
 from rag.scoring import Scorer
 from rag.store import Index
 from rag.tables import Similarity
@@ -126,15 +125,11 @@ def _ask(
     """``ask`` in the indexed text's offsets; ``exclude``: answers already given ("tell me more")."""
     question = validate_question(question, k)
     t0 = time.perf_counter()
-    # "(not the proposed collaboration areas table)" says where not to look: its words are not wanted
-    wanted = rewrite(question, answering.disabled)
-    qvec = embedder.embed_query(wanted)
+    qvec = embedder.embed_query(question)
     t1 = time.perf_counter()
-    hits = retrieve(index, qvec if retrieval.mode != "bm25" else None, wanted, max(k, answering.candidate_passages), retrieval, docs)
+    hits = retrieve(index, qvec if retrieval.mode != "bm25" else None, question, max(k, answering.candidate_passages), retrieval, docs)
     t2 = time.perf_counter()
-    result = answer(_scorer(index, answering), wanted, qvec, hits, answering, exclude, _similarity(embedder), trace)
-    if trace is not None:
-        trace["rewritten"] = wanted != question
+    result = answer(_scorer(index, answering), question, qvec, hits, answering, exclude, _similarity(embedder), trace)
     t3 = time.perf_counter()
     timings = {"embed": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "answer": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
     return replace(result, question=question, citations=result.citations[:k], timings_ms={k_: round(v, 3) for k_, v in timings.items()})

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -22,16 +23,24 @@ from rag.types import Candidate, Cell, Chunk, Document
 TokenCounter = Callable[[str], int]
 
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+CANDIDATE_VECTORS = ("separate", "pooled")
 _TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 
 
 @dataclass(frozen=True)
 class ChunkerConfig:
-    """Settings recorded in the index manifest: changing any of them means re-chunking."""
+    """Settings recorded in the index manifest: changing any of them means re-indexing."""
 
     max_tokens: int = 254  # the encoder's 256 minus [CLS] and [SEP]
     tables: bool = True  # table-aware rows with headers; off only for the ablation
-    version: int = 4  # 4: table cells by position, an empty cell kept as an empty value
+    version: int = 5  # 5: a "!" before a lower-case word ends no sentence ("BookIt! is ...")
+    # How answer candidates get their vectors: "separate", each encoded on its own (a second pass over
+    # nearly every token of the corpus), or "pooled" from its chunk's token states (one pass).
+    candidate_vectors: str = "separate"
+
+    def __post_init__(self) -> None:
+        if self.candidate_vectors not in CANDIDATE_VECTORS:
+            raise ValueError(f"candidate_vectors must be one of {CANDIDATE_VECTORS}, not {self.candidate_vectors!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -95,7 +104,9 @@ class Chunker:
     """Splits documents; ``count_tokens`` must be the embedding model's tokenizer in production."""
 
     def __init__(self, count_tokens: TokenCounter, config: ChunkerConfig = ChunkerConfig()):
-        self.count = count_tokens
+        # A paragraph is counted as it is and again as its chunk's index_text (most often the same
+        # text), and a list or table once per item tried: counting is a third of a build's own work.
+        self.count = lru_cache(maxsize=4096)(count_tokens)
         self.config = config
 
     def _fits(self, text: str) -> bool:
@@ -270,3 +281,23 @@ class Chunker:
                 first = False
             group.append(row)
         flush(first)
+
+
+def render_spans(index_text: str, render: str, start: int = 0) -> tuple[tuple[int, int], ...] | None:
+    """Where a candidate's ``render`` is in its chunk's ``index_text`` (at or after ``start``): one range
+    when it is a substring; two when it is two pieces of the text joined by a space (a list item rendered
+    with its lead-in: "lead item", where the chunk has "lead\\nitem 1\\nitem 2"); None otherwise."""
+    at = index_text.find(render, start)
+    if at < 0 and start:
+        at = index_text.find(render)
+    if at >= 0:
+        return ((at, at + len(render)),)
+    cut = render.find(" ")
+    while cut > 0:
+        head, tail = render[:cut], render[cut + 1 :]
+        h = index_text.find(head)
+        t = index_text.find(tail, h + len(head) + 1) if h >= 0 and tail else -1
+        if t >= 0:
+            return ((h, h + len(head)), (t, t + len(tail)))
+        cut = render.find(" ", cut + 1)
+    return None

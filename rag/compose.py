@@ -61,6 +61,17 @@ def _wants_list(question: str) -> bool:
     return bool(re.match(rf"^(what|which)(?: [\w-]+){{0,3}}? [a-z-]+[^s']s {_AUX}\b", q))
 
 
+def _fitting(parts: list[str], whole: bool) -> int:
+    """How many of a list's first parts, joined by "; ", fit an answer; with ``whole``, all or none."""
+    n, length = 0, -2
+    for p in parts:
+        length += len(p) + 2
+        if length > MAX_ANSWER_CHARS:
+            break
+        n += 1
+    return n if n == len(parts) or not whole else 0
+
+
 def _list_after(index: Index, cand: Candidate) -> list[Candidate] | None:
     """The items of a list or the rows of a table introduced by ``cand`` ("... include:")."""
     row = index.chunk_row[cand.chunk_id] + 1
@@ -70,11 +81,6 @@ def _list_after(index: Index, cand: Candidate) -> list[Candidate] | None:
         if nxt.doc_id == cand.doc_id and nxt.kind in ("list", "table") and not gap.strip(" \t\r\n|-"):
             return [index.candidates[j] for j in index.candidates_of[row]]
     return None
-
-
-def _key_terms(cand: Candidate) -> list[str]:
-    """A row's key (its first cell), as terms; none for a candidate without cells."""
-    return terms(cand.cells[0].value) if cand.cells else []
 
 
 def _head_terms(cand: Candidate) -> list[str]:
@@ -119,20 +125,12 @@ def _table_answer(index: Index, cand: Candidate, question: str, similar: Similar
     return row, pick_cell(row, question, rows, similar)
 
 
-def _item_named(cand: Candidate, question: str, in_order: bool = False) -> bool:
-    """The question names this item's head ("what do rapid response capabilities ..."): answer the item.
-    ``in_order``: only with the head's words in the head's order ("Intelligence Sharing" is not named by
-    "the sharing of intelligence")."""
+def _item_named(cand: Candidate, question: str) -> bool:
+    """The question names this item's head ("what do rapid response capabilities ..."): answer the
+    item, not its whole list."""
     head = _head_terms(cand)
-    if in_order:
-        q, at, found = terms(question), 0, 0
-        for t in head:
-            if t in q[at:]:
-                at, found = q.index(t, at) + 1, found + 1
-    else:
-        qset = set(terms(question))
-        found = sum(t in qset for t in head)
-    return len(head) >= 2 and found / len(head) >= 0.75
+    qset = set(terms(question))
+    return len(head) >= 2 and sum(t in qset for t in head) / len(head) >= 0.75
 
 
 def with_antecedent(index: Index, j: int, text: str, s: int, e: int) -> tuple[str, int, int]:
@@ -159,6 +157,10 @@ def compose(scorer: Scorer, best: _Scored, question: str, similar: Similarity | 
         if cell is not None:
             return cell.value, cell.start, cell.end
     items = None
+    # A sentence introducing a list ("... in the following situations:") says nothing by itself: a list
+    # too long to give whole answers with its first items. (An item introducing sub-items may say much:
+    # "Send an email at least 12 hours before ... with the following:".)
+    lead_in = cand.kind == "sentence" and cand.text.rstrip().endswith(":")
     if cand.kind == "item" and _wants_list(question) and not _item_named(cand, question):
         row = index.chunk_row[cand.chunk_id]
         items = [index.candidates[j] for j in index.candidates_of[row]]
@@ -177,14 +179,14 @@ def compose(scorer: Scorer, best: _Scored, question: str, similar: Similarity | 
         picked = [pick_cell(it, question, items, similar) for it in items]
         cells = [c for c in picked if c is not None]
         if cells and len(cells) == len(picked):
-            joined = "; ".join(c.value for c in cells)
-            if len(joined) <= MAX_ANSWER_CHARS:
-                return joined, cells[0].start, cells[-1].end
+            n = _fitting([c.value for c in cells], whole=not lead_in)
+            if n:
+                return "; ".join(c.value for c in cells[:n]), cells[0].start, cells[n - 1].end
     elif items:
         # "; " separates the items: an item's own full stop before it would read ".;"
         heads = [re.split(r":\s", it.text, maxsplit=1)[0].rstrip(" .;") for it in items]
-        joined = "; ".join(heads)
-        if len(joined) <= MAX_ANSWER_CHARS:
-            return joined, items[0].start, items[-1].end
+        n = _fitting(heads, whole=not lead_in)
+        if n:
+            return "; ".join(heads[:n]), items[0].start, items[n - 1].end
     s, e = shorten(cand.text, question)
     return cand.text[s:e], cand.start + s, cand.start + e

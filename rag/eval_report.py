@@ -115,6 +115,10 @@ OVERVIEW_COLUMNS = [
 ]
 
 
+def _ms(v) -> str:
+    return "—" if v is None else f"{v:.1f}"
+
+
 def overview(rows: list[dict], pooled: dict[str, dict], host: str, date: str) -> str:
     """eval/README.md: every set's figures with and without the reader, and the gate's pooled figures."""
     head = ["set", "corpus", "status"] + [label for _, label in OVERVIEW_COLUMNS] + ["answer acc. / abstention without the reader"]
@@ -132,7 +136,7 @@ def overview(rows: list[dict], pooled: dict[str, dict], host: str, date: str) ->
     for r in rows:
         s, bare = r["summary"], r.get("without_reader") or {}
         cells = [f"[{r['name']}](reports/{r['name']}/report.md)", r["corpus"], r["status"]]
-        cells += [fmt(s.get(key)) for key, _ in OVERVIEW_COLUMNS]
+        cells += [_ms(s.get(key)) if key.endswith("_ms") else fmt(s.get(key)) for key, _ in OVERVIEW_COLUMNS]
         cells.append(f"{fmt(bare.get('answer_accuracy'))} / {fmt(bare.get('abstention'))}" if bare else "—")
         lines.append("| " + " | ".join(cells) + " |")
     if pooled:

@@ -89,8 +89,8 @@ def check_manifest(
         cause = f"index was built with model {manifest.get('embedding_model')!r}, not {model_id!r}"
     elif fingerprint is not None and manifest.get("model_fingerprint") != fingerprint:
         cause = "index was built with different weights of this model"
-    elif chunker is not None and manifest.get("chunker") != chunker.to_dict():
-        was, now = manifest.get("chunker") or {}, chunker.to_dict()
+    elif chunker is not None and _chunker_of(manifest) != chunker.to_dict():
+        was, now = _chunker_of(manifest), chunker.to_dict()
         diff = [k for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k)]
         cause = (
             f"index was built with chunker settings {', '.join(f'{k}={was.get(k)}' for k in diff)} "
@@ -99,3 +99,8 @@ def check_manifest(
     else:
         return
     raise IndexMismatchError(f"{cause}; {hint}", cause=cause)
+
+
+def _chunker_of(manifest: dict) -> dict:
+    # An index written before candidate vectors could be pooled had them encoded separately.
+    return {"candidate_vectors": "separate", **(manifest.get("chunker") or {})}

@@ -97,3 +97,26 @@ class Tokens:
 
     def count(self, text: str) -> int:
         return len(self.tok.encode(text, add_special_tokens=False).ids)
+
+
+Spans = tuple[tuple[int, int], ...]  # character ranges of one text, pooled together
+
+
+def pool_spans(hidden: np.ndarray, offsets: list[tuple[int, int]], special: list[int], spans: list[Spans]) -> np.ndarray:
+    """The normalised mean of the token states ``hidden`` (seq, dim) that overlap each group of character
+    ranges, special tokens left out: a part of a text embedded from the encoder pass of the whole. A
+    group no token falls in (a range past the truncation) is a row of NaN, for the caller to embed on its own."""
+    out = np.full((len(spans), hidden.shape[1]), np.nan, np.float32)
+    n = min(len(offsets), hidden.shape[0])
+    starts = np.array([o[0] for o in offsets[:n]])
+    ends = np.array([o[1] for o in offsets[:n]])
+    ordinary = np.array(special[:n]) == 0
+    for i, group in enumerate(spans):
+        inside = np.zeros(n, bool)
+        for s, e in group:
+            inside |= (starts < e) & (ends > s)
+        inside &= ordinary
+        if inside.any():
+            v = hidden[:n][inside].mean(axis=0)
+            out[i] = v / max(float(np.linalg.norm(v)), 1e-12)
+    return out

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import ModelNotFoundError
-from rag.model_files import DEFAULT_MODEL, QueryCache, Tokens, model_fingerprint, resolve_model_path
+from rag.model_files import DEFAULT_MODEL, QueryCache, Spans, Tokens, model_fingerprint, pool_spans, resolve_model_path
 
 OPSET = 17
 _export_lock = threading.Lock()
@@ -211,6 +211,10 @@ class OnnxEmbedder:
         pad_id = tok.token_to_id("[PAD]")
         tok.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token="[PAD]")  # pads to the longest in the batch
         self._tok = tok
+        # Documents are tokenised once, unpadded, to be ordered by their token count and padded per batch.
+        self._doc_tok = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+        self._doc_tok.enable_truncation(max_length=self.max_seq_length)
+        self._doc_tok.no_padding()
         self._tokens = Tokens(self.path)
         self._cache = QueryCache(cache_size)
 
@@ -223,8 +227,12 @@ class OnnxEmbedder:
             return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
 
         self._query_session = session(self.query_threads, query_path)
+        # Indexing runs one single-threaded session from one thread per core, each thread on its own
+        # batch (a session runs calls side by side and shares its weights). Measured against one
+        # session on every core: less CPU for the same texts (no intra-op hand-offs on small matrices),
+        # and a busy neighbour holds back one batch, not every one.
         self._batch_threads = os.cpu_count() or 1
-        same = self._batch_threads == self.query_threads and query_path == self.onnx_path
+        same = self.query_threads == 1 and query_path == self.onnx_path
         self._batch_session = self._query_session if same else None
         self._session_factory = session
         self._input_names = {i.name for i in self._query_session.get_inputs()}
@@ -232,7 +240,7 @@ class OnnxEmbedder:
     def _indexing_session(self):
         # Created on first embed_batch: a query-only process never pays for it.
         if self._batch_session is None:
-            self._batch_session = self._session_factory(self._batch_threads)
+            self._batch_session = self._session_factory(1)
         return self._batch_session
 
     def count_tokens(self, text: str) -> int:
@@ -247,31 +255,99 @@ class OnnxEmbedder:
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.array([e.type_ids for e in encs], dtype=np.int64)
-        hidden = session.run(None, feeds)[0]  # (n, seq, dim)
+        return self._mean_pool(session.run(None, feeds)[0], mask)  # token states (n, seq, dim)
+
+    def _batches(self, encs: list, batch_size: int, batch_tokens: int) -> list[np.ndarray]:
+        """Rows of ``encs`` in batches, longest first: a batch holds texts of nearly one length (little
+        padding), at most ``batch_size`` of them and about ``batch_tokens`` tokens with its padding."""
+        order = np.argsort([-len(e.ids) for e in encs], kind="stable")
+        out: list[np.ndarray] = []
+        s = 0
+        while s < len(order):
+            width = len(encs[order[s]].ids)  # the longest of the batch: its first
+            n = max(1, min(batch_size, batch_tokens // max(width, 1)))
+            out.append(order[s : s + n])
+            s += n
+        return out
+
+    def _run_batch(self, batch: list):
+        """Token states (n, seq, dim) and the attention mask of one batch of encodings."""
+        width = max(len(e.ids) for e in batch)
+        ids = np.zeros((len(batch), width), np.int64)
+        mask = np.zeros((len(batch), width), np.int64)
+        types = np.zeros((len(batch), width), np.int64)
+        for r, e in enumerate(batch):
+            ids[r, : len(e.ids)] = e.ids
+            mask[r, : len(e.ids)] = 1
+            types[r, : len(e.ids)] = e.type_ids
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = types
+        return self._indexing_session().run(None, feeds)[0], mask
+
+    def _map_batches(self, texts: list[str], work, batch_size: int, batch_tokens: int, show_progress: bool = False) -> None:
+        """``work(rows, encodings, states, mask)`` for every batch of ``texts``, one thread per core."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._indexing_session()  # once, before the threads share it
+        encs = self._doc_tok.encode_batch(texts)
+        batches = self._batches(encs, batch_size, batch_tokens)
+
+        def one(rows: np.ndarray) -> None:
+            batch = [encs[i] for i in rows]
+            work(rows, batch, *self._run_batch(batch))
+
+        bar = None
+        if show_progress:
+            try:
+                from tqdm import tqdm
+
+                bar = tqdm(total=len(batches), desc="Batches")
+            except ImportError:
+                pass
+        threads = min(self._batch_threads, len(batches))
+        with ThreadPoolExecutor(threads, thread_name_prefix="rag-embed") as pool:
+            for _ in pool.map(one, batches):
+                if bar is not None:
+                    bar.update()
+        if bar is not None:
+            bar.close()
+
+    @staticmethod
+    def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
         m = mask[:, :, None].astype(np.float32)
         pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
 
-    def embed_batch(self, texts: list[str], batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), np.float32)
-        session = self._indexing_session()
-        # Sort by length so each batch pads little (as sentence-transformers does), then restore order.
-        order = np.argsort([-len(t) for t in texts], kind="stable")
+    def embed_batch(self, texts: list[str], batch_size: int = 64, show_progress: bool = False, batch_tokens: int = 2048) -> np.ndarray:
         out = np.empty((len(texts), self.dim), np.float32)
-        starts = range(0, len(texts), batch_size)
-        if show_progress:
-            try:
-                from tqdm import tqdm
 
-                starts = tqdm(starts, desc="Batches")
-            except ImportError:
-                pass
-        for s in starts:
-            rows = order[s : s + batch_size]
-            out[rows] = self._encode(session, [texts[i] for i in rows])
+        def work(rows, _encs, hidden, mask) -> None:
+            out[rows] = self._mean_pool(hidden, mask)
+
+        if texts:
+            self._map_batches(texts, work, batch_size, batch_tokens, show_progress)
         return out
+
+    def embed_with_spans(
+        self, texts: list[str], spans: list[list[Spans]], batch_size: int = 64, batch_tokens: int = 2048
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Each text's vector (as ``embed_batch``), and for each text one vector per group of its character
+        ranges, pooled from the token states of the same encoder pass (``pool_spans``): the parts of a text
+        cost no pass of their own."""
+        out = np.empty((len(texts), self.dim), np.float32)
+        parts: list[np.ndarray] = [np.zeros((0, self.dim), np.float32)] * len(texts)
+
+        def work(rows, encs, hidden, mask) -> None:
+            out[rows] = self._mean_pool(hidden, mask)
+            for r, i in enumerate(rows):
+                if spans[i]:
+                    parts[i] = pool_spans(hidden[r], encs[r].offsets, encs[r].special_tokens_mask, spans[i])
+
+        if texts:
+            self._map_batches(texts, work, batch_size, batch_tokens)
+        return out, parts
 
     def embed_query(self, text: str) -> np.ndarray:
         key = self.query_prefix + text

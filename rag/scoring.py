@@ -212,7 +212,17 @@ class LinearModel:
         return z
 
     def logits(self, rows: list[dict[str, float]]) -> np.ndarray:
-        return np.array([self.logit(f) for f in rows], dtype=np.float64)
+        """``logit`` of every row, a feature at a time over all rows: the same operations in the same
+        order (so the same values to the last bit), without a Python loop per candidate and feature."""
+        z = np.full(len(rows), self.intercept, dtype=np.float64)
+        for i, (name, w) in enumerate(zip(self.features, self.coef)):
+            x = np.array([f.get(name, 0.0) for f in rows], dtype=np.float64)
+            if self.mean:
+                x = (x - self.mean[i]) / (self.scale[i] or 1.0)
+                if self.scale[i] < RARE_SCALE:
+                    x = np.clip(x, -RARE_CAP, RARE_CAP)
+            z += w * x
+        return z
 
     def prob(self, f: dict[str, float]) -> float:
         return 1.0 / (1.0 + math.exp(-max(min(self.logit(f), 40.0), -40.0)))
@@ -244,11 +254,6 @@ def _entities(question: str) -> list[str]:
     return [t for t in toks[1:] if t[0].isupper() and t.lower() not in STOPWORDS]
 
 
-def _coverage(qterms: list[str], have: frozenset[str], weight) -> float:
-    total = sum(weight(t) for t in qterms)
-    return sum(weight(t) for t in qterms if t in have) / total if total else 0.0
-
-
 def candidate_features(scorer: Scorer, question: str, qvec: np.ndarray | None, hits: list[Hit]) -> list[tuple[int, Hit, dict[str, float]]]:
     """Features of every candidate of ``hits`` for ``question`` (the selector's and verifier's input)."""
     index = scorer.index
@@ -259,6 +264,13 @@ def candidate_features(scorer: Scorer, question: str, qvec: np.ndarray | None, h
     js = [j for r in rows for j in index.candidates_of[r]]
     sims = index.vectors.get("candidate", js) @ qvec if (qvec is not None and js) else np.zeros(len(js))
     csims = index.vectors.get("chunk", rows) @ qvec if (qvec is not None and rows) else np.zeros(len(rows))
+    # each term's weight once per question, not once per candidate (the sums keep their order)
+    weighted = [(t, scorer.weight(t)) for t in qterms]
+    total = sum(w for _, w in weighted)
+
+    def coverage(have: frozenset[str]) -> float:
+        return sum(w for t, w in weighted if t in have) / total if total else 0.0
+
     out = []
     k = 0
     for n, (h, r) in enumerate(zip(hits, rows)):
@@ -267,12 +279,12 @@ def candidate_features(scorer: Scorer, question: str, qvec: np.ndarray | None, h
             cand = index.candidates[j]
             own = scorer.cand_terms(j)
             both = own | ctx
-            missing = [scorer.weight(t) for t in qterms if t not in both]
+            missing = [w for t, w in weighted if t not in both]
             f = {
                 "sim": float(sims[k]),
                 "chunk_sim": float(csims[n]),
-                "lex": _coverage(qterms, own, scorer.weight),
-                "ctx": _coverage(qterms, both, scorer.weight),
+                "lex": coverage(own),
+                "ctx": coverage(both),
                 "missing": max(missing) / scorer.unseen_idf if missing else 0.0,
                 "n_missing": min(len(missing), 6) / 6.0,
                 "ent_missing": (sum(t not in both for t in ents) / len(ents)) if ents else 0.0,

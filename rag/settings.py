@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     )
     query_prefix: str = Field("", description="text put before every question before it is embedded (for models trained with one)")
     threads: int = Field(1, ge=1, description="intra-op threads per query (encoder, reader)")
+    query_cache: int = Field(1024, ge=0, description="question vectors kept for questions asked again (0: none)")
     top_k: int = Field(5, ge=1, le=50, description="passages cited per answer when a request does not say")
     mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="retrieval: dense + BM25 + best sentence, or one of them")
     fusion: Literal["rrf", "convex"] = Field(
@@ -64,6 +65,9 @@ class Settings(BaseSettings):
     rerank_more_below: float = Field(0.5, ge=0, le=1, description="... when the best reader probability is below this")
     answer_model: Path = Field(_MODELS / "answer_model.json", description="trained selector and verifiers; hand-set weights without it")
     tables: bool = Field(True, description="table-aware chunking: each row with its header")
+    candidate_vectors: Literal["separate", "pooled"] = Field(
+        "separate", description="answer candidates' vectors: encoded each on its own, or pooled from their passage's encoding (one pass)"
+    )
     admin_keys: str = Field("", description="comma-separated keys that may write documents (and read); none: no key needed")
     read_keys: str = Field("", description="comma-separated keys that may ask, search and read documents")
     keys_file: Path | None = Field(None, description="a file of keys, one per line: 'admin KEY' or 'read KEY' (KEY may be sha256:HEX)")
@@ -143,4 +147,4 @@ class Settings(BaseSettings):
     def chunker(self):
         from rag.chunking import ChunkerConfig
 
-        return ChunkerConfig(tables=self.tables)
+        return ChunkerConfig(tables=self.tables, candidate_vectors=self.candidate_vectors)

@@ -15,14 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.chunking import Chunker, ChunkerConfig
+from rag.chunking import Chunker, ChunkerConfig, render_spans
 from rag.embedding import Embedder
-from rag.errors import IndexMismatchError
+from rag.errors import IndexMismatchError, InvalidInputError
 from rag.manifest import FORMAT_VERSION, check_manifest
+from rag.model_files import Spans
 from rag.stores import Store, as_store
 from rag.stores.base import Index, IndexConfig, Part, Update
 from rag.text import capitalised_names
-from rag.types import Document
+from rag.types import Candidate, Chunk, Document
 from rag.version import __version__
 
 __all__ = ["FORMAT_VERSION", "BuildReport", "Index", "IndexConfig", "build_index", "check_manifest", "load_index"]
@@ -67,6 +68,7 @@ def load_index(
     return as_store(path).load(model_id=model_id, fingerprint=fingerprint, chunker=chunker, mmap=mmap)
 
 
+# -- building --------------------------------------------------------------------------------
 def build_index(
     docs: list[Document],
     embedder: Embedder,
@@ -106,16 +108,28 @@ def build_index(
             empty.append(d.id)
         progress("chunk", n + 1, len(docs))
     fresh_ids = [d.id for d in docs if d.id not in reusable]
-    texts = [c.index_text for i in fresh_ids for c in parts[i].chunks] + [c.render for i in fresh_ids for c in parts[i].candidates]
+    # Only the documents not reused are embedded: all their chunks and candidates are new.
+    chunks = [c for i in fresh_ids for c in parts[i].chunks]
+    cands = [c for i in fresh_ids for c in parts[i].candidates]
+    chunk_vecs: list[np.ndarray | None] = [None] * len(chunks)
+    cand_vecs: list[np.ndarray | None] = [None] * len(cands)
     t_embed = time.perf_counter()
-    fresh = _embed_with_progress(embedder, texts, progress)
+    if chunker.candidate_vectors == "pooled":
+        if not hasattr(embedder, "embed_with_spans"):
+            raise InvalidInputError(f"candidate_vectors=pooled needs an embedder that pools spans; {embedder.model_id!r} does not")
+        embedded_texts = _embed_pooled(embedder, chunks, cands, chunk_vecs, cand_vecs, progress)
+    else:
+        texts = [c.index_text for c in chunks] + [c.render for c in cands]
+        it = iter(_embed_with_progress(embedder, texts, progress))
+        chunk_vecs = [next(it) for _ in chunks]
+        cand_vecs = [next(it) for _ in cands]
+        embedded_texts = len(texts)
     embed_seconds = time.perf_counter() - t_embed
-    it = iter(fresh)
     dim = embedder.dim
+    cit, dit = iter(chunk_vecs), iter(cand_vecs)
     for i in fresh_ids:
-        parts[i].chunk_vectors = _take(it, len(parts[i].chunks), dim)
-    for i in fresh_ids:
-        parts[i].candidate_vectors = _take(it, len(parts[i].candidates), dim)
+        parts[i].chunk_vectors = _take(cit, len(parts[i].chunks), dim)
+        parts[i].candidate_vectors = _take(dit, len(parts[i].candidates), dim)
     progress("write", 0, 1)
     n_chunks = sum(len(p.chunks) for p in parts.values())
     n_cands = sum(len(p.candidates) for p in parts.values())
@@ -156,7 +170,7 @@ def build_index(
         unchanged=tuple(sorted(reusable)),
         chunks=n_chunks,
         candidates=n_cands,
-        embedded_texts=len(texts),
+        embedded_texts=embedded_texts,
         seconds=time.perf_counter() - t0,
         embed_seconds=embed_seconds,
         rebuilt_because=rebuilt_because,
@@ -169,7 +183,7 @@ def _take(it, n: int, dim: int) -> np.ndarray:
     return np.vstack([next(it) for _ in range(n)]).astype(np.float32) if n else np.zeros((0, dim), np.float32)
 
 
-def _embed_with_progress(embedder: Embedder, texts: list[str], progress: Progress, batch: int = 256) -> list[np.ndarray]:
+def _embed_with_progress(embedder: Embedder, texts: list[str], progress: Progress, batch: int = 1024) -> list[np.ndarray]:
     # Long-to-short order keeps padding low inside each encoder batch.
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     vecs = np.zeros((len(texts), embedder.dim), np.float32)
@@ -178,6 +192,48 @@ def _embed_with_progress(embedder: Embedder, texts: list[str], progress: Progres
         vecs[idx] = embedder.embed_batch([texts[i] for i in idx])
         progress("embed", min(s + batch, len(order)), len(order))
     return list(vecs)
+
+
+def _embed_pooled(
+    embedder, chunks: list[Chunk], cands: list[Candidate], chunk_vecs: list, cand_vecs: list, progress: Progress, batch: int = 1024
+) -> int:
+    """Fill the missing vectors of ``chunk_vecs`` and ``cand_vecs`` in place with one encoder pass per
+    chunk: a candidate's vector is pooled from its chunk's token states over the candidate's ``render``
+    in the chunk's ``index_text`` (``render_spans``); one not found there is encoded on its own.
+    Returns how many texts went through the encoder."""
+    row_of = {c.id: i for i, c in enumerate(chunks)}
+    wanted: dict[int, list[tuple[int, Spans]]] = {}
+    alone: list[int] = []
+    cursor: dict[int, int] = {}
+    for j, (cand, v) in enumerate(zip(cands, cand_vecs)):
+        if v is not None:
+            continue
+        r = row_of[cand.chunk_id]
+        where = render_spans(chunks[r].index_text, cand.render, cursor.get(r, 0)) if chunk_vecs[r] is None else None
+        if where is None:
+            alone.append(j)
+        else:
+            wanted.setdefault(r, []).append((j, where))
+            cursor[r] = where[-1][1]
+    rows = [r for r, v in enumerate(chunk_vecs) if v is None]
+    total = len(rows) + len(alone)
+    done = 0
+    for s in range(0, len(rows), batch):
+        part = rows[s : s + batch]
+        vecs, pooled = embedder.embed_with_spans([chunks[r].index_text for r in part], [[w for _, w in wanted.get(r, ())] for r in part])
+        for r, v, p in zip(part, vecs, pooled):
+            chunk_vecs[r] = v
+            for (j, _), u in zip(wanted.get(r, ()), p):
+                if np.isnan(u).any():
+                    alone.append(j)  # past the encoder's window: on its own
+                else:
+                    cand_vecs[j] = u
+        done += len(part)
+        progress("embed", done, total)
+    for j, v in zip(alone, _embed_with_progress(embedder, [cands[j].render for j in alone], lambda *a: None)):
+        cand_vecs[j] = v
+    progress("embed", total, total)
+    return len(rows) + len(alone)
 
 
 def _reusable(previous: Index, docs: list[Document]) -> dict[str, Part]:

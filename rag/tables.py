@@ -239,22 +239,6 @@ def names_row(question: str, row: Candidate, rows: Sequence[Candidate] = ()) -> 
     return any(share >= NAMED for _score, share in table.naming(row, question))
 
 
-def column_named(question: str, row: Candidate, rows: Sequence[Candidate] = ()) -> float:
-    """How fully the question names a column of the table other than the key (1.0: every word of a
-    header, the words that tell it from the other headers weighing most)."""
-    table = table_of(row, rows)
-    q = set(terms(question))
-    return max((table.header_share(k, q) for k in range(1, len(table.headers))), default=0.0)
-
-
-def mentions(question: str, header: str) -> bool:
-    """Whether the question names ``header``, every word of it ("Who attends ...?" and "Attendees";
-    not "Who does the north team partner with?" and "North team budget")."""
-    q = set(_terms(question))
-    h = _terms(header)
-    return bool(h) and all(_found(t, q) for t in h)
-
-
 def _unnamed_words(question: str, named: set[str]) -> str:
     """The question without the words that name cells: what it asks ("How often is held?")."""
     return " ".join(w for w in re.findall(r"[\w'’-]+", question) if not (terms(w) and all(_found(t, named) for t in terms(w))))

@@ -50,6 +50,9 @@ def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
             continue  # "U.S. officials", "Mr. Smith"
         if m.end() < len(text) and not re.match(r"\s", text[m.end() - 1 : m.end()]) and text[m.start() - 1 : m.start()].isupper():
             continue  # "U.S.Pledge"-like run-ons after an initialism are not boundaries
+        if text[m.start()] == "!" and m.end() < len(text) and text[m.end()].islower():
+            continue  # "BookIt! is what ...", "Yahoo! reported": a name's "!" (after a full stop, lower case
+            # does start sentences in careless text: "... center. the progress of ...")
         _append(spans, text, start, end, offset)
         start = end
     _append(spans, text, start, len(text), offset)

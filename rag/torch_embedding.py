@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from rag.model_files import DEFAULT_MODEL, QueryCache, Tokens, model_fingerprint, resolve_model_path
+from rag.model_files import DEFAULT_MODEL, QueryCache, Spans, Tokens, model_fingerprint, pool_spans, resolve_model_path
 
 
 class SentenceTransformerEmbedder:
@@ -47,6 +47,29 @@ class SentenceTransformerEmbedder:
         finally:
             self._torch.set_num_threads(self.query_threads)
         return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def embed_with_spans(self, texts: list[str], spans: list[list[Spans]], batch_size: int = 32) -> tuple[np.ndarray, list[np.ndarray]]:
+        """As ``OnnxEmbedder.embed_with_spans``: vectors of the texts and of their span groups, one pass."""
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+        tok.enable_truncation(max_length=self.max_seq_length)
+        tok.no_padding()
+        self._torch.set_num_threads(os.cpu_count() or 1)
+        try:
+            states = self.model.encode(texts, batch_size=batch_size, output_value="token_embeddings", show_progress_bar=False)
+        finally:
+            self._torch.set_num_threads(self.query_threads)
+        out = np.empty((len(texts), self.dim), np.float32)
+        parts: list[np.ndarray] = [np.zeros((0, self.dim), np.float32)] * len(texts)
+        for i, (text, h) in enumerate(zip(texts, states)):
+            hidden = h.float().cpu().numpy()
+            v = hidden.mean(axis=0)
+            out[i] = v / max(float(np.linalg.norm(v)), 1e-12)
+            if spans[i]:
+                e = tok.encode(text)
+                parts[i] = pool_spans(hidden, e.offsets, e.special_tokens_mask, spans[i])
+        return out, parts
 
     def embed_query(self, text: str) -> np.ndarray:
         key = self.query_prefix + text

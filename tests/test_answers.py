@@ -440,28 +440,6 @@ def test_asks_for_names_and_the_corpus_names():
     assert _new_name(scorer, "Troops went to Poland and Germany.", "Which country did troops go to besides Germany?")
 
 
-def test_a_question_for_people_by_office_needs_a_person_it_does_not_name():
-    from rag.rules import _asks_for_person, _new_person
-    from rag.scoring import Scorer
-    from rag.text import is_place_word
-
-    assert _asks_for_person("Which German officials will he meet?") and _asks_for_person("What is the name of the Polish defense minister?")
-    assert not _asks_for_person("Which general's office takes part?") and not _asks_for_person("What are the officials called?")
-    assert not _asks_for_person("Who is the minister?") and not _asks_for_person("Which three countries is the Secretary visiting?")
-    assert is_place_word("Vietnam") and is_place_word("U.S.") and is_place_word("Belgium’s") and not is_place_word("Ben")
-
-    class Idx:
-        names = frozenset({"pete", "hegseth", "germany", "belgium", "poland", "secretary", "boris", "pistorius"})
-
-    scorer = Scorer.__new__(Scorer)
-    scorer.index, scorer._names = Idx(), None
-    q = "Which German officials will Hegseth meet?"
-    # only countries, a title and the person the question names: nobody new
-    assert not _new_person(scorer, "Secretary Pete Hegseth visits Germany, Belgium and Poland.", q)
-    assert _new_person(scorer, "Hegseth meets Boris Pistorius in Germany.", q)
-    assert _new_person(scorer, "Pete Hegseth visits Germany.", "Which officials will visit Germany?")
-
-
 def test_a_list_item_is_not_outscored_for_being_an_item(real_index, embedder, answering):
     # The selector was fitted where list items are rare; the item that answers must still win.
     a = ask(real_index, embedder, "Which scarce resources might lead to conflicts as the climate changes?", answering=answering)
@@ -474,30 +452,6 @@ def test_a_rare_feature_is_capped():
     m = LinearModel(("is_item", "sim"), (-1.0, 1.0), 0.0, (0.0002, 0.5), (0.014, 0.2))
     assert m.logit({"is_item": 1.0, "sim": 0.5}) == -RARE_CAP  # not -71
     assert m.logit({"is_item": 0.0, "sim": 0.9}) == pytest.approx(2.0 + 0.0002 / 0.014)  # a common feature is not capped
-
-
-@pytest.mark.parametrize(
-    "question",
-    [
-        "Other than disaster response and medical aid, what humanitarian activity does the list give?",
-        "Apart from medical aid and health services, which form of humanitarian assistance do militaries provide?",
-    ],
-)
-def test_an_item_the_besides_clause_names_is_not_the_answer(real_index, embedder, answering, question):
-    a = ask(real_index, embedder, question, answering=answering)
-    assert a.answer is not None and "Medical aid" not in a.answer and "Infrastructure rehabilitation" in a.answer
-
-
-@pytest.mark.parametrize(
-    "question",
-    [
-        "Which diplomatic tool of military engagement does the article list besides defense attaches and liaison officers?",
-        "Which tool of military diplomacy appears in the list in addition to defense attaches and liaison officers?",
-    ],
-)
-def test_a_besides_clause_at_the_end_names_what_is_not_asked(real_index, embedder, answering, question):
-    a = ask(real_index, embedder, question, answering=answering)
-    assert a.answer is not None and "Liaison Officers" not in a.answer and "Military Aid and Cooperation Agreements" in a.answer
 
 
 @pytest.mark.parametrize(
@@ -530,9 +484,8 @@ def test_item_named():
 
     text = "Intelligence Sharing: Establishing frameworks."
     item = Candidate(chunk_id="c", doc_id="d", kind="item", start=0, end=len(text), text=text, render=text)
-    assert _item_named(item, "What does intelligence sharing involve?", in_order=True)
+    assert _item_named(item, "What does intelligence sharing involve?")
     assert _item_named(item, "What improves the sharing of intelligence?")
-    assert not _item_named(item, "What improves the sharing of intelligence?", in_order=True)
     assert not _item_named(item, "What is shared?")
 
 
@@ -610,51 +563,6 @@ def test_a_negated_question_is_not_answered_by_its_opposite(real_index, embedder
     assert a.answer and a.answer.startswith("Poland")
     willing = ask(real_index, embedder, "Which countries are willing to send troops to Ukraine?", answering=answering)
     assert "willingness" in willing.answer
-
-
-def test_a_table_does_not_answer_for_a_name_it_does_not_hold(real_index, embedder, answering):
-    # France is in the corpus, not in the table: Belgium's row is not France's answer
-    assert ask(real_index, embedder, "What is France's proposed collaboration area?", answering=answering).abstained
-    assert (
-        ask(real_index, embedder, "What is Belgium's proposed collaboration area?", answering=answering).answer
-        == "Cyber Defense Initiatives"
-    )
-
-
-@pytest.mark.parametrize(
-    "question, wanted",
-    [
-        (
-            "In the focus area table (not the proposed collaboration areas table), what is X's focus area?",
-            "In the focus area table, what is X's focus area?",
-        ),
-        (
-            "In the Hegseth piece — not the lists of discussion topics — how is the item described?",
-            "In the Hegseth piece how is the item described?",
-        ),
-        (
-            "What is expected from the exercises in Vietnam, as opposed to the NATO talks?",
-            "What is expected from the exercises in Vietnam?",
-        ),
-        # not asides: the question itself
-        ("What is used instead of coal?", "What is used instead of coal?"),
-        ("The clubs divided the state as opposed to what point of view?", "The clubs divided the state as opposed to what point of view?"),
-        (
-            'What interpretation is, for many, not the "gold standard" of their religion?',
-            'What interpretation is, for many, not the "gold standard" of their religion?',
-        ),
-    ],
-)
-def test_what_a_question_says_not_to_look_at_is_not_searched_for(question, wanted):
-    from rag.rules import without_exclusions
-
-    assert without_exclusions(question) == wanted
-
-
-def test_an_excluded_table_is_not_the_one_answered_from(real_index, embedder, answering):
-    q = "In the focus area table (not the proposed collaboration areas table), what is Poland's focus area?"
-    a = ask(real_index, embedder, q, answering=answering)
-    assert a.answer == "Defense Infrastructure Development" and a.question == q  # the question is reported as asked
 
 
 def test_list_items_are_joined_without_their_own_full_stops(real_index, embedder, answering):
@@ -800,3 +708,19 @@ def test_a_year_or_number_the_passage_does_not_state_is_not_answered():
     assert unmet("What was the salary cap in 2024?", passage) == []
     assert unmet("How many hours for employees with 3 years of service?", "Fewer than three years: 4 hours") == []
     assert [c.text for c in unmet("What is the toll for 19 axles?", "A truck with 190 axles pays more.")] == ["19"]
+
+
+def test_the_polarity_rule_picks_the_candidate_that_refuses():
+    # synthetic: the selector's best agrees, the second refuses; a question about a refusal takes the second
+    from types import SimpleNamespace
+
+    from rag.rules import RULES, Context, _Scored
+
+    texts = ["Norway will send troops to the exercise.", "Chile refuses to send troops to the exercise."]
+    cands = [SimpleNamespace(text=t) for t in texts]
+    scored = [_Scored(0, None, 2.0, {"ctx": 1.0}), _Scored(1, None, 1.0, {"ctx": 1.0})]
+    ctx = Context(SimpleNamespace(index=SimpleNamespace(candidates=cands)), "Which country refuses to send troops?", scored, (), "other")
+    pick, conf = RULES["polarity"].fn(ctx, scored[0], 0.7)
+    assert pick is scored[1] and conf == 0.7
+    agreeing = Context(ctx.scorer, "Which country will send troops?", scored, (), "other")
+    assert RULES["polarity"].fn(agreeing, scored[0], 0.7) == (scored[0], 0.7)

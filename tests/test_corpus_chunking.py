@@ -253,3 +253,11 @@ def test_a_large_document_is_named_and_may_be_refused(tmp_path, fake_embedder):
     said.clear()
     index, _ = open_index(corpus, tmp_path / "i2", fake_embedder, notify=said.append, large_chars=1000, refuse_large=True)
     assert set(index.documents) == {"small"} and any(s.startswith("skipped") and "huge.txt" in s for s in said)
+
+
+def test_an_exclamation_mark_before_a_lower_case_word_ends_no_sentence():
+    from rag.text import sentence_spans
+
+    text = "BookIt! is what you use to reserve a desk. Wow! That works. The hub opens. the plan follows."
+    said = [text[s:e] for s, e in sentence_spans(text)]
+    assert said == ["BookIt! is what you use to reserve a desk.", "Wow!", "That works.", "The hub opens.", "the plan follows."]

@@ -64,3 +64,38 @@ def test_side_by_side_sessions_give_each_pair_its_own_logit(reader):
     texts = [ANSWER] + OTHERS + [OTHERS[0] + " " + ANSWER]
     np.testing.assert_array_equal(side.score(QUESTION, texts), reader.score(QUESTION, texts))
     np.testing.assert_array_equal(side.score(QUESTION, [ANSWER]), reader.score(QUESTION, [ANSWER]))
+
+
+def test_under_concurrent_reads_each_question_reads_on_its_own_thread(reader):
+    # Side by side only when alone: with other questions being read, the pairs stay on the caller's
+    # thread (the other cores are busy), and every logit is the same either way.
+    import threading
+
+    side = load_reader(ROOT / "models" / "reader", parallel=2)
+    texts = [ANSWER] + OTHERS
+    want = reader.score(QUESTION, texts)
+    used: list[int] = []
+    real = side._pool.submit
+
+    def counting(*a, **k):
+        used.append(1)
+        return real(*a, **k)
+
+    side._pool.submit = counting
+    side.score(QUESTION, texts)
+    assert used  # alone: the helper reads
+    used.clear()
+    side._active = 1  # another question is being read
+    try:
+        got = side.score(QUESTION, texts)
+    finally:
+        side._active = 0
+    assert not used
+    np.testing.assert_array_equal(got, want)
+    results: list[np.ndarray] = []
+    threads = [threading.Thread(target=lambda: results.append(side.score(QUESTION, texts))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert side._active == 0 and all((r == want).all() for r in results)

@@ -2,7 +2,7 @@
 
 from rag.chunking import Chunker
 from rag.formats.markdown import clean
-from rag.tables import answer_cell, mentions, pick_cell
+from rag.tables import answer_cell, pick_cell
 from rag.types import Candidate, Cell, Document
 
 from .conftest import FakeEmbedder
@@ -112,11 +112,6 @@ def test_the_empty_header_comparison_table():
     assert _cell("What has Daily as its North plan?", start=2, rows=rows) == "Rhythm"
     # the South plan's rhythm is an empty cell: no answer, not the North plan's
     assert _cell("What is the rhythm of the South plan?", start=1, rows=rows) is None
-
-
-def test_a_question_mentions_a_header_only_with_all_its_words():
-    assert mentions("Who attends the weekly review?", "Attendees")
-    assert not mentions("Who does the north team partner with?", "North team budget")
 
 
 def test_the_rows_of_a_table_cut_into_passages_are_one_table():

@@ -36,7 +36,13 @@ def load(settings: Settings, rebuild: bool = False, quiet: bool = False, noted: 
     message = preflight(settings.corpus, store, read_documents=False)  # open_index reads them below
     if message and not rebuild and not noted:
         note(message)
-    embedder = load_embedder(settings.model, backend=settings.backend, query_prefix=settings.query_prefix, query_threads=settings.threads)
+    embedder = load_embedder(
+        settings.model,
+        backend=settings.backend,
+        query_prefix=settings.query_prefix,
+        query_threads=settings.threads,
+        cache_size=settings.query_cache,
+    )
     bar, update = progress_bar()
     try:
         index, report = open_index(
