@@ -313,15 +313,20 @@ def _first_pronoun(words: list[str]) -> int:
     return -1
 
 
+def _lower(words: list[str]) -> list[str]:
+    """``words`` lower-cased, but for acronyms: "IT", "US" are names, not the pronouns "it", "us"."""
+    return [w if len(w) > 1 and w.isupper() else w.lower() for w in words]
+
+
 def _has_pronoun(text: str) -> bool:
-    return _first_pronoun([w.lower() for w in _words(text)]) >= 0
+    return _first_pronoun(_lower(_words(text))) >= 0
 
 
 def _pronoun_before_own_entity(text: str, own: list[str]) -> bool:
     """A pronoun ahead of every name the question gives cannot point at one of them (an antecedent
     comes first): "Who is he meeting in Brussels?" asks about the conversation's "he"."""
     words = _words(text)
-    i = _first_pronoun([w.lower() for w in words])
+    i = _first_pronoun(_lower(words))
     if i < 0:
         return False
     first_names = {e.split()[0] for e in own}
@@ -463,8 +468,8 @@ def _replace_pronouns(text: str, entity: str | None, plural: str | None = None, 
         w = m.group(0)
         lw = w.lower()
         after = text[m.end() :].split(None, 1)
-        if lw == "it" and _extraposed(after[0] if after else ""):
-            return w
+        if (lw == "it" and _extraposed(after[0] if after else "")) or (len(w) > 1 and w.isupper()):
+            return w  # "Is it true that ...", or the acronym "IT"
         if lw in _PLACE_PRONOUNS:
             before = text[: m.start()].rstrip().split(" ")[-1].lower() if text[: m.start()].strip() else ""
             where = place or entity

@@ -326,3 +326,13 @@ def test_a_follow_up_no_rule_resolves_is_asked_with_the_question_it_follows(prev
     # so the passage it is about is found.
     out = standalone_question(conv(previous, follow_up))
     assert out.startswith(follow_up.rstrip("?")) and previous.rstrip("?") in out
+
+
+def test_an_acronym_is_not_a_pronoun():
+    from rag.conversation import needs_context, standalone_question
+    from rag.reply import Turn
+
+    assert not needs_context("Where is the IT Help Desk in the D.C. office?")
+    assert needs_context("Where is it?")
+    turns = [Turn("user", "How long do details last?"), Turn("assistant", "120 days."), Turn("user", "Who runs IT in the Denver office?")]
+    assert standalone_question(turns) == "Who runs IT in the Denver office?"
