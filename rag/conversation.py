@@ -642,6 +642,11 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
         if re.fullmatch(r"\d[\d,.]*", rest) and (span := _prepositional_number(previous, frag_words[0])):
             return previous[: span[0]] + fragment + previous[span[1] :]  # "... in 1954?" + "and in 2025?"
         frag = _replace_pronouns(fragment, actor, plural, place) if prev_entity else fragment
+        last = _last_phrase(previous, frag_words[0])
+        if last is not None and appended is None:
+            # "... credit hours on a standard schedule?" + "what about on a flexible one?": the question's
+            # last phrase of the same preposition is the one asked about again, not one to keep
+            return f"{_body(previous)[:last].rstrip()} {frag}{punct}"
         base, added = added_to(frag_words[0], frag)
         return f"{_body(base)} {frag}{punct}", added
 
@@ -654,6 +659,18 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
     if frag_words and (frag_words[0] in _WH or frag_words[0] in _AUX):
         return topic[0].upper() + topic[1:] + punct  # "and what is its budget?" -> a question already
     return f"{head} {topic}{punct}"
+
+
+def _last_phrase(question: str, preposition: str) -> int | None:
+    """Where the question's closing phrase opened by ``preposition`` starts ("on a standard schedule" of
+    "Can I earn credit hours on a standard schedule?"): the last such phrase, when no other preposition
+    follows it. None when there is none."""
+    body = _body(question)
+    at = [m.start() for m in re.finditer(r"\s" + re.escape(preposition) + r"\s", body, re.I)]
+    if not at:
+        return None
+    after = [w.lower() for w in _words(body[at[-1] :])[1:]]
+    return None if set(after) & (_PREPOSITIONS - {"of"}) else at[-1]
 
 
 def _with_previous(question: str, previous: str) -> str:
