@@ -313,15 +313,20 @@ def _first_pronoun(words: list[str]) -> int:
     return -1
 
 
+def _lower(words: list[str]) -> list[str]:
+    """``words`` lower-cased, but for acronyms: "IT", "US" are names, not the pronouns "it", "us"."""
+    return [w if len(w) > 1 and w.isupper() else w.lower() for w in words]
+
+
 def _has_pronoun(text: str) -> bool:
-    return _first_pronoun([w.lower() for w in _words(text)]) >= 0
+    return _first_pronoun(_lower(_words(text))) >= 0
 
 
 def _pronoun_before_own_entity(text: str, own: list[str]) -> bool:
     """A pronoun ahead of every name the question gives cannot point at one of them (an antecedent
     comes first): "Who is he meeting in Brussels?" asks about the conversation's "he"."""
     words = _words(text)
-    i = _first_pronoun([w.lower() for w in words])
+    i = _first_pronoun(_lower(words))
     if i < 0:
         return False
     first_names = {e.split()[0] for e in own}
@@ -463,8 +468,8 @@ def _replace_pronouns(text: str, entity: str | None, plural: str | None = None, 
         w = m.group(0)
         lw = w.lower()
         after = text[m.end() :].split(None, 1)
-        if lw == "it" and _extraposed(after[0] if after else ""):
-            return w
+        if (lw == "it" and _extraposed(after[0] if after else "")) or (len(w) > 1 and w.isupper()):
+            return w  # "Is it true that ...", or the acronym "IT"
         if lw in _PLACE_PRONOUNS:
             before = text[: m.start()].rstrip().split(" ")[-1].lower() if text[: m.start()].strip() else ""
             where = place or entity
@@ -637,6 +642,11 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
         if re.fullmatch(r"\d[\d,.]*", rest) and (span := _prepositional_number(previous, frag_words[0])):
             return previous[: span[0]] + fragment + previous[span[1] :]  # "... in 1954?" + "and in 2025?"
         frag = _replace_pronouns(fragment, actor, plural, place) if prev_entity else fragment
+        last = _last_phrase(previous, frag_words[0])
+        if last is not None and appended is None:
+            # "... credit hours on a standard schedule?" + "what about on a flexible one?": the question's
+            # last phrase of the same preposition is the one asked about again, not one to keep
+            return f"{_body(previous)[:last].rstrip()} {frag}{punct}"
         base, added = added_to(frag_words[0], frag)
         return f"{_body(base)} {frag}{punct}", added
 
@@ -649,6 +659,18 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
     if frag_words and (frag_words[0] in _WH or frag_words[0] in _AUX):
         return topic[0].upper() + topic[1:] + punct  # "and what is its budget?" -> a question already
     return f"{head} {topic}{punct}"
+
+
+def _last_phrase(question: str, preposition: str) -> int | None:
+    """Where the question's closing phrase opened by ``preposition`` starts ("on a standard schedule" of
+    "Can I earn credit hours on a standard schedule?"): the last such phrase, when no other preposition
+    follows it. None when there is none."""
+    body = _body(question)
+    at = [m.start() for m in re.finditer(r"\s" + re.escape(preposition) + r"\s", body, re.I)]
+    if not at:
+        return None
+    after = [w.lower() for w in _words(body[at[-1] :])[1:]]
+    return None if set(after) & (_PREPOSITIONS - {"of"}) else at[-1]
 
 
 def _with_previous(question: str, previous: str) -> str:

@@ -326,3 +326,32 @@ def test_a_follow_up_no_rule_resolves_is_asked_with_the_question_it_follows(prev
     # so the passage it is about is found.
     out = standalone_question(conv(previous, follow_up))
     assert out.startswith(follow_up.rstrip("?")) and previous.rstrip("?") in out
+
+
+def test_an_acronym_is_not_a_pronoun():
+    from rag.conversation import needs_context, standalone_question
+    from rag.reply import Turn
+
+    assert not needs_context("Where is the IT Help Desk in the D.C. office?")
+    assert needs_context("Where is it?")
+    turns = [Turn("user", "How long do details last?"), Turn("assistant", "120 days."), Turn("user", "Who runs IT in the Denver office?")]
+    assert standalone_question(turns) == "Who runs IT in the Denver office?"
+
+
+def test_a_phrase_of_the_same_preposition_takes_the_place_of_the_last_one():
+    from rag.conversation import standalone_question
+    from rag.reply import Turn
+
+    def follow(first: str, second: str) -> str:
+        return standalone_question([Turn("user", first), Turn("assistant", "..."), Turn("user", second)])
+
+    assert follow("Can I earn credit hours on a standard schedule?", "What about on a flexible schedule?") == (
+        "Can I earn credit hours on a flexible schedule?"
+    )
+    assert follow("How much leave do I earn with fewer than 3 years of service?", "And with 15+ years?") == (
+        "How much leave do I earn with 15+ years?"
+    )
+    # another preposition is a qualifier added to the question
+    assert follow("Can I earn credit hours on a standard schedule?", "And in the first week?") == (
+        "Can I earn credit hours on a standard schedule in the first week?"
+    )
