@@ -24,7 +24,8 @@ def test_the_guides_stay_short():
 
 def test_no_work_log_labels_in_the_project():
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    label = re.compile(r"\bsessions? [0-9]|\bsession-[0-9]|\bin session\b", re.I)
+    word = "sess" + "ion"  # spelt in two so that this file does not name itself
+    label = re.compile(rf"\b{word}s? [0-9]|\b{word}-[0-9]|\bin {word}\b", re.I)
     found = [
         f
         for f in files
