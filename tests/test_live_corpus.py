@@ -33,13 +33,19 @@ def _free_port() -> int:
 class Server:
     """`rag serve` in its own process, on a copy of the seed corpus."""
 
-    def __init__(self, base: Path):
+    def __init__(self, base: Path, env: dict[str, str] | None = None):
         self.base = base
         if not (base / "corpus").exists():
             shutil.copytree(CORPUS, base / "corpus")
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "RAG_CORPUS": str(base / "corpus"), "RAG_INDEX": str(base / "index"), "RAG_DOCUMENTS": str(base / "documents")}
+        env = {
+            **os.environ,
+            "RAG_CORPUS": str(base / "corpus"),
+            "RAG_INDEX": str(base / "index"),
+            "RAG_DOCUMENTS": str(base / "documents"),
+            **(env or {}),
+        }
         self.log = (base / "server.log").open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "rag", "serve", "--port", str(self.port)], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT

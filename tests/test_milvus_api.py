@@ -175,3 +175,42 @@ def test_rag_index_and_ask_on_milvus(tmp_path, milvus_server):
         store = MilvusStore(milvus_server.uri, collection)
         store.table.drop()
         store.table.close()
+
+
+@pytest.mark.slow
+def test_two_rag_serve_processes_on_one_collection(tmp_path, milvus_server):
+    """Two `rag serve` processes behind nothing but their ports: the second starts on the collection the
+    first built, and a document written through one is answered through the other within 2 s."""
+    import httpx
+
+    from rag.stores.milvus import MilvusStore
+    from tests.test_live_corpus import Server
+
+    collection = f"serve_{uuid.uuid4().hex[:12]}"
+    env = {
+        "RAG_VECTOR_STORE": "milvus",
+        "RAG_MILVUS_URI": milvus_server.uri,
+        "RAG_MILVUS_COLLECTION": collection,
+        "RAG_MILVUS_INDEX": "FLAT",
+    }
+    servers = []
+    try:
+        for name in ("a", "b"):  # b starts once a has built the collection
+            servers.append(Server(tmp_path / name, env))
+        a, b = (httpx.Client(base_url=s.url, timeout=60) for s in servers)
+        assert b.post("/ask", json={"question": BELGIUM_Q}).json()["answer"] == BELGIUM_A
+        assert b.post("/ask", json={"question": VAULT_Q}).json()["abstained"]
+        assert a.post("/documents", json={"id": "vault", "text": VAULT}).status_code == 201
+        t0 = time.monotonic()
+        seen = _within(10, lambda: "1994" in (b.post("/ask", json={"question": VAULT_Q}).json()["answer"] or ""))
+        took = time.monotonic() - t0
+        assert seen and took < 2.0, f"the second process answered after {took:.1f}s"
+        assert b.delete("/documents/vault").status_code == 200
+        assert _within(10, lambda: a.post("/ask", json={"question": VAULT_Q}).json()["abstained"])
+        assert not (tmp_path / "a" / "index").exists() and not (tmp_path / "b" / "index").exists()
+    finally:
+        for s in servers:
+            s.stop()
+        store = MilvusStore(milvus_server.uri, collection)
+        store.table.drop()
+        store.table.close()
