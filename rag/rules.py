@@ -32,7 +32,7 @@ _NEGATION = re.compile(
 )  # "opposing party", "against X" are not denials
 
 
-# For polarity only, wider than _EXCLUSION below: no aside ("(not the other table)", "rather than X")
+# For polarity only: no aside ("(not the other table)", "rather than X")
 # is the polarity of what is asked; nor is a leading clause ("If X won't ..., what ...?").
 _CONTRAST = re.compile(r"\([^)]*\)|[,—–-]\s*not (the|in|for|from|as)\b[^,?]*|\b(as opposed to|rather than|instead of)\b[^,?]*", re.I)
 
