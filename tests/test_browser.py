@@ -22,34 +22,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = chromium_path()
 ADMIN, READ = "ui-admin-key", "ui-read-key"
-# The policy the page must work under: nothing inline, nothing from elsewhere.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
 # Before any page script: every violation the browser reports is kept, whatever the console says.
 WATCH = "window.__csp = []; document.addEventListener('securitypolicyviolation', e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
 FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
-
-
-class WithCSP:
-    """ASGI wrapper: the Content-Security-Policy (and nosniff) on every response."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_policy(message):
-            if message["type"] == "http.response.start":
-                extra = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff")]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_policy)
 
 
 def _serve(root, index, embedder, **settings):
@@ -58,7 +33,8 @@ def _serve(root, index, embedder, **settings):
     from rag.settings import Settings
 
     s = Settings(corpus=CORPUS, index=root / "index", documents=root / "documents", **settings)
-    server = LiveServer(WithCSP(create_app(s, index=index, embedder=embedder)))
+    # served with the app's own Content-Security-Policy (api.security): the page must work under it
+    server = LiveServer(create_app(s, index=index, embedder=embedder))
     server.wait_ready()
     return server
 
