@@ -30,14 +30,19 @@ QUANTITY = re.compile(r"^[~≈<>]?\s*[$€£¥]?\s*\d[\d,.\s]*(%|percent|[kmb]n?
 _MONEY = re.compile(r"[$€£]\s*\d|\b\d[\d,.]*\s*(dollars|euros|billion|million)\b", re.I)
 
 
+_WHAT_IS = r"\bwhat (is|was|are|were|will be) (the |its |their )?"
+
+
 def expected_type(question: str) -> str:
     q = question.lower().strip()
     if re.search(r"\bhow (many|much)\b|\bwhat (number|amount)\b|\bhow large\b", q):
         return "money" if re.search(r"\bhow much\b.*\b(cost|spend|budget|pay|fund|worth)|\bbudget\b", q) else "number"
     if re.search(r"\bwhat (percentage|percent|share|proportion)\b", q):
         return "percent"
-    if re.search(r"\bwhat (is|was|are|were|will be) (the |its |their )?([\w'’-]+ ){0,3}(cost|price|budget|salary|revenue)s?\b", q):
-        return "money"
+    if re.search(_WHAT_IS + r"([\w'’&-]+ ){0,4}(cost|price|budget|salary|revenue|fee|fare|charge|rate(?! of))s?\b", q):
+        return "money"  # an amount: "the fare", "the mileage rate" (not "the rate of growth": that may be "slow")
+    if re.search(_WHAT_IS + r"([\w'’&-]+ ){0,3}(phone|telephone|fax|serial|control|account|id) number\b", q):
+        return "number"  # digits, not a word about them
     if re.search(r"\b(what|which) (year|date|day|month)\b|\bin (what|which) year\b", q):
         return "calendar"
     if re.search(r"\bhow long\b", q):

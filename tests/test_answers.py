@@ -724,3 +724,13 @@ def test_the_polarity_rule_picks_the_candidate_that_refuses():
     assert pick is scored[1] and conf == 0.7
     agreeing = Context(ctx.scorer, "Which country will send troops?", scored, (), "other")
     assert RULES["polarity"].fn(agreeing, scored[0], 0.7) == (scored[0], 0.7)
+
+
+def test_rates_fees_and_phone_numbers_ask_for_an_amount_or_digits():
+    assert expected_type("What is the parking fee per day?") == "money"
+    assert expected_type("What is the weekly shuttle fare?") == "money"
+    assert expected_type("What is the daily meal allowance rate for the capital?") == "money"
+    assert expected_type("What is the rate of erosion of the cliffs?") == "other"  # may be "slow"
+    assert expected_type("What is the phone number of the front desk?") == "number"
+    assert not type_match("money", "The parking fee is set by the building office.")
+    assert type_match("money", "Parking costs $12 a day.")
