@@ -256,7 +256,8 @@ def entities(text: str) -> list[str]:
     marks dropped ("Norway's" -> "Norway"). The first word counts only if it is not a function word."""
     out: list[str] = []
     run: list[str] = []
-    tokens = re.findall(r"[A-Za-z0-9][\w\-]*(?:['’]s)?|[^\s\w]", text)
+    # "Deaf/HoH", "TCP/IP": one name across a slash
+    tokens = re.findall(r"[A-Za-z0-9][\w\-]*(?:/[A-Za-z0-9][\w\-]*)*(?:['’]s)?|[^\s\w]", text)
     for _i, tok in enumerate(tokens):
         bare = _strip_possessive(tok)
         is_cap = bool(bare) and (bare[0].isupper() or (len(bare) > 1 and bare.isupper()))
@@ -408,8 +409,10 @@ def plural_antecedent(previous: str) -> str | None:
         m = re.search(rf"{name}(?:\s*,\s*{name})*\s*,?\s+and\s+{name}", previous)
         if m:
             return m.group(0)
-    m = re.match(r"\s*(?:which|what|how many)\s+([a-z]+s)\b", previous, re.IGNORECASE)
-    if m and m.group(1).lower() not in _AUX | {"has", "does", "was"}:
+    # the plural may have modifiers ("How many credit hours ...?"), and is no auxiliary ("What is ...?")
+    not_aux = r"(?!(?:" + "|".join(sorted(_AUX)) + r")\b)"
+    m = re.match(rf"\s*(?:which|what|how many)\s+{not_aux}((?:[a-z][\w-]*\s+){{0,2}}?[a-z]+s)\b", previous, re.IGNORECASE)
+    if m and not set(m.group(1).lower().split()) & _AUX:
         return "those " + m.group(1).lower()
     return None
 
@@ -513,8 +516,11 @@ _ASKS_FOR_NAME = re.compile(
 
 
 def answer_names(answer: str | None) -> list[str]:
-    """The names an earlier answer gives ("Chile, however, opposes ..." -> ["Chile"]); none without one."""
-    return entities(answer) if answer else []
+    """The names an earlier answer gives ("Chile, however, opposes ..." -> ["Chile"]); none without one.
+    An owner named before another name is not one of them: "the Agency's Review Board" names the board."""
+    if not answer:
+        return []
+    return [n for n in entities(answer) if not re.search(re.escape(n) + r"(?:['’]s|(?<=[sS])['’])\s+[A-Z]", answer)]
 
 
 def _resolve(question: str, previous: str, appended: _Added | None = None, reply: str | None = None) -> tuple[str, _Added | None]:
@@ -552,7 +558,9 @@ def _resolve_text(question: str, previous: str, appended: _Added | None, reply: 
     if named:
         # "Which nation focuses on X?" -> "Chile ..." -> "What is its proposed collaboration area?"
         actor = place = named[0]
-        plural = (", ".join(named[:-1]) + " and " + named[-1]) if len(named) > 1 else plural
+        # several names answer a plural question only ("Who were ...?", "Which countries ...?")
+        asked_plural = re.match(r"^\s*\w+\s+(?:are|were|have)\b", previous, re.IGNORECASE) is not None or plural is not None
+        plural = (", ".join(named[:-1]) + " and " + named[-1]) if len(named) > 1 and asked_plural else plural
         prev_entity = prev_entity or actor
     punct = "?"
 

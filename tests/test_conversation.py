@@ -314,7 +314,6 @@ def test_a_pronoun_after_a_which_question_means_its_answer(turns, expected):
 @pytest.mark.parametrize(
     "previous, follow_up",
     [
-        ("How many vacation days roll over each year?", "Do they expire?"),
         ("What is the parking permit used for?", "When does it expire?"),
         ("How soon must expense reports be filed?", "Why the rush?"),
         ("Can I book a meeting room in the annex?", "How do I request one?"),
@@ -355,3 +354,31 @@ def test_a_phrase_of_the_same_preposition_takes_the_place_of_the_last_one():
     assert follow("Can I earn credit hours on a standard schedule?", "And in the first week?") == (
         "Can I earn credit hours on a standard schedule in the first week?"
     )
+
+
+def test_a_slash_joins_one_name():
+    assert entities("What do Blind/LowVision staff use with Zorb Chat?") == ["Blind/LowVision", "Zorb Chat"]
+    assert entities("Is it and/or?") == []
+
+
+def test_they_after_a_plural_with_modifiers():
+    assert (
+        standalone_question(conv("How many vacation tokens can I keep at once?", "Do they expire?")) == "Do those vacation tokens expire?"
+    )
+    assert standalone_question(conv("What is the quorum?", "Why?")) != "Do those is expire?"
+
+
+def test_an_owner_is_not_what_an_answer_names():
+    from rag.conversation import answer_names
+
+    assert answer_names("They go to the Bureau’s Review Board.") == ["Review Board"]
+    assert answer_names("They go to FOOS’ Review Board (RB).") == ["Review Board", "RB"]
+
+
+def test_a_singular_question_answered_with_two_names_is_not_they_both():
+    messages = [
+        ("user", "Who is the warden in the intake process?"),
+        ("assistant", "They go to Quarry Hall’s Intake Warden."),
+        ("user", "What are they responsible for?"),
+    ]
+    assert standalone_question(messages) == "What are Intake Warden responsible for?"
