@@ -4,6 +4,8 @@ metrics and pages never are."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import threading
 
 import httpx
@@ -105,3 +107,17 @@ def test_a_live_server_refuses_fast_beyond_the_limit(api_index, api_embedder, ra
     refused = [t for r, t in results if r.status_code == 503]
     assert all(r.headers["retry-after"] == "1" for r, _ in results if r.status_code == 503)
     assert max(refused) < 2.0, refused  # refused at once, not after waiting its turn
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is a Linux notion")
+def test_model_work_runs_below_the_event_loop_in_cpu_priority():
+    from api.deps import MODEL_NICE, run_model
+
+    def nice_here() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    async def both() -> tuple[int, int]:
+        return nice_here(), await run_model(nice_here)
+
+    loop_nice, model_nice = asyncio.run(both())
+    assert model_nice == loop_nice + MODEL_NICE or model_nice == 19
