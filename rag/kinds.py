@@ -30,18 +30,27 @@ QUANTITY = re.compile(r"^[~≈<>]?\s*[$€£¥]?\s*\d[\d,.\s]*(%|percent|[kmb]n?
 _MONEY = re.compile(r"[$€£]\s*\d|\b\d[\d,.]*\s*(dollars|euros|billion|million)\b", re.I)
 
 
+# "72 hours", "2-3 business days": how long, not how much
+_TIME_SPAN = re.compile(
+    r"\b\d[\d,.]*(\s*[-–]\s*\d[\d,.]*)?\s*(business\s+|working\s+)?(seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b",
+    re.I,
+)
 _WHAT_IS = r"\bwhat (is|was|are|were|will be) (the |its |their )?"
 
 
 def expected_type(question: str) -> str:
     q = question.lower().strip()
     if re.search(r"\bhow (many|much)\b|\bwhat (number|amount)\b|\bhow large\b", q):
+        if re.search(r"\bhow much time\b", q):
+            return "duration"
         return "money" if re.search(r"\bhow much\b.*\b(cost|spend|budget|pay|fund|worth)|\bbudget\b", q) else "number"
     if re.search(r"\bwhat (percentage|percent|share|proportion)\b", q):
         return "percent"
     if re.search(_WHAT_IS + r"([\w'’&-]+ ){0,4}(cost|price|budget|salary|revenue|fee|fare|charge|rate(?! of))s?\b", q):
         return "money"  # an amount: "the fare", "the mileage rate" (not "the rate of growth": that may be "slow")
-    if re.search(_WHAT_IS + r"([\w'’&-]+ ){0,3}(phone|telephone|fax|serial|control|account|id) number\b", q):
+    if re.search(
+        _WHAT_IS + r"([\w'’&-]+ ){0,3}(phone|telephone|fax|serial|control|account|id) number\b|\bwhat (phone|telephone|fax) number\b", q
+    ):
         return "number"  # digits, not a word about them
     if re.search(r"\b(what|which) (year|date|day|month)\b|\bin (what|which) year\b", q):
         return "calendar"
@@ -69,8 +78,8 @@ def type_match(kind: str, text: str) -> float:
         return 1.0 if NUMBER.search(text) else 0.0
     if kind == "percent":
         return 1.0 if _PERCENT.search(text) else 0.0
-    if kind == "money":  # "5,000 francs" is an amount too
-        return 1.0 if _MONEY.search(text) or NUMBER.search(text) else 0.0
+    if kind == "money":  # "5,000 francs" is an amount too, "72 hours" is not
+        return 1.0 if _MONEY.search(text) or NUMBER.search(_TIME_SPAN.sub(" ", text)) else 0.0
     if kind == "date":
         return 1.0 if _DATE.search(text) else 0.0
     if kind == "calendar":

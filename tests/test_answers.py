@@ -734,3 +734,10 @@ def test_rates_fees_and_phone_numbers_ask_for_an_amount_or_digits():
     assert expected_type("What is the phone number of the front desk?") == "number"
     assert not type_match("money", "The parking fee is set by the building office.")
     assert type_match("money", "Parking costs $12 a day.")
+
+
+def test_a_time_span_is_not_an_amount():
+    assert expected_type("How much does the bus cost per hour?") == "money"
+    assert not type_match("money", "Book it at least 72 hours before; 2-3 business days is better.")
+    assert type_match("money", "It costs 5,000 francs.")
+    assert expected_type("How much time did the crew spend at sea?") == "duration"
