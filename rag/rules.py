@@ -66,8 +66,14 @@ _NAMED_KIND = re.compile(
 _AUX_WORDS = frozenset(_AUX.strip("()").split("|")) | {"is", "was"}
 
 
+# "What is the name of ...?", "What was its name?"
+_NAME_ASKED = re.compile(r"\bwhat (is|was|are|were) (the names? of|(his|her|its|their|[\w-]+['’]s?) (full |official )?names?)\b", re.I)
+
+
 def _asks_for_names(question: str) -> bool:
-    """ "Which countries ...?", "What city ...?"; not "What do nations gain ...?"."""
+    """ "Which countries ...?", "What city ...?", "What is the name of ...?"; not "What do nations gain ...?"."""
+    if _NAME_ASKED.search(question):
+        return True
     m = _NAMED_KIND.search(question)
     return m is not None and not (m.group(2) and m.group(2).strip().lower() in _AUX_WORDS)
 

@@ -741,3 +741,11 @@ def test_a_time_span_is_not_an_amount():
     assert not type_match("money", "Book it at least 72 hours before; 2-3 business days is better.")
     assert type_match("money", "It costs 5,000 francs.")
     assert expected_type("How much time did the crew spend at sea?") == "duration"
+
+
+def test_a_question_for_a_name_asks_for_names():
+    from rag.rules import _asks_for_names
+
+    assert _asks_for_names("What is the name of the harbour's pilot?")
+    assert _asks_for_names("What was its official name?") and _asks_for_names("What are the names of the two ferries?")
+    assert not _asks_for_names("What is the namesake of the bridge?") and not _asks_for_names("What does the pilot name first?")
