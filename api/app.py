@@ -70,7 +70,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # add_middleware wraps what is there: the last added sees a request first.
     app.add_middleware(BodyGuard, limit=max_body_bytes, upload_limit=settings.max_document_bytes)
-    app.add_middleware(InFlightLimit, limit=settings.max_in_flight, metrics=metrics)
+    app.add_middleware(InFlightLimit, limit=settings.max_in_flight, metrics=metrics, busy_above=settings.reader_max_in_flight)
     install_security(app, settings)
     app.add_middleware(RequestLog, log_questions=settings.log_questions, on_done=metrics.observe)
     app.add_middleware(SecurityHeaders)  # outermost: on every response, a 500 from RequestLog too

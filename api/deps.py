@@ -49,6 +49,7 @@ class Loaded:
     embedder: Embedder
     retrieval: RetrievalConfig
     answering: AnswerConfig
+    busy_answering: AnswerConfig | None = None  # without the reader: for requests that arrive at a busy server
 
 
 @dataclass
@@ -145,7 +146,9 @@ class Engine:
         from rag.ask import ask
 
         self.stage = "loading the answer models"
-        loaded = Loaded(index, embedder, self.settings.retrieval(), self.settings.answering())
+        answering = self.settings.answering()
+        busy = replace(answering, reader=None, min_confidence=self.settings.min_confidence) if answering.reader is not None else None
+        loaded = Loaded(index, embedder, self.settings.retrieval(), answering, busy)
         self.stage = "warming up the model"
         ask(index, embedder, "warm up query", k=1, retrieval=loaded.retrieval, answering=loaded.answering)
         s = self.settings
@@ -176,7 +179,10 @@ class Engine:
 async def get_loaded(request: Request) -> Loaded:  # async: a sync dependency would take a thread per request
     """What answering needs, or 503 with the reason."""
     engine: Engine = request.app.state.engine
-    return engine.require()
+    loaded = engine.require()
+    if loaded.busy_answering is not None and request.scope.get("state", {}).get("busy"):
+        return replace(loaded, answering=loaded.busy_answering)  # api.limits.InFlightLimit said so
+    return loaded
 
 
 T = TypeVar("T")

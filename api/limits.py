@@ -17,12 +17,18 @@ class InFlightLimit:
     """Pure ASGI middleware: at most ``limit`` answering requests (and document writes) in flight; one
     more is refused at once, 503 with ``Retry-After: 1``. Queued behind a full server it would wait
     for everyone before it, and so would every request after it: better a fast no, which a client can
-    retry or send elsewhere, than a slow answer for everyone. Counted on the event loop, so no lock."""
+    retry or send elsewhere, than a slow answer for everyone. Counted on the event loop, so no lock.
 
-    def __init__(self, app, limit: int, metrics=None):
+    A request that arrives while ``busy_above`` or more are in flight is marked busy (``scope["state"]
+    ["busy"]``; ``api.deps.get_loaded`` then answers it without the reader, and the response says so
+    in ``X-RAG-Reader: skipped``): the model threads answer in arrival order, so each admitted request
+    waits for all those before it, and only shorter work keeps a full server's latency near its usual."""
+
+    def __init__(self, app, limit: int, metrics=None, busy_above: int = 0):
         self.app = app
         self.limit = limit
         self.metrics = metrics
+        self.busy_above = busy_above
         self.in_flight = 0
 
     async def __call__(self, scope, receive, send):
@@ -35,6 +41,12 @@ class InFlightLimit:
             message = f"the service is busy: {self.limit} requests are being answered; retry in a second"
             await refuse(scope, receive, send, 503, message, headers={"Retry-After": "1"})
             return
+        busy = 0 < self.busy_above <= self.in_flight
+        if busy:
+            scope.setdefault("state", {})["busy"] = True
+            if self.metrics is not None:
+                self.metrics.busy.inc()
+            send = _marked(send)
         self.in_flight += 1
         if self.metrics is not None:
             self.metrics.in_flight.inc()
@@ -44,6 +56,15 @@ class InFlightLimit:
             self.in_flight -= 1
             if self.metrics is not None:
                 self.metrics.in_flight.dec()
+
+
+def _marked(send):
+    async def send_marked(message):
+        if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
+            message = {**message, "headers": [*message.get("headers", []), (b"x-rag-reader", b"skipped")]}
+        await send(message)
+
+    return send_marked
 
 
 def _counted(scope) -> bool:

@@ -38,6 +38,7 @@ class Metrics:
         self.refused = Counter(
             "rag_overload_refused", "Requests refused at once with 503: too many answering requests in flight", registry=r
         )
+        self.busy = Counter("rag_busy_answered", "Requests that arrived at a busy server and were answered without the reader", registry=r)
         r.register(_EngineCollector(engine))
 
     def observe(self, scope, status: int, seconds: float, record: RequestRecord) -> None:

@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     )
     cors_origins: str = Field("", description="comma-separated origins allowed to call the API from a browser (CORS); empty: none")
     max_in_flight: int = Field(32, ge=1, description="answering requests served at once; more are refused at once with 503 and Retry-After")
+    reader_max_in_flight: int = Field(
+        16,
+        ge=0,
+        description="a request that arrives while this many answering requests are in flight is answered without the reader "
+        "(half the work, a little less accurate), so that a full server keeps its latency; 0: always read",
+    )
     log_questions: bool = Field(False, description="put the question text in the access log (off: questions may be private)")
 
     def host_names(self) -> list[str]:

@@ -121,3 +121,31 @@ def test_model_work_runs_below_the_event_loop_in_cpu_priority():
 
     loop_nice, model_nice = asyncio.run(both())
     assert model_nice == loop_nice + MODEL_NICE or model_nice == 19
+
+
+def test_a_request_that_finds_the_server_busy_is_answered_without_the_reader(loaded):
+    from fastapi.routing import APIRoute
+
+    client = loaded(max_in_flight=4, reader_max_in_flight=1)
+    engine = client.app.state.engine
+    assert engine.loaded.answering.reader is not None and engine.loaded.busy_answering.reader is None
+    release, entered = threading.Event(), threading.Semaphore(0)
+
+    async def held():
+        entered.release()
+        await asyncio.get_running_loop().run_in_executor(None, release.wait)
+        return {"ok": True}
+
+    client.app.router.routes.insert(0, APIRoute("/v1/chat/completions", held, methods=["POST"]))
+    worker = threading.Thread(target=lambda: client.post("/v1/chat/completions", json={}))
+    worker.start()
+    try:
+        assert entered.acquire(timeout=10)  # one in flight: the next one finds the server busy
+        busy = client.post("/ask", json={"question": BELGIUM_Q})
+        assert busy.status_code == 200 and busy.headers["x-rag-reader"] == "skipped" and busy.json()["answer"]
+    finally:
+        release.set()
+        worker.join(10)
+    calm = client.post("/ask", json={"question": BELGIUM_Q})
+    assert calm.status_code == 200 and "x-rag-reader" not in calm.headers
+    assert "rag_busy_answered_total 1.0" in client.get("/metrics").text
