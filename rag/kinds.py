@@ -48,9 +48,7 @@ def expected_type(question: str) -> str:
         return "percent"
     if re.search(_WHAT_IS + r"([\w'’&-]+ ){0,4}(cost|price|budget|salary|revenue|fee|fare|charge|rate(?! of))s?\b", q):
         return "money"  # an amount: "the fare", "the mileage rate" (not "the rate of growth": that may be "slow")
-    if re.search(
-        _WHAT_IS + r"([\w'’&-]+ ){0,3}(phone|telephone|fax|serial|control|account|id) number\b|\bwhat (phone|telephone|fax) number\b", q
-    ):
+    if re.search(_WHAT_IS + r"([\w'’&-]+ ){0,3}(phone|telephone|fax|serial|control|account|id) number\b", q):
         return "number"  # digits, not a word about them
     if re.search(r"\b(what|which) (year|date|day|month)\b|\bin (what|which) year\b", q):
         return "calendar"
