@@ -218,8 +218,16 @@ PICKS: tuple[Rule, ...] = (
 )
 # Rules that say the composed answer does not answer: fn(context, pick, text, start, end) -> True vetoes.
 VETOES: tuple[Rule, ...] = (
-    Rule("answer-type", "'how many', 'when', 'what year', 'how much' need a number, a date or an amount in the answer", _untyped),
-    Rule("names-asked", "'which countries / cities / companies' needs a name the question does not already give", _no_new_name),
+    Rule(
+        "answer-type",
+        "'how many', 'when', 'what year', 'how much', a fee, rate or phone number need a number, a date or an amount in the answer",
+        _untyped,
+    ),
+    Rule(
+        "names-asked",
+        "'which countries / cities / companies', 'what is the name of' need a name the question does not already give",
+        _no_new_name,
+    ),
     Rule("count-noun", "'how many X' is not answered by numbers that all count something else", _other_count),
     # Not earned on the sets (seed -2, SQuAD +2) and kept as a guard: without it a greeting or a string of
     # nonsense gets the nearest sentence as its answer.
