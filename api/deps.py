@@ -93,12 +93,8 @@ class Engine:
         try:
             s = self.settings
             if embedder is None:
-                from rag.embedding import load_embedder
-
                 self.stage = "loading the embedding model"
-                embedder = load_embedder(
-                    s.model, backend=s.backend, query_prefix=s.query_prefix, query_threads=s.threads, cache_size=s.query_cache
-                )
+                embedder = s.embedder()
             if index is None:
                 from rag.indexing import open_index, preflight
 

@@ -156,7 +156,6 @@ def main() -> None:
     args = ap.parse_args()
 
     from rag.ask import ask
-    from rag.embedding import load_embedder
     from rag.evaluation import load_questions
     from rag.settings import Settings
     from rag.store import load_index
@@ -166,7 +165,7 @@ def main() -> None:
     vectors = getattr(settings, "candidate_vectors", "separate")
     reader = "on" if settings.use_reader else "off"
     print(f"ours: backend {settings.backend}, candidate vectors {vectors}, reader {reader}, {settings.workers} server worker(s)")
-    embedder = load_embedder(settings.model, backend=settings.backend, query_threads=settings.threads, cache_size=0)
+    embedder = settings.embedder(cache_size=0)
     tutorial = Tutorial()
     work = Path(tempfile.mkdtemp(prefix="rag-vs-"))
     rows: list[tuple[str, float, float, float, str, float, float | None]] = []
@@ -250,7 +249,9 @@ def http(index: Path, questions: list[str], n_requests: int, tutorial: Tutorial)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, RAG_CORPUS=str(ROOT / "corpus"), RAG_INDEX=str(index), RAG_QUERY_CACHE="0")
-    proc = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port)], cwd=ROOT, env=env)
+    # its access log (a line per request) would bury the figures: it goes beside the index
+    log = open(index.parent / "server.log", "w")  # noqa: SIM115 (open while the server runs)
+    proc = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port)], cwd=ROOT, env=env, stderr=log)
     pairs = Pairs()
     try:
         wait_ready(url, proc)

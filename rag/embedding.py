@@ -31,9 +31,15 @@ class Embedder(Protocol):
 
 
 def load_embedder(
-    model: str = DEFAULT_MODEL, backend: str = "torch", query_prefix: str = "", query_threads: int = 1, cache_size: int = 1024
+    model: str = DEFAULT_MODEL,
+    backend: str = "torch",
+    query_prefix: str = "",
+    query_threads: int = 1,
+    cache_size: int = 1024,
+    document_weights: str = "fp32",
 ) -> Embedder:
-    """Load the embedding model once; callers pass the result down."""
+    """Load the embedding model once; callers pass the result down. ``document_weights`` (ONNX backends):
+    the weights documents are encoded with when indexing, "fp32" or a quantized format (see QUANT_FILES)."""
     if backend == "torch":
         from rag.torch_embedding import SentenceTransformerEmbedder
 
@@ -42,10 +48,15 @@ def load_embedder(
         from rag.onnx_embedding import OnnxEmbedder
 
         return OnnxEmbedder(
-            model, query_prefix=query_prefix, query_threads=query_threads, cache_size=cache_size, query_weights=BACKENDS[backend]
+            model,
+            query_prefix=query_prefix,
+            query_threads=query_threads,
+            cache_size=cache_size,
+            query_weights=BACKENDS[backend],
+            document_weights=document_weights,
         )
     raise ValueError(f"unknown embedding backend {backend!r} (expected 'torch' or one of {', '.join(BACKENDS)})")
 
 
-# ONNX backends by the weights their question encoder uses; documents are always encoded in fp32.
+# ONNX backends by the weights their question encoder uses (documents: RAG_DOCUMENT_WEIGHTS).
 BACKENDS = {"onnx": "fp32", "onnx-mixed8": "mixed8", "onnx-int8": "int8"}

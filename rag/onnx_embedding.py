@@ -184,10 +184,11 @@ class OnnxEmbedder:
         cache_size: int = 1024,
         quantized: bool = False,
         query_weights: str = "fp32",
+        document_weights: str = "fp32",
     ):
         """``quantized``: int8 for everything. ``query_weights``: "fp32", or a quantized format for
-        questions only ("mixed8", "int8"; see QUANT_FILES) while documents stay fp32, so the index is the
-        same as the fp32 one's."""
+        questions ("mixed8", "int8"; see QUANT_FILES). ``document_weights``: the same for documents; an
+        index built with other document weights holds other vectors, so they are part of the fingerprint."""
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         import onnxruntime as ort
@@ -195,15 +196,19 @@ class OnnxEmbedder:
 
         self.path = resolve_model_path(model)
         self.model_id = model
-        self.fingerprint = model_fingerprint(self.path)
+        weights = model_fingerprint(self.path)
+        if document_weights != "fp32" and document_weights not in QUANT_FILES:
+            raise ValueError(f"unknown document weights {document_weights!r} (expected 'fp32' or one of {', '.join(QUANT_FILES)})")
+        self.fingerprint = weights if document_weights == "fp32" or quantized else f"{weights}+documents-{document_weights}"
         self.quantized = quantized
         self.dim = _dim(self.path)
         self.max_seq_length = _max_seq_length(self.path)
         self.query_prefix = query_prefix
         self.query_threads = max(1, query_threads)
-        self.onnx_path = export_onnx(self.path, self.fingerprint, quantized=quantized)
-        query_path = (
-            self.onnx_path if quantized or query_weights == "fp32" else export_onnx(self.path, self.fingerprint, quantized=query_weights)
+        self.onnx_path = export_onnx(self.path, weights, quantized=quantized)
+        query_path = self.onnx_path if quantized or query_weights == "fp32" else export_onnx(self.path, weights, quantized=query_weights)
+        document_path = (
+            self.onnx_path if quantized or document_weights == "fp32" else export_onnx(self.path, weights, quantized=document_weights)
         )
 
         tok = Tokenizer.from_file(str(self.path / "tokenizer.json"))
@@ -232,9 +237,10 @@ class OnnxEmbedder:
         # session on every core: less CPU for the same texts (no intra-op hand-offs on small matrices),
         # and a busy neighbour holds back one batch, not every one.
         self._batch_threads = os.cpu_count() or 1
-        same = self.query_threads == 1 and query_path == self.onnx_path
+        same = self.query_threads == 1 and query_path == document_path
         self._batch_session = self._query_session if same else None
-        self._session_factory = session
+        self._session_factory = lambda threads: session(threads, document_path)
+        self._documents_quantized = document_path != self.onnx_path or quantized
         self._input_names = {i.name for i in self._query_session.get_inputs()}
 
     def _indexing_session(self):
@@ -291,6 +297,11 @@ class OnnxEmbedder:
 
         self._indexing_session()  # once, before the threads share it
         encs = self._doc_tok.encode_batch(texts)
+        if self._documents_quantized:
+            # Dynamic int8 takes its scale from the whole batch: batched, a text's vector would move with
+            # its neighbours (cosine 0.987), and a document added later would not get the vectors a
+            # rebuild gives it. Alone, each text has one vector, and int8 is still faster than fp32 batched.
+            batch_size = 1
         batches = self._batches(encs, batch_size, batch_tokens)
 
         def one(rows: np.ndarray) -> None:

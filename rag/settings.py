@@ -35,9 +35,12 @@ class Settings(BaseSettings):
         "HNSW", description="vector index of a collection when it is built: HNSW (M 16, ef 128), or exact FLAT"
     )
     model: str = Field(DEFAULT_MODEL, description="embedding model: a local sentence-transformers folder or an installed model package")
-    # Documents are always encoded in fp32, so the index is the same whichever backend questions use.
     backend: Literal["torch", "onnx", "onnx-mixed8", "onnx-int8"] = Field(
         "onnx-mixed8", description="question encoder: int8 ONNX but for the feed-forward outputs; onnx (fp32), onnx-int8, torch"
+    )
+    # Part of the index's fingerprint: an index encoded with other document weights is rebuilt.
+    document_weights: Literal["fp32", "mixed8", "int8"] = Field(
+        "int8", description="weights documents are encoded with when indexing (ONNX backends): fp32, mixed8 or int8 (fastest)"
     )
     query_prefix: str = Field("", description="text put before every question before it is embedded (for models trained with one)")
     threads: int = Field(1, ge=1, description="intra-op threads per query (encoder, reader)")
@@ -119,6 +122,19 @@ class Settings(BaseSettings):
             dense_weight=self.dense_weight,
             bm25_weight=self.bm25_weight,
             sentence_weight=self.sentence_weight,
+        )
+
+    def embedder(self, cache_size: int | None = None):
+        """The embedder these settings name, loaded (the slow part: once per process)."""
+        from rag.embedding import load_embedder
+
+        return load_embedder(
+            self.model,
+            backend=self.backend,
+            query_prefix=self.query_prefix,
+            query_threads=self.threads,
+            cache_size=self.query_cache if cache_size is None else cache_size,
+            document_weights=self.document_weights,
         )
 
     def answering(self):

@@ -22,7 +22,6 @@ def rag_settings(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def api_embedder(rag_settings, request):
-    from rag.embedding import load_embedder
     from rag.model_files import DEFAULT_MODEL
 
     s = rag_settings
@@ -31,7 +30,7 @@ def api_embedder(rag_settings, request):
             return request.getfixturevalue("embedder")  # the conftest's session model: load it once
         except pytest.FixtureLookupError:
             pass
-    return load_embedder(s.model, backend=s.backend, query_prefix=s.query_prefix, query_threads=s.threads)
+    return s.embedder()
 
 
 @pytest.fixture(scope="session")

@@ -59,10 +59,9 @@ def small_corpus(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from rag.embedding import load_embedder
     from rag.settings import Settings
 
-    return load_embedder(backend=Settings().backend)  # the production path
+    return Settings().embedder()  # the production path
 
 
 @pytest.fixture(scope="session")

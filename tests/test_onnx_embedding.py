@@ -182,6 +182,22 @@ def test_quantized_queries_keep_documents_identical(onnx_cache, backend):
         assert float(fp32.embed_query(q) @ quant.embed_query(q)) >= 0.98
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("weights, floor", [("mixed8", 0.98), ("int8", 0.95)])
+def test_quantized_documents_are_close_and_fingerprinted(onnx_cache, weights, floor):
+    """Documents encoded with quantized weights: close to fp32, and an index of them is told apart."""
+    from rag.embedding import load_embedder
+
+    fp32 = load_embedder(backend="onnx-mixed8")
+    quant = load_embedder(backend="onnx-mixed8", document_weights=weights)
+    assert quant.fingerprint != fp32.fingerprint and quant.fingerprint.startswith(fp32.fingerprint)
+    assert _cos(fp32.embed_batch(TEXTS), quant.embed_batch(TEXTS)).min() >= floor  # what answers lose: the eval sets
+    q = "Who won Super Bowl 50?"
+    assert np.array_equal(fp32.embed_query(q), quant.embed_query(q))  # questions keep their own weights
+    with pytest.raises(ValueError, match="unknown document weights"):
+        load_embedder(backend="onnx", document_weights="int4")
+
+
 def test_fingerprint_tells_same_sized_weights_apart(tmp_path):
     # A model fine-tuned from the bundled one has the same config and weight sizes; it must not be
     # handed the bundled model's cached ONNX export or index.

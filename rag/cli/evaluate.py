@@ -217,12 +217,11 @@ class _Runner:
 
     def index(self, corpus: str) -> Index:
         if corpus not in self.indexes:
-            from rag.embedding import load_embedder
             from rag.indexing import open_index
 
             s = Settings()
             if self.embedder is None:
-                self.embedder = load_embedder(s.model, backend=s.backend, query_prefix=s.query_prefix, query_threads=s.threads)
+                self.embedder = s.embedder()
             err.print(f"indexing {corpus} ({self.registry.corpora[corpus]})")
             # each corpus its own index: a folder under index-eval/, or a collection named after it
             collection = s.milvus_collection + "_eval_" + re.sub(r"\W", "_", corpus)

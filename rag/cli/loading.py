@@ -29,20 +29,13 @@ def settings_from(**overrides: Any) -> Settings:
 
 def load(settings: Settings, rebuild: bool = False, quiet: bool = False, noted: bool = False) -> tuple[Index, Embedder]:
     """The embedder and the index for ``settings``, built or updated first when it is missing or stale."""
-    from rag.embedding import load_embedder
     from rag.indexing import open_index, preflight
 
     store = settings.store()
     message = preflight(settings.corpus, store, read_documents=False)  # open_index reads them below
     if message and not rebuild and not noted:
         note(message)
-    embedder = load_embedder(
-        settings.model,
-        backend=settings.backend,
-        query_prefix=settings.query_prefix,
-        query_threads=settings.threads,
-        cache_size=settings.query_cache,
-    )
+    embedder = settings.embedder()
     bar, update = progress_bar()
     try:
         index, report = open_index(
