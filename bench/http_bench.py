@@ -49,6 +49,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_server(proc: subprocess.Popen) -> None:
+    """SIGTERM (a graceful stop), then SIGKILL if it has not ended within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def start_server(corpus: Path, index: Path, port: int, workers: int) -> subprocess.Popen:
     env = dict(os.environ, RAG_CORPUS=str(corpus), RAG_INDEX=str(index))
     cmd = [sys.executable, "-m", "rag", "serve", "--port", str(port), "--workers", str(workers)]  # as users run it
@@ -154,11 +163,7 @@ def main() -> None:
         for c, n, p50, p95, rps, errors in rows:
             print(f"{c:>11} {n:>8} {p50:>8.1f} {p95:>8.1f} {rps:>8.1f} {errors:>6}")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
         if tmp is not None:
             tmp.cleanup()
 

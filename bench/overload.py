@@ -30,7 +30,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from http_bench import QUESTIONS, ROOT, free_port, pct, wait_ready
+from http_bench import QUESTIONS, ROOT, free_port, pct, stop_server, wait_ready
 
 ERRORS: Counter[str] = Counter()  # transport errors (status 0) by kind
 
@@ -99,11 +99,7 @@ def main() -> int:
                 high = asyncio.run(fire(url, args.high, args.requests, backoff=not args.no_backoff))
                 high_wall = time.perf_counter() - t0
             finally:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+                stop_server(proc)
 
     low_ok = [t for s, t in low if 200 <= s < 300]
     accepted = [t for s, t in high if 200 <= s < 300]

@@ -40,7 +40,7 @@ import numpy as np
 # this checkout's rag, not whichever one the environment installed
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 from core import cpu
-from http_bench import free_port, run, wait_ready
+from http_bench import free_port, run, stop_server, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 CORES = os.cpu_count() or 1
@@ -270,11 +270,7 @@ def http(index: Path, questions: list[str], n_requests: int, tutorial: Tutorial)
         lat8, wall8, e8 = run(url, 8, n_requests, questions)
         during = load()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
     print(
         f"HTTP: concurrency 1, {len(pairs.ours)} requests: p50 {pairs.p('ours', 50):.2f} p95 {pairs.p('ours', 95):.2f} ms "
         f"(tutorial in process, paired: p50 {pairs.p('tutorial', 50):.2f})"
