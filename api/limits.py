@@ -3,6 +3,8 @@ encoding of its body."""
 
 from __future__ import annotations
 
+import random
+
 from api.errors import refuse
 
 MAX_BODY_BYTES = 1024 * 1024  # a long chat history fits; a runaway upload does not
@@ -11,6 +13,8 @@ UPLOAD_ROUTES = ("/documents",)
 # The routes that take the model's time; the rest (health, metrics, pages, reads) are never refused.
 ANSWERING = frozenset({"/ask", "/search", "/chat", "/v1/chat/completions"})
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# A refused client's wait, spread around Retry-After's one second (milliseconds, both ends included).
+RETRY_MS = (500, 1500)
 
 
 class InFlightLimit:
@@ -18,6 +22,10 @@ class InFlightLimit:
     more is refused at once, 503 with ``Retry-After: 1``. Queued behind a full server it would wait
     for everyone before it, and so would every request after it: better a fast no, which a client can
     retry or send elsewhere, than a slow answer for everyone. Counted on the event loop, so no lock.
+
+    The refusal also carries ``Retry-After-Ms``, drawn between ``RETRY_MS`` (OpenAI's clients read it
+    before ``Retry-After``). Clients refused together would otherwise all come back together, a
+    second later, and each would wait for the refusals of all the others.
 
     A request that arrives while ``busy_above`` or more are in flight is marked busy (``scope["state"]
     ["busy"]``; ``api.deps.get_loaded`` then answers it without the reader, and the response says so
@@ -39,7 +47,8 @@ class InFlightLimit:
             if self.metrics is not None:
                 self.metrics.refused.inc()
             message = f"the service is busy: {self.limit} requests are being answered; retry in a second"
-            await refuse(scope, receive, send, 503, message, headers={"Retry-After": "1"})
+            retry_ms = str(random.randint(*RETRY_MS))
+            await refuse(scope, receive, send, 503, message, headers={"Retry-After": "1", "Retry-After-Ms": retry_ms})
             return
         busy = 0 < self.busy_above <= self.in_flight
         if busy:

@@ -3,10 +3,12 @@
 Starts `rag serve` in a subprocess (the real model, the seed corpus, a temporary index, RAG_MAX_IN_FLIGHT
 as given), then fires from one asyncio process (aiohttp):
   1. ``--requests`` /ask at concurrency 16, under the limit: every answer must be a 2xx;
-  2. ``--requests`` /ask at concurrency 300: those over the limit are refused (503, Retry-After), and
+  2. ``--requests`` /ask at concurrency 300, the clients arriving over ``--ramp`` seconds (1; 0 opens
+     300 connections in one millisecond): those over the limit are refused (503, Retry-After), and
      the refusals must come fast (p95 < 50 ms) while the accepted ones keep their latency (p95 within
-     2x of step 1's). A refused client waits as Retry-After says before it asks again, as clients
-     should (OpenAI's do); ``--no-backoff`` asks again at once, a storm that measures how fast a
+     2x of step 1's). A refused client waits as the server says before it asks again, as OpenAI's
+     client does (Retry-After-Ms first, else Retry-After; ``--whole-seconds`` reads only Retry-After,
+     as simpler clients do); ``--no-backoff`` asks again at once, a storm that measures how fast a
      refusal can be at all (in a closed loop its latency is the queue of everyone else's refusals).
 Prints the figures and whether each bar is met; exits 1 when one is not.
 
@@ -35,9 +37,22 @@ from http_bench import QUESTIONS, ROOT, free_port, pct, stop_server, wait_ready
 ERRORS: Counter[str] = Counter()  # transport errors (status 0) by kind
 
 
-async def fire(url: str, concurrency: int, n: int, backoff: bool = True) -> list[tuple[int, float]]:
+def retry_wait(headers, whole_seconds: bool = False) -> float | None:
+    """Seconds a refused client waits, read as OpenAI's client reads them."""
+    order = (("retry-after", 1),) if whole_seconds else (("retry-after-ms", 1000), ("retry-after", 1))
+    for name, divisor in order:
+        if (value := headers.get(name)) is not None:
+            return float(value) / divisor
+    return None
+
+
+async def fire(
+    url: str, concurrency: int, n: int, backoff: bool = True, whole_seconds: bool = False, ramp: float = 0.0
+) -> list[tuple[int, float]]:
     """(status, seconds) of ``n`` POST /ask over ``concurrency`` connections; status 0 for a transport error.
     A refused client waits as Retry-After asks before its next request, unless ``backoff`` is off.
+    The clients arrive evenly over ``ramp`` seconds, as load tools ramp them (locust's spawn rate, k6's
+    stages): at 0 all open their connections in the same millisecond.
     aiohttp, not httpx: at 300 connections httpx's own pool was the bottleneck (the server saw few
     requests at once, the clients' waits were the "latency")."""
     results: list[tuple[int, float]] = []
@@ -45,21 +60,22 @@ async def fire(url: str, concurrency: int, n: int, backoff: bool = True) -> list
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(url, connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
 
-        async def worker() -> None:
+        async def worker(k: int) -> None:
+            await asyncio.sleep(ramp * k / concurrency)
             for i in counter:
                 t0 = time.perf_counter()
                 try:
                     async with session.post("/ask", json={"question": QUESTIONS[i % len(QUESTIONS)]}) as r:
                         await r.read()
-                        status, retry_after = r.status, r.headers.get("retry-after")
+                        status, retry_after = r.status, retry_wait(r.headers, whole_seconds)
                 except (TimeoutError, aiohttp.ClientError) as e:
                     status, retry_after = 0, None
                     ERRORS[type(e).__name__] += 1
                 results.append((status, time.perf_counter() - t0))
                 if backoff and status == 503 and retry_after:
-                    await asyncio.sleep(float(retry_after))
+                    await asyncio.sleep(retry_after)
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
     return results
 
 
@@ -77,6 +93,8 @@ def main() -> int:
     ap.add_argument("--low", type=int, default=16, help="concurrency of step 1")
     ap.add_argument("--high", type=int, default=300, help="concurrency of step 2")
     ap.add_argument("--no-backoff", action="store_true", help="refused clients ask again at once, ignoring Retry-After")
+    ap.add_argument("--ramp", type=float, default=1.0, help="seconds over which step 2's clients arrive (0: all at once)")
+    ap.add_argument("--whole-seconds", action="store_true", help="refused clients read Retry-After only, not Retry-After-Ms")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="rag-overload-") as tmp:
@@ -96,7 +114,7 @@ def main() -> int:
                 low = asyncio.run(fire(url, args.low, args.requests))
                 low_wall = time.perf_counter() - t0
                 t0 = time.perf_counter()
-                high = asyncio.run(fire(url, args.high, args.requests, backoff=not args.no_backoff))
+                high = asyncio.run(fire(url, args.high, args.requests, backoff=not args.no_backoff, whole_seconds=args.whole_seconds, ramp=args.ramp))
                 high_wall = time.perf_counter() - t0
             finally:
                 stop_server(proc)
@@ -111,7 +129,7 @@ def main() -> int:
     print(summary(f"c={args.high}: refused (503)", refused))
     print(f"\nc={args.low}: {len(low)} requests in {low_wall:.1f} s ({len(low) / low_wall:.1f}/s), non-2xx {len(low) - len(low_ok)}")
     print(
-        f"c={args.high} (limit {args.limit}, {'no backoff' if args.no_backoff else 'refused clients wait as Retry-After says'}): "
+        f"c={args.high} (limit {args.limit}, arriving over {args.ramp:g} s, {'no backoff' if args.no_backoff else 'refused clients wait as ' + ('Retry-After' if args.whole_seconds else 'Retry-After-Ms') + ' says'}): "
         f"{len(high)} requests in {high_wall:.1f} s, accepted {len(accepted)} "
         f"({len(accepted) / high_wall:.1f}/s), refused {len(refused)}, other {other_high}"
     )
