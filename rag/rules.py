@@ -208,7 +208,8 @@ def _constraints_unmet(ctx: Context, best: _Scored, text: str, s: int, e: int) -
     index = ctx.scorer.index
     cand = index.candidates[best.j]
     holder = index.chunks[index.chunk_row[cand.chunk_id]]
-    return bool(unmet(ctx.question, f"{best.hit.chunk.index_text}\n{holder.index_text}\n{cand.render}"))
+    text = f"{best.hit.chunk.index_text}\n{holder.index_text}\n{cand.render}"
+    return bool(unmet(ctx.question, text, positional=cand.kind in ("item", "row")))
 
 
 # Rules that choose another candidate than the reader's pick: fn(context, pick, confidence) ->
@@ -232,6 +233,10 @@ VETOES: tuple[Rule, ...] = (
     # Not earned on the sets (seed -2, SQuAD +2) and kept as a guard: without it a greeting or a string of
     # nonsense gets the nearest sentence as its answer.
     Rule("shared-word", "not one content word of the question in the answer's passage, title or heading", _nothing_shared),
-    Rule("years-numbers", "the question's years and numbers must be stated by the answer's passage, heading or title", _constraints_unmet),
+    Rule(
+        "years-numbers",
+        "the question's years, numbers and ordinals ('the third') must be stated by the answer's passage, heading or title",
+        _constraints_unmet,
+    ),
 )
 RULES: dict[str, Rule] = {r.name: r for r in PICKS + VETOES}

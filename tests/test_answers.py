@@ -710,6 +710,22 @@ def test_a_year_or_number_the_passage_does_not_state_is_not_answered():
     assert [c.text for c in unmet("What is the toll for 19 axles?", "A truck with 190 axles pays more.")] == ["19"]
 
 
+def test_an_ordinal_the_passage_does_not_state_is_not_answered():
+    from rag.constraints import constraints, unmet
+
+    assert [(c.kind, c.text) for c in constraints("Which firm was the harbour's third tenant?")] == [("ordinal", "third")]
+    passage = "In 2019 the harbour also signed its second tenant, a ferry company."
+    assert [c.text for c in unmet("Which firm was the harbour's third tenant?", passage)] == ["third"]
+    assert unmet("Which firm was the harbour's second tenant?", passage) == []
+    assert unmet("Which firm was the harbour's third tenant?", "Its 3rd tenant was a bakery.") == []
+    # a list item or a table row states its place by where it stands
+    assert unmet("What is the third step on the list?", "Paint the hull.", positional=True) == []
+    # not ordinals: a name ("the Second Ferry Act"), the unit of time, "first"
+    assert constraints("What did the Second Ferry Act change?") == []
+    assert constraints("How far does the ferry move in a second?") == []
+    assert constraints("Which firm was the harbour's first tenant?") == []
+
+
 def test_the_polarity_rule_picks_the_candidate_that_refuses():
     # synthetic: the selector's best agrees, the second refuses; a question about a refusal takes the second
     from types import SimpleNamespace
