@@ -32,7 +32,7 @@ from rag.settings import Settings
 GROUPS = {
     "seed": [f"seed-heldout-{n:02d}" for n in range(1, 17)] + ["seed-dev"],
     "squad": ["squad-dev-calibration", "squad2-calibration"],
-    "handbook": ["tts-dev"],
+    "handbook": ["tts-dev", "tts-test"],
 }
 
 
