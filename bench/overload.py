@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
 import platform
 import statistics
@@ -79,6 +81,18 @@ async def fire(
     return results
 
 
+def _refusals_logged(log: Path) -> list[float]:
+    """The latency_ms of every 503 in the server's access log: its own time, without the clients'."""
+    out = []
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                row = json.loads(line)
+                if row.get("status") == 503 and row.get("path") == "/ask":
+                    out.append(float(row["latency_ms"]))
+    return out
+
+
 def summary(label: str, times: list[float]) -> str:
     if not times:
         return f"{label:<24} {0:>6}"
@@ -114,10 +128,13 @@ def main() -> int:
                 low = asyncio.run(fire(url, args.low, args.requests))
                 low_wall = time.perf_counter() - t0
                 t0 = time.perf_counter()
-                high = asyncio.run(fire(url, args.high, args.requests, backoff=not args.no_backoff, whole_seconds=args.whole_seconds, ramp=args.ramp))
+                high = asyncio.run(
+                    fire(url, args.high, args.requests, backoff=not args.no_backoff, whole_seconds=args.whole_seconds, ramp=args.ramp)
+                )
                 high_wall = time.perf_counter() - t0
             finally:
                 stop_server(proc)
+        server_refusals = _refusals_logged(Path(tmp) / "server.log")
 
     low_ok = [t for s, t in low if 200 <= s < 300]
     accepted = [t for s, t in high if 200 <= s < 300]
@@ -133,6 +150,8 @@ def main() -> int:
         f"{len(high)} requests in {high_wall:.1f} s, accepted {len(accepted)} "
         f"({len(accepted) / high_wall:.1f}/s), refused {len(refused)}, other {other_high}"
     )
+    if server_refusals:
+        print(summary("refused, server's view", [t / 1e3 for t in server_refusals]) + "  (access log: request in to response out)")
     if ERRORS:
         print("transport errors:", ", ".join(f"{k} {v}" for k, v in ERRORS.most_common()))
     p95_low = pct([t * 1e3 for t in low_ok], 95) if low_ok else float("inf")
