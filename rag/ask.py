@@ -12,7 +12,7 @@ import numpy as np
 from rag.answer import AnswerConfig, answer
 from rag.embedding import Embedder
 from rag.errors import EmptyQueryError, InvalidInputError
-from rag.limits import MAX_K, MAX_QUESTION_CHARS
+from rag.limits import MAX_ANSWER_CHARS, MAX_K, MAX_QUESTION_CHARS
 from rag.retrieval import RetrievalConfig, retrieve
 from rag.scoring import Scorer
 from rag.store import Index
@@ -158,3 +158,38 @@ def ask_more(
         given.append(a.answer_span)
         a = _ask(index, embedder, question, k, retrieval, answering, exclude=tuple(given), docs=docs)
     return _cited_in_source(index, a)
+
+
+def ask_why(
+    index: Index,
+    embedder: Embedder,
+    previous: str,
+    question: str,
+    k: int = 5,
+    retrieval: RetrievalConfig = RetrievalConfig(),
+    answering: AnswerConfig = AnswerConfig(),
+    docs: frozenset[str] | None = None,
+) -> Answer | None:
+    """The reason behind the answer ``previous`` gets, for a bare "why?" (``question``) after it: the
+    sentence or list item that answered and the one after it in the same section, as far as an
+    answer's length allows, else the one after alone. Writers put a reason next to what it explains
+    ("two interpreters, to prevent fatigue"; "Don't. It is illegal ..."), and "why?" alone has nothing to
+    search for. None when ``previous`` is not answered, or answered from a table."""
+    a = _ask(index, embedder, previous, k, retrieval, answering, docs=docs)
+    span = a.answer_span
+    if span is None or span.doc_id not in index.documents:
+        return None
+    order = [j for r in index.rows_of(frozenset({span.doc_id})) for j in index.candidates_of[r]]
+    cands = index.candidates
+    at = next((i for i, j in enumerate(order) if cands[j].start <= span.start < cands[j].end), None)
+    if at is None or cands[order[at]].kind == "row":
+        return None
+    first = cands[order[at]]
+    s, e = min(first.start, span.start), max(first.end, span.end)
+    if at + 1 < len(order):
+        nxt = cands[order[at + 1]]
+        section = index.chunks[index.chunk_row[first.chunk_id]].section
+        if nxt.kind != "row" and index.chunks[index.chunk_row[nxt.chunk_id]].section == section:
+            s, e = (s, nxt.end) if nxt.end - s <= MAX_ANSWER_CHARS else (nxt.start, nxt.end)
+    text = index.documents[span.doc_id].text[s:e].strip()
+    return _cited_in_source(index, replace(a, question=question, answer=text, answer_span=Span(span.doc_id, s, s + len(text))))

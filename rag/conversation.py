@@ -743,6 +743,16 @@ def standalone_question(messages: Sequence[Turn], max_chars: int | None = None) 
     return resolved[-1]
 
 
+_WHY = re.compile(r"^(why|how come)\b", re.IGNORECASE)
+
+
+def asks_why(text: str) -> bool:
+    """ "Why?", "Why is that?", "Why not?", "How come?": the reason for the answer just given, in at most
+    three words that name nothing new to search for."""
+    body = _body(text)
+    return bool(_WHY.match(body)) and len(_words(body)) <= 3
+
+
 def asks_for_more(text: str) -> bool:
     """ "Tell me more", "go on", "anything else?": the previous question again, for its next answer."""
     return bool(_MORE.match(_body(text)))

@@ -382,3 +382,17 @@ def test_a_singular_question_answered_with_two_names_is_not_they_both():
         ("user", "What are they responsible for?"),
     ]
     assert standalone_question(messages) == "What are Intake Warden responsible for?"
+
+
+@pytest.mark.parametrize("turn", ["Why?", "why is that?", "Why not?", "How come?", "Why the rush?"])
+def test_a_bare_why_asks_for_the_reason_of_the_answer_given(turn):
+    from rag.conversation import asks_why
+
+    assert asks_why(turn)
+
+
+@pytest.mark.parametrize("turn", ["Why is the night ferry late?", "Why does it stop at pier 4?", "What is why?"])
+def test_a_why_question_that_names_things_is_a_question_of_its_own(turn):
+    from rag.conversation import asks_why
+
+    assert not asks_why(turn)
