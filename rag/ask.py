@@ -170,11 +170,11 @@ def ask_why(
     answering: AnswerConfig = AnswerConfig(),
     docs: frozenset[str] | None = None,
 ) -> Answer | None:
-    """The reason behind the answer ``previous`` gets, for a bare "why?" (``question``) after it: the
-    sentence or list item that answered and the one after it in the same section, as far as an
-    answer's length allows, else the one after alone. Writers put a reason next to what it explains
-    ("two interpreters, to prevent fatigue"; "Don't. It is illegal ..."), and "why?" alone has nothing to
-    search for. None when ``previous`` is not answered, or answered from a table."""
+    """The reason behind the answer ``previous`` gets, for a bare "why?" (``question``) after it: what
+    its sentence (or list item) says beyond the answer (all of it when the answer was all of it) and
+    the next one of the same section, as far as an answer's length allows. Writers put a reason next
+    to what it explains ("two interpreters, to prevent fatigue"; "Don't. It is illegal ..."), and
+    "why?" alone has nothing to search for. None when ``previous`` is not answered, or from a table."""
     a = _ask(index, embedder, previous, k, retrieval, answering, docs=docs)
     span = a.answer_span
     if span is None or span.doc_id not in index.documents:
@@ -185,11 +185,18 @@ def ask_why(
     if at is None or cands[order[at]].kind == "row":
         return None
     first = cands[order[at]]
-    s, e = min(first.start, span.start), max(first.end, span.end)
-    if at + 1 < len(order):
-        nxt = cands[order[at + 1]]
-        section = index.chunks[index.chunk_row[first.chunk_id]].section
-        if nxt.kind != "row" and index.chunks[index.chunk_row[nxt.chunk_id]].section == section:
-            s, e = (s, nxt.end) if nxt.end - s <= MAX_ANSWER_CHARS else (nxt.start, nxt.end)
-    text = index.documents[span.doc_id].text[s:e].strip()
-    return _cited_in_source(index, replace(a, question=question, answer=text, answer_span=Span(span.doc_id, s, s + len(text))))
+    text = index.documents[span.doc_id].text
+    whole = span.end >= first.end or len(text[span.end : first.end].split()) < 3
+    s, e = (first.start, first.end) if whole else (span.end, first.end)
+    nxt = cands[order[at + 1]] if at + 1 < len(order) else None
+    if nxt is not None and (
+        nxt.kind == "row" or index.chunks[index.chunk_row[nxt.chunk_id]].section != index.chunks[index.chunk_row[first.chunk_id]].section
+    ):
+        nxt = None
+    if nxt is not None and nxt.end - s <= MAX_ANSWER_CHARS:
+        e = nxt.end
+    elif e - s > MAX_ANSWER_CHARS:
+        s, e = (nxt.start, nxt.end) if whole and nxt is not None else (s, s + text[s : s + MAX_ANSWER_CHARS].rfind(" "))
+    lead = len(text[s:e]) - len(text[s:e].lstrip(" \t\n—–-,;:"))  # the rest of a sentence starts at its dash or comma
+    s, e = s + lead, s + len(text[s:e].rstrip())
+    return _cited_in_source(index, replace(a, question=question, answer=text[s:e], answer_span=Span(span.doc_id, s, e)))

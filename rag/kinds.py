@@ -54,8 +54,9 @@ def expected_type(question: str) -> str:
         return "calendar"
     if re.search(r"\bhow long\b", q):
         return "duration"
-    if re.search(r"^when\b[^,]*,\s*(what|which|who|whom|how|where|why)\b", q):
-        q = q.split(",", 1)[1].strip()  # "When X happened, what ...?": the when-clause sets the scene, it is not asked
+    if re.search(r"^when\b[^,]*,\s*(what|which|who|whom|how|where|why|do|does|did|is|are|can|should|must|will)\b", q):
+        # "When X happened, what ...?", "When using X, do I ...?": the when-clause sets the scene, it is not asked
+        q = q.split(",", 1)[1].strip()
     if re.search(r"^when\b|\bwhen (did|will|was|is|does)\b", q):
         return "date"
     if re.search(

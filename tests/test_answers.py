@@ -765,3 +765,10 @@ def test_a_question_for_a_name_asks_for_names():
     assert _asks_for_names("What is the name of the harbour's pilot?")
     assert _asks_for_names("What was its official name?") and _asks_for_names("What are the names of the two ferries?")
     assert not _asks_for_names("What is the namesake of the bridge?") and not _asks_for_names("What does the pilot name first?")
+
+
+def test_a_when_clause_that_sets_the_scene_asks_no_date():
+    assert expected_type("When did the night ferry start running?") == "date"
+    assert expected_type("When the ferry is late, what should passengers do?") == "other"
+    assert expected_type("When booking a cabin, do I need to show a ticket?") == "other"  # a yes/no question
+    assert expected_type("When booking a cabin, how many berths can I take?") == "number"
