@@ -3,7 +3,8 @@ lost the gold answer.
 
 - retrieval: no passage of the top five holds a gold string;
 - candidates: the passages hold it, but no answer candidate of theirs does (it spans candidates);
-- selection: a candidate holds it, but not one the reader read;
+- selection: a candidate holds it, but not one the reader read (its rank in the selector's order and
+  how many logits behind the best are printed);
 - reader: the reader read one that holds it and picked another;
 - abstention: the pick holds it, and the service abstained;
 - composition: the pick holds it, and the answer cut from it does not.
@@ -52,6 +53,7 @@ def main() -> None:
         scorer = _scorer(index, answering)
         stages: Counter[str] = Counter()
         by_type: dict[str, Counter[str]] = {}
+        behind: list[tuple[int, float]] = []  # selection losses: (rank of the first gold candidate, logits behind)
         n = 0
         for q in set_questions(registry, es):
             if not q.answers or (args.types and q.type not in args.types):
@@ -72,6 +74,8 @@ def main() -> None:
                 stage = "candidates"
             elif not any(_holds(index.candidates[c.j].text, q.answers) for c in read):
                 stage = "selection"
+                rank = next(i for i, t in enumerate(texts) if _holds(t, q.answers))
+                behind.append((rank + 1, scored[0].score - scored[rank].score))
             elif a.answer_span is None:
                 stage = "abstention"
             else:
@@ -96,6 +100,8 @@ def main() -> None:
         print(f"{es.name}: {wrong} of {n} answerable questions wrong: " + ", ".join(f"{k} {stages[k]}" for k in STAGES if stages[k]))
         for t, c in sorted(by_type.items()):
             print(f"  {t}: " + ", ".join(f"{k} {c[k]}" for k in STAGES if c[k]))
+        if behind:
+            print("  selection: gold candidate's rank / logits behind the best: " + ", ".join(f"{r} / {d:.1f}" for r, d in sorted(behind)))
 
 
 if __name__ == "__main__":
