@@ -17,7 +17,7 @@ from rag.retrieval import RetrievalConfig, retrieve
 from rag.scoring import Scorer
 from rag.store import Index
 from rag.tables import Similarity
-from rag.types import Answer, Citation, Hit, Span
+from rag.types import Answer, Candidate, Citation, Hit, Span
 
 _scorers: weakref.WeakKeyDictionary[Index, dict] = weakref.WeakKeyDictionary()
 
@@ -188,10 +188,12 @@ def ask_why(
     text = index.documents[span.doc_id].text
     whole = span.end >= first.end or len(text[span.end : first.end].split()) < 3
     s, e = (first.start, first.end) if whole else (span.end, first.end)
+
+    def section(c: Candidate) -> str:
+        return index.chunks[index.chunk_row[c.chunk_id]].section
+
     nxt = cands[order[at + 1]] if at + 1 < len(order) else None
-    if nxt is not None and (
-        nxt.kind == "row" or index.chunks[index.chunk_row[nxt.chunk_id]].section != index.chunks[index.chunk_row[first.chunk_id]].section
-    ):
+    if nxt is not None and (nxt.kind == "row" or section(nxt) != section(first)):
         nxt = None
     if nxt is not None and nxt.end - s <= MAX_ANSWER_CHARS:
         e = nxt.end
