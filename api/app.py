@@ -41,6 +41,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine: Engine = app.state.engine
+        if engine.ready:
+            # A lifespan run again over a loaded engine (a test client per test) keeps what it has:
+            # a second load would race the first one's writes to the same index folder.
+            yield
+            return
         if index is not None and embedder is not None:
             loader = lambda: _guarded(engine, engine.attach, index, embedder)
         else:

@@ -55,6 +55,20 @@ def test_load_failure_is_503_with_the_reason(tmp_path):
         assert c.get("/healthz").status_code == 200
 
 
+def test_a_lifespan_started_again_keeps_a_loaded_engine(tmp_path):
+    from api.app import create_app
+    from rag.settings import Settings
+
+    app = create_app(Settings(corpus=tmp_path / "c", index=tmp_path / "i", allowed_hosts=TEST_HOSTS))
+    engine = app.state.engine
+    engine.status = "ready"  # as after a first lifespan's load
+    loads: list[object] = []
+    engine.load = lambda *a: loads.append(a)  # type: ignore[method-assign]
+    with TestClient(app):
+        pass
+    assert loads == [] and engine.ready
+
+
 def test_status_mapping_is_in_one_place():
     from api.errors import status_for
     from rag import errors as e

@@ -23,9 +23,14 @@ pytestmark = pytest.mark.slow
 
 # The schema is read when the module is collected (schemathesis' lazy fixture loader does not run on
 # this pytest). Reading it may start the app's loader, so its settings already name a folder of its own:
-# nothing is ever written into the checkout. The ``ready`` fixture gives it its own corpus and index.
+# nothing is ever written into the checkout. The ``ready`` fixture gives it its own corpus and index; a
+# lifespan started again for each test finds the engine loaded and leaves it as it is.
+# Its corpus is an empty folder, so that load fails at once instead of building an index nobody reads.
 ROOT = Path(tempfile.mkdtemp(prefix="rag-fuzz-"))
-APP = create_app(Settings(corpus=CORPUS, index=ROOT / "unused-index", documents=ROOT / "unused-documents", allowed_hosts=TEST_HOSTS))
+(ROOT / "empty").mkdir()
+APP = create_app(
+    Settings(corpus=ROOT / "empty", index=ROOT / "unused-index", documents=ROOT / "unused-documents", allowed_hosts=TEST_HOSTS)
+)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
@@ -34,6 +39,7 @@ def ready(tmp_path_factory, api_embedder):
     """The app ready over its own copy of the corpus and its own index: a fuzzed write changes nothing else."""
     from rag.indexing import open_index
 
+    APP.state.engine.wait(120)  # the load the schema's read started has ended: it cannot overwrite what follows
     root = tmp_path_factory.mktemp("fuzz")
     s = Settings(
         corpus=shutil.copytree(CORPUS, root / "corpus"), index=root / "index", documents=root / "documents", allowed_hosts=TEST_HOSTS
