@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "train"))
 
 import numpy as np
 import torch
-from reader_data import pairs_from, swap_pairs
+from reader_data import pairs_from
 from steps import optimiser_step
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -48,12 +48,6 @@ def main() -> None:
         default=1.0,
         help="prefer questions that share few words with their answer's sentence (0: a uniform sample)",
     )
-    ap.add_argument(
-        "--swap-questions",
-        type=int,
-        default=0,
-        help="SQuAD train questions also asked with a name, year or number swapped: contrast pairs (reader_data.swap_pairs)",
-    )
     ap.add_argument("--out", default=str(ROOT / "models" / "reader"))
     args = ap.parse_args()
     random.seed(0)
@@ -71,8 +65,6 @@ def main() -> None:
         1,
         paraphrase_bias=args.paraphrase_bias,
     )
-    if args.swap_questions:
-        pairs += swap_pairs(SHARED / "squad-train" / "questions.jsonl", SHARED / "squad-train" / "corpus.jsonl", args.swap_questions, 4)
     pairs += pairs_from(SHARED / "squad2-dev" / "questions.jsonl", SHARED / "squad2-dev" / "corpus.jsonl", set(split["train"]), 10**9, 2)
     rng = random.Random(3)
     rng.shuffle(pairs)
@@ -146,7 +138,6 @@ def main() -> None:
                 "epochs": round((step + 1) / steps_total, 2),
                 "squad_train_questions": args.squad_train_questions,
                 "paraphrase_bias": args.paraphrase_bias,
-                "swap_questions": args.swap_questions,
             },
             indent=1,
         )
