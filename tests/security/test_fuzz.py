@@ -22,10 +22,10 @@ pytest_plugins = ["tests.api_fixtures"]
 pytestmark = pytest.mark.slow
 
 # The schema is read when the module is collected (schemathesis' lazy fixture loader does not run on
-# this pytest). Reading it may start the app's loader, so its settings already name a folder of its own:
-# nothing is ever written into the checkout. The ``ready`` fixture gives it its own corpus and index; a
-# lifespan started again for each test finds the engine loaded and leaves it as it is.
-# Its corpus is an empty folder, so that load fails at once instead of building an index nobody reads.
+# this pytest). Reading it may start the app's loader, so its settings already name a folder of its own
+# (nothing is ever written into the checkout) and an empty corpus (that load fails at once instead of
+# building an index nobody reads). The ``ready`` fixture gives it its own corpus and index; a lifespan
+# started again for each test finds the engine loaded and leaves it as it is.
 ROOT = Path(tempfile.mkdtemp(prefix="rag-fuzz-"))
 (ROOT / "empty").mkdir()
 APP = create_app(
